@@ -1,0 +1,18 @@
+//! rampart: policy-as-code for Microsoft Defender across many tenants.
+//!
+//! The pipeline is `load -> resolve -> fetch -> normalise -> diff -> plan -> render -> apply`.
+//! The core (resolve, normalise, diff, plan, render) is pure; I/O lives at the edges: the
+//! loader, the Graph client, the emulator and the CLI. Only `cli` writes to stdout/stderr.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod desired;
+pub mod diag;
+pub mod emulator;
+pub mod graph;
+pub mod import;
+pub mod load;
+pub mod resolve;
+pub mod settings;
+pub mod yaml;

@@ -1,0 +1,7 @@
+//! The one integration-test binary (`autotests = false`): each area is a module.
+
+mod emulator;
+mod graph;
+mod import;
+mod language;
+mod plan;
