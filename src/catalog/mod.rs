@@ -1,0 +1,624 @@
+//! The settings catalog: Microsoft's facts about the Windows endpoint-security templates
+//! rampart knows, kept as data (`catalog.json`, embedded at build time and parsed once).
+//!
+//! For each template: its id (with the `_N` version suffix), family, display name, platforms,
+//! technologies and a short alias (`antivirus`, `firewall`, `asr`, ...). For the setting
+//! definitions of the antivirus, firewall, firewall-rules and ASR templates: the raw
+//! `settingDefinitionId`, the value type, the choice options (`itemId`), bounds, the
+//! `settingInstanceTemplateId` / `settingValueTemplateId` where known, and a readable
+//! camelCase name (`realTimeMonitoring`, `blockObfuscatedScripts`) with readable option
+//! names (`enabled`, `high`, `block`).
+//!
+//! Limits: the catalog is *not* complete. Microsoft's templates hold more definitions than
+//! listed here; a definition unknown to the catalog is still expressible (raw id, explicit
+//! form) and is never rejected for being unknown alone. Each entry carries `source` and
+//! `verified`: `verified: false` marks ids inferred from the CSP naming convention and not
+//! yet seen in a real Graph payload. The field names follow Graph where Graph has one.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::desired::Kind;
+
+/// The data file: the only place where Microsoft ids are written down.
+const CATALOG_JSON: &str = include_str!("catalog.json");
+
+/// An endpoint-security template (`deviceManagementConfigurationPolicyTemplate`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Template {
+    /// `templateReference.templateId`, e.g. `804339ad-1553-4478-a742-138fb5807418_1`.
+    pub id: String,
+    /// The id without its version suffix.
+    pub base_id: String,
+    pub version: u32,
+    /// rampart's short name, usable as `template:` in YAML.
+    pub alias: String,
+    /// `templateDisplayName`.
+    pub display_name: String,
+    /// `templateFamily`, e.g. `endpointSecurityAntivirus`.
+    pub template_family: String,
+    /// The policy `platforms` this template requires.
+    pub platforms: String,
+    /// The policy `technologies` this template requires.
+    pub technologies: String,
+    /// The rampart document kind whose policies use this template.
+    pub kind: Kind,
+    pub source: String,
+    pub verified: bool,
+}
+
+/// The value type of a setting definition, i.e. the shape of its instances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ValueType {
+    Choice,
+    ChoiceCollection,
+    /// A simple integer (`IntegerSettingValue`), optionally bounded.
+    Integer,
+    /// A simple string (`StringSettingValue`).
+    String,
+    StringCollection,
+    IntegerCollection,
+    GroupCollection,
+    Group,
+}
+
+impl ValueType {
+    /// A short noun used in messages ("expected a choice").
+    pub fn describe(self) -> &'static str {
+        match self {
+            ValueType::Choice => "a choice (one option name)",
+            ValueType::ChoiceCollection => "a list of option names",
+            ValueType::Integer => "an integer",
+            ValueType::String => "a string",
+            ValueType::StringCollection => "a list of strings",
+            ValueType::IntegerCollection => "a list of integers",
+            ValueType::GroupCollection => "a list of groups",
+            ValueType::Group => "a group",
+        }
+    }
+
+    /// The Graph `@odata.type` of an instance of this type (without `#microsoft.graph.`).
+    pub fn instance_odata_type(self) -> &'static str {
+        match self {
+            ValueType::Choice => "deviceManagementConfigurationChoiceSettingInstance",
+            ValueType::ChoiceCollection => {
+                "deviceManagementConfigurationChoiceSettingCollectionInstance"
+            }
+            ValueType::Integer | ValueType::String => {
+                "deviceManagementConfigurationSimpleSettingInstance"
+            }
+            ValueType::StringCollection | ValueType::IntegerCollection => {
+                "deviceManagementConfigurationSimpleSettingCollectionInstance"
+            }
+            ValueType::GroupCollection => {
+                "deviceManagementConfigurationGroupSettingCollectionInstance"
+            }
+            ValueType::Group => "deviceManagementConfigurationGroupSettingInstance",
+        }
+    }
+}
+
+/// One option of a choice definition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChoiceOption {
+    /// The raw option id Graph stores in `choiceSettingValue.value`.
+    pub item_id: String,
+    /// Readable camelCase name used in YAML (`enabled`, `high`, `block`).
+    pub name: String,
+    /// Microsoft's label (or ours when not seen).
+    pub display_name: String,
+}
+
+/// A setting definition (`deviceManagementConfigurationSettingDefinition`), as far as
+/// rampart needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SettingDefinition {
+    /// `settingDefinitionId`.
+    pub id: String,
+    /// Readable camelCase name, unique across the catalog.
+    pub name: String,
+    pub display_name: String,
+    /// Template ids this definition belongs to.
+    pub templates: Vec<String>,
+    pub value_type: ValueType,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<ChoiceOption>,
+    /// Default value: an option `itemId` or an integer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum: Option<i64>,
+    /// The definition this one is a child of (`None` for a template's root settings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// For children of a choice: the parent option `itemId`s under which it may appear.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parent_options: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setting_instance_template_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setting_value_template_id: Option<String>,
+    /// The local field name inside a readable section (firewall `profiles:` and `rules:`,
+    /// ASR rule `exclusions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For firewall profile settings: `domain`, `private` or `public`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// For ASR rules: the rule GUID the CSP uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_guid: Option<String>,
+    pub source: String,
+    pub verified: bool,
+}
+
+impl SettingDefinition {
+    /// The option named by its readable name, its short suffix (`1`, `block`) or its raw
+    /// `itemId`.
+    pub fn option(&self, name: &str) -> Option<&ChoiceOption> {
+        self.options
+            .iter()
+            .find(|o| o.name == name)
+            .or_else(|| self.options.iter().find(|o| o.item_id == name))
+            .or_else(|| self.options.iter().find(|o| self.option_suffix(o) == name))
+    }
+
+    /// The option with exactly this raw `itemId`.
+    pub fn option_by_item_id(&self, item_id: &str) -> Option<&ChoiceOption> {
+        self.options.iter().find(|o| o.item_id == item_id)
+    }
+
+    /// The short suffix of an option (`itemId` minus `<definitionId>_`).
+    pub fn option_suffix<'a>(&self, option: &'a ChoiceOption) -> &'a str {
+        option
+            .item_id
+            .strip_prefix(self.id.as_str())
+            .and_then(|s| s.strip_prefix('_'))
+            .unwrap_or(&option.item_id)
+    }
+
+    /// Readable option names, for "valid values are ..." messages.
+    pub fn option_names(&self) -> Vec<&str> {
+        self.options.iter().map(|o| o.name.as_str()).collect()
+    }
+
+    pub fn in_template(&self, template_id: &str) -> bool {
+        self.templates.iter().any(|t| t == template_id)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    #[allow(dead_code)]
+    comment: String,
+    templates: Vec<Template>,
+    definitions: Vec<SettingDefinition>,
+}
+
+/// The catalog: templates and definitions with lookup indexes.
+#[derive(Debug)]
+pub struct Catalog {
+    templates: Vec<Template>,
+    definitions: Vec<SettingDefinition>,
+    by_id: HashMap<String, usize>,
+    by_name: HashMap<String, usize>,
+}
+
+static BUILTIN: LazyLock<Catalog> = LazyLock::new(|| {
+    // The data file is part of the binary and checked by unit tests; a parse failure is a
+    // build defect, not an input error.
+    Catalog::from_json(CATALOG_JSON).expect("embedded catalog.json is valid")
+});
+
+/// Errors in catalog data (only reachable through [`Catalog::from_json`]).
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("catalog data is not valid JSON for the catalog schema")]
+    Parse(#[from] serde_json::Error),
+    #[error("catalog data is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+impl Catalog {
+    /// The catalog shipped with rampart.
+    pub fn builtin() -> &'static Catalog {
+        &BUILTIN
+    }
+
+    /// Parses and checks catalog data (unique ids and names, parents and templates exist).
+    pub fn from_json(text: &str) -> Result<Catalog, CatalogError> {
+        let file: CatalogFile = serde_json::from_str(text)?;
+        let mut by_id = HashMap::new();
+        let mut by_name = HashMap::new();
+        for (i, d) in file.definitions.iter().enumerate() {
+            if by_id.insert(d.id.clone(), i).is_some() {
+                return Err(CatalogError::Inconsistent(format!("duplicate id {}", d.id)));
+            }
+            if by_name.insert(d.name.clone(), i).is_some() {
+                return Err(CatalogError::Inconsistent(format!(
+                    "duplicate name {}",
+                    d.name
+                )));
+            }
+        }
+        for d in &file.definitions {
+            if let Some(p) = &d.parent
+                && !by_id.contains_key(p)
+            {
+                return Err(CatalogError::Inconsistent(format!(
+                    "{}: unknown parent {p}",
+                    d.id
+                )));
+            }
+            for t in &d.templates {
+                if !file.templates.iter().any(|x| &x.id == t) {
+                    return Err(CatalogError::Inconsistent(format!(
+                        "{}: unknown template {t}",
+                        d.id
+                    )));
+                }
+            }
+            let choice = matches!(
+                d.value_type,
+                ValueType::Choice | ValueType::ChoiceCollection
+            );
+            if choice == d.options.is_empty() {
+                return Err(CatalogError::Inconsistent(format!(
+                    "{}: options must be given exactly for choice types",
+                    d.id
+                )));
+            }
+        }
+        Ok(Catalog {
+            templates: file.templates,
+            definitions: file.definitions,
+            by_id,
+            by_name,
+        })
+    }
+
+    pub fn templates(&self) -> &[Template] {
+        &self.templates
+    }
+
+    /// All definitions, in data-file order.
+    pub fn definitions(&self) -> &[SettingDefinition] {
+        &self.definitions
+    }
+
+    /// A template by its full id (`..._1`).
+    pub fn template(&self, id: &str) -> Option<&Template> {
+        self.templates.iter().find(|t| t.id == id)
+    }
+
+    pub fn template_by_alias(&self, alias: &str) -> Option<&Template> {
+        self.templates.iter().find(|t| t.alias == alias)
+    }
+
+    /// A template by alias or full id, as the YAML `template:` field allows.
+    pub fn resolve_template(&self, alias_or_id: &str) -> Option<&Template> {
+        self.template_by_alias(alias_or_id)
+            .or_else(|| self.template(alias_or_id))
+    }
+
+    /// The template a document of `kind` uses when it names none: `antivirus`, `asr`,
+    /// `firewall`, or `firewallRules` when the firewall document has `rules:`.
+    pub fn default_template(&self, kind: Kind, has_rules: bool) -> Option<&Template> {
+        let alias = match kind {
+            Kind::AntivirusPolicy => "antivirus",
+            Kind::FirewallPolicy if has_rules => "firewallRules",
+            Kind::FirewallPolicy => "firewall",
+            Kind::AttackSurfaceReductionPolicy => "asr",
+            Kind::DetectionRule | Kind::RoleAssignment => return None,
+        };
+        self.template_by_alias(alias)
+    }
+
+    /// A definition by raw `settingDefinitionId`.
+    pub fn definition(&self, id: &str) -> Option<&SettingDefinition> {
+        self.by_id.get(id).map(|&i| &self.definitions[i])
+    }
+
+    /// A definition by readable name (any template).
+    pub fn definition_by_name(&self, name: &str) -> Option<&SettingDefinition> {
+        self.by_name.get(name).map(|&i| &self.definitions[i])
+    }
+
+    /// Resolves a YAML key (readable name or raw id) to a definition of `template`.
+    /// Returns `None` when the catalog does not know it for this template.
+    pub fn resolve_name(
+        &self,
+        template: &Template,
+        readable_or_raw: &str,
+    ) -> Option<&SettingDefinition> {
+        self.definition_by_name(readable_or_raw)
+            .or_else(|| self.definition(readable_or_raw))
+            .filter(|d| d.in_template(&template.id))
+    }
+
+    /// The readable name of a raw definition id, if the catalog knows it.
+    pub fn readable_name(&self, definition_id: &str) -> Option<&str> {
+        self.definition(definition_id).map(|d| d.name.as_str())
+    }
+
+    /// Every definition the catalog lists for a template (roots and children).
+    pub fn template_definitions<'a>(
+        &'a self,
+        template_id: &'a str,
+    ) -> impl Iterator<Item = &'a SettingDefinition> + 'a {
+        self.definitions
+            .iter()
+            .filter(move |d| d.in_template(template_id))
+    }
+
+    /// The root definitions (top-level settings) of a template.
+    pub fn root_definitions<'a>(
+        &'a self,
+        template_id: &'a str,
+    ) -> impl Iterator<Item = &'a SettingDefinition> + 'a {
+        self.template_definitions(template_id)
+            .filter(|d| d.parent.is_none())
+    }
+
+    /// The direct children of a definition.
+    pub fn children_of<'a>(
+        &'a self,
+        definition_id: &'a str,
+    ) -> impl Iterator<Item = &'a SettingDefinition> + 'a {
+        self.definitions
+            .iter()
+            .filter(move |d| d.parent.as_deref() == Some(definition_id))
+    }
+
+    /// Whether an option `itemId` is valid for a definition the catalog knows. `None` when
+    /// the catalog does not know the definition (the caller must not reject it then).
+    pub fn option_allowed(&self, definition_id: &str, item_id: &str) -> Option<bool> {
+        self.definition(definition_id)
+            .map(|d| d.option_by_item_id(item_id).is_some())
+    }
+
+    /// The closest readable name among `candidates` (edit distance), for "did you mean".
+    pub fn suggest<'a, I>(name: &str, candidates: I) -> Option<&'a str>
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        let lower = name.to_ascii_lowercase();
+        candidates
+            .into_iter()
+            .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), c))
+            .filter(|(d, c)| *d <= (c.len().max(name.len()) / 3).max(2))
+            .min_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)))
+            .map(|(_, c)| c)
+    }
+
+    /// The Graph shape of `GET configurationPolicyTemplates/{id}/settingTemplates`
+    /// (`value` array of `deviceManagementConfigurationSettingTemplate`) for the root
+    /// settings the catalog knows, with `settingDefinitions` expanded (the definition and
+    /// its descendants). `None` for an unknown template. For the emulator.
+    pub fn setting_templates(&self, template_id: &str) -> Option<Value> {
+        self.template(template_id)?;
+        let mut items = Vec::new();
+        for root in self.root_definitions(template_id) {
+            let mut defs = Vec::new();
+            self.collect_graph_definitions(root, &mut defs);
+            let mut instance_template = json!({
+                "@odata.type": format!("#microsoft.graph.{}", root.value_type.instance_odata_type().replace("Instance", "InstanceTemplate")),
+                "settingInstanceTemplateId": root.setting_instance_template_id,
+                "settingDefinitionId": root.id,
+                "isRequired": false,
+            });
+            if let Some(vt) = &root.setting_value_template_id {
+                instance_template["settingValueTemplateId"] = json!(vt);
+            }
+            items.push(json!({
+                "id": root.setting_instance_template_id.clone().unwrap_or_else(|| root.id.clone()),
+                "settingInstanceTemplate": instance_template,
+                "settingDefinitions": defs,
+            }));
+        }
+        Some(json!({ "value": items }))
+    }
+
+    fn collect_graph_definitions(&self, def: &SettingDefinition, out: &mut Vec<Value>) {
+        out.push(graph_definition(def, self));
+        for child in self.children_of(&def.id) {
+            self.collect_graph_definitions(child, out);
+        }
+    }
+}
+
+/// A definition in the Graph `deviceManagementConfigurationSettingDefinition` shape.
+fn graph_definition(d: &SettingDefinition, catalog: &Catalog) -> Value {
+    let children: Vec<&str> = catalog.children_of(&d.id).map(|c| c.id.as_str()).collect();
+    let odata = match d.value_type {
+        ValueType::Choice => "deviceManagementConfigurationChoiceSettingDefinition",
+        ValueType::ChoiceCollection => {
+            "deviceManagementConfigurationChoiceSettingCollectionDefinition"
+        }
+        ValueType::Integer | ValueType::String => {
+            "deviceManagementConfigurationSimpleSettingDefinition"
+        }
+        ValueType::StringCollection | ValueType::IntegerCollection => {
+            "deviceManagementConfigurationSimpleSettingCollectionDefinition"
+        }
+        ValueType::GroupCollection => {
+            "deviceManagementConfigurationSettingGroupCollectionDefinition"
+        }
+        ValueType::Group => "deviceManagementConfigurationSettingGroupDefinition",
+    };
+    let mut v = json!({
+        "@odata.type": format!("#microsoft.graph.{odata}"),
+        "id": d.id,
+        "displayName": d.display_name,
+        "name": d.name,
+    });
+    if !d.options.is_empty() {
+        v["options"] = Value::Array(
+            d.options
+                .iter()
+                .map(|o| {
+                    json!({
+                        "itemId": o.item_id,
+                        "name": o.name,
+                        "displayName": o.display_name,
+                        "dependedOnBy": catalog
+                            .children_of(&d.id)
+                            .filter(|c| c.parent_options.iter().any(|p| p == &o.item_id))
+                            .map(|c| json!({"dependedOnBy": c.id, "required": false}))
+                            .collect::<Vec<_>>(),
+                    })
+                })
+                .collect(),
+        );
+    }
+    if let Some(default) = &d.default {
+        v["defaultOptionId"] = default.clone();
+    }
+    if matches!(d.value_type, ValueType::Integer) {
+        v["valueDefinition"] = json!({
+            "@odata.type": "#microsoft.graph.deviceManagementConfigurationIntegerSettingValueDefinition",
+            "minimumValue": d.minimum,
+            "maximumValue": d.maximum,
+        });
+    }
+    if matches!(d.value_type, ValueType::GroupCollection | ValueType::Group) {
+        v["childIds"] = json!(children);
+    }
+    v
+}
+
+/// Levenshtein distance over chars; small inputs only (names).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_parses_and_is_consistent() {
+        let c = Catalog::builtin();
+        assert_eq!(c.templates().len(), 7);
+        assert!(c.definitions().len() > 100);
+    }
+
+    #[test]
+    fn readable_names_resolve_both_ways() {
+        let c = Catalog::builtin();
+        let av = c.template_by_alias("antivirus").unwrap();
+        let d = c.resolve_name(av, "realTimeMonitoring").unwrap();
+        assert_eq!(
+            d.id,
+            "device_vendor_msft_policy_config_defender_allowrealtimemonitoring"
+        );
+        assert_eq!(
+            c.resolve_name(av, &d.id).unwrap().name,
+            "realTimeMonitoring"
+        );
+        assert_eq!(d.option("enabled").unwrap().item_id, format!("{}_1", d.id));
+        assert_eq!(d.option("1").unwrap().name, "enabled");
+        assert_eq!(d.option(&format!("{}_0", d.id)).unwrap().name, "disabled");
+        // A definition of another template does not resolve here.
+        assert!(c.resolve_name(av, "blockObfuscatedScripts").is_none());
+    }
+
+    #[test]
+    fn every_asr_rule_has_four_modes_and_an_exclusion_child() {
+        let c = Catalog::builtin();
+        let root = "device_vendor_msft_policy_config_defender_attacksurfacereductionrules";
+        let rules: Vec<_> = c.children_of(root).collect();
+        assert_eq!(rules.len(), 19);
+        for r in rules {
+            assert_eq!(
+                r.option_names(),
+                ["off", "block", "audit", "warn"],
+                "{}",
+                r.id
+            );
+            assert!(r.rule_guid.is_some());
+            assert_eq!(c.children_of(&r.id).count(), 1, "{}", r.id);
+        }
+    }
+
+    #[test]
+    fn default_templates_per_kind() {
+        let c = Catalog::builtin();
+        assert_eq!(
+            c.default_template(Kind::FirewallPolicy, true).unwrap().id,
+            "19c8aa67-f286-4861-9aa0-f23541d31680_1"
+        );
+        assert_eq!(
+            c.default_template(Kind::FirewallPolicy, false)
+                .unwrap()
+                .alias,
+            "firewall"
+        );
+        assert_eq!(
+            c.default_template(Kind::AttackSurfaceReductionPolicy, false)
+                .unwrap()
+                .id,
+            "e8c053d6-9f95-42b1-a7f1-ebfd71c67a4b_1"
+        );
+        assert!(c.default_template(Kind::DetectionRule, false).is_none());
+    }
+
+    #[test]
+    fn suggestions_use_edit_distance() {
+        let names = ["realTimeMonitoring", "cloudBlockLevel", "cloudProtection"];
+        assert_eq!(
+            Catalog::suggest("cloudBlokLevel", names),
+            Some("cloudBlockLevel")
+        );
+        assert_eq!(
+            Catalog::suggest("realtimemonitoring", names),
+            Some("realTimeMonitoring")
+        );
+        assert_eq!(Catalog::suggest("zzz", names), None);
+    }
+
+    #[test]
+    fn setting_templates_are_graph_shaped() {
+        let c = Catalog::builtin();
+        let v = c
+            .setting_templates("e8c053d6-9f95-42b1-a7f1-ebfd71c67a4b_1")
+            .unwrap();
+        let items = v["value"].as_array().unwrap();
+        let asr = items
+            .iter()
+            .find(|i| {
+                i["settingInstanceTemplate"]["settingInstanceTemplateId"]
+                    == "19600663-e264-4c02-8f55-f2983216d6d7"
+            })
+            .unwrap();
+        // root + 19 rules + 19 exclusion children
+        assert_eq!(asr["settingDefinitions"].as_array().unwrap().len(), 39);
+    }
+
+    #[test]
+    fn edit_distance_basics() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+}
