@@ -1,0 +1,878 @@
+//! The emulator's state: tenants (groups, policies, rules, roles), registered apps and their
+//! consents, the request log and counters, and persistence to a state directory.
+//!
+//! [`Emulator`] is cheap to clone (an `Arc`) and usable without HTTP: tests and the admin
+//! handle add tenants, apps, groups and policies directly, and read the log. Each tenant
+//! sits behind its own mutex, so requests to different tenants never contend.
+//!
+//! Persistence: with a state directory, every change to a tenant rewrites that tenant's file
+//! (`tenants/<tid>.json`) by writing a temporary file and renaming it over the old one, so a
+//! crash leaves either the old or the new version. Apps are in `apps.json`. Client secrets
+//! are stored only as SHA-256 hashes, never in clear. The token signing key is random per
+//! process (tokens do not survive a restart; clients simply fetch new ones).
+
+use super::EmulatorError;
+use super::faults::{FaultConfig, WriteLimiter};
+use super::token::{self, Claims};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use time::OffsetDateTime;
+
+/// A federated identity credential on an app (issuer + subject + audiences).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FederatedCredential {
+    /// Expected `iss` of the assertion, e.g. `https://token.actions.githubusercontent.com`.
+    pub issuer: String,
+    /// Expected `sub`, e.g. `repo:org/repo:environment:prod` (exact match).
+    pub subject: String,
+    /// Accepted audiences; default `["api://AzureADTokenExchange"]`.
+    #[serde(default = "default_audiences")]
+    pub audiences: Vec<String>,
+}
+
+fn default_audiences() -> Vec<String> {
+    vec![token::FEDERATED_AUDIENCE.to_string()]
+}
+
+/// An app registration (multi-tenant). Secrets are kept as SHA-256 hashes only.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct App {
+    /// Client id (GUID).
+    pub app_id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Tenant where the app is registered, if any (affects the error for missing consent).
+    #[serde(default)]
+    pub home_tenant: Option<String>,
+    /// SHA-256 (hex) of each valid client secret.
+    #[serde(default)]
+    pub secret_hashes: Vec<String>,
+    /// Federated credentials accepted as client assertions.
+    #[serde(default)]
+    pub federated_credentials: Vec<FederatedCredential>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("app_id", &self.app_id)
+            .field("display_name", &self.display_name)
+            .field("home_tenant", &self.home_tenant)
+            .field("secrets", &self.secret_hashes.len())
+            .field("federated_credentials", &self.federated_credentials)
+            .finish()
+    }
+}
+
+/// A stored configuration policy: the entity without its navigation collections, plus them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredPolicy {
+    /// The policy entity (no `settings`, no `assignments`, no `@odata.*`).
+    pub policy: Value,
+    /// `settings` collection, ids "0", "1", ...
+    pub settings: Vec<Value>,
+    /// `assignments` collection.
+    pub assignments: Vec<Value>,
+}
+
+/// One tenant and everything it holds. Maps are ordered, so listings are deterministic.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Tenant {
+    /// Tenant id (GUID).
+    pub id: String,
+    /// Organisation display name.
+    pub display_name: String,
+    /// Initial domain (`<name>.onmicrosoft.com`); also accepted as tenant in the token URL.
+    pub domain: String,
+    /// Consented application roles per app id.
+    pub consents: BTreeMap<String, BTreeSet<String>>,
+    /// Groups by id.
+    pub groups: BTreeMap<String, Value>,
+    /// Configuration policies by id.
+    pub policies: BTreeMap<String, StoredPolicy>,
+    /// Detection rules by (client-chosen) id.
+    pub detection_rules: BTreeMap<String, Value>,
+    /// Defender XDR role definitions.
+    pub defender_role_definitions: BTreeMap<String, Value>,
+    /// Defender XDR role assignments.
+    pub defender_role_assignments: BTreeMap<String, Value>,
+    /// Intune custom role definitions (built-ins are added on creation).
+    pub intune_role_definitions: BTreeMap<String, Value>,
+    /// Intune role assignments (with `roleDefinitionId` kept internally).
+    pub intune_role_assignments: BTreeMap<String, Value>,
+    /// Entra directory role assignments.
+    pub directory_role_assignments: BTreeMap<String, Value>,
+}
+
+/// A seed: apps and tenants to create (the `--seed-file` format and `POST /_emulator/tenants`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Seed {
+    /// Apps to register.
+    pub apps: Vec<AppSeed>,
+    /// Tenants to create (or extend, when the id exists).
+    pub tenants: Vec<TenantSeed>,
+}
+
+/// An app in a seed; secrets are given in clear here and hashed on load.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppSeed {
+    /// Client id.
+    pub app_id: String,
+    /// Display name (defaults to the id).
+    pub display_name: String,
+    /// Home tenant id.
+    pub home_tenant: Option<String>,
+    /// Client secrets in clear (never persisted; only their hashes are).
+    pub secrets: Vec<String>,
+    /// Federated credentials.
+    pub federated_credentials: Vec<FederatedCredential>,
+}
+
+impl std::fmt::Debug for AppSeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppSeed")
+            .field("app_id", &self.app_id)
+            .field("secrets", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A tenant in a seed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TenantSeed {
+    /// Tenant id (GUID).
+    pub id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Initial domain; default `<id>.onmicrosoft.com`.
+    pub domain: Option<String>,
+    /// App id -> consented application roles.
+    pub consents: BTreeMap<String, Vec<String>>,
+    /// Groups: display names, or objects with `displayName` and optional `id`.
+    pub groups: Vec<Value>,
+    /// Pre-existing configuration policies in Graph's exported shape.
+    pub policies: Vec<Value>,
+    /// Pre-existing detection rules in Graph's shape.
+    pub detection_rules: Vec<Value>,
+}
+
+/// Every application role the emulator knows; handy to consent an all-powerful test app.
+pub const ALL_ROLES: &[&str] = &[
+    "DeviceManagementConfiguration.ReadWrite.All",
+    "DeviceManagementRBAC.ReadWrite.All",
+    "Group.Read.All",
+    "CustomDetection.ReadWrite.All",
+    "RoleManagement.ReadWrite.Defender",
+    "RoleManagement.ReadWrite.Directory",
+    "Organization.Read.All",
+];
+
+/// One entry of the request log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestRecord {
+    /// Arrival number (also the fault sequence number of the request).
+    pub seq: u64,
+    /// Tenant of the token (or of the token URL), if known.
+    pub tenant: Option<String>,
+    /// Client id of the token, if any.
+    pub app: Option<String>,
+    /// HTTP method.
+    pub method: String,
+    /// Path and query as sent.
+    pub path: String,
+    /// Route template, e.g. `beta/deviceManagement/configurationPolicies/{id}`, or `token`.
+    pub route: String,
+    /// Status answered (0 when the connection was dropped).
+    pub status: u16,
+    /// Injected fault, if any: `drop`, `slow`, `429`, `503`, `writeLimit`.
+    pub fault: Option<String>,
+    /// Whether this was a `$batch` sub-request.
+    pub in_batch: bool,
+    /// `client-request-id` sent by the client.
+    pub client_request_id: Option<String>,
+}
+
+/// Aggregated counters since start (or the last [`Emulator::clear_log`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counters {
+    /// Requests seen (batch sub-requests included).
+    pub total: u64,
+    /// Count per status code.
+    pub by_status: BTreeMap<u16, u64>,
+    /// Count per `"{tenant} {METHOD} {route}"` (tenant `-` when unknown).
+    pub by_route: BTreeMap<String, u64>,
+    /// Count per tenant.
+    pub by_tenant: BTreeMap<String, u64>,
+    /// Count per injected fault kind.
+    pub faults: BTreeMap<String, u64>,
+    /// Out-of-band edits performed (by the fault layer or the admin API).
+    pub oob_edits: u64,
+}
+
+impl Counters {
+    /// Requests for `tenant`, `method`, `route` (route as in [`RequestRecord::route`]).
+    pub fn count(&self, tenant: &str, method: &str, route: &str) -> u64 {
+        self.by_route
+            .get(&format!("{tenant} {method} {route}"))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Log {
+    pub(crate) records: VecDeque<RequestRecord>,
+    pub(crate) counters: Counters,
+}
+
+pub(crate) struct Inner {
+    pub(crate) seed: u64,
+    pub(crate) state_dir: Option<PathBuf>,
+    pub(crate) token_lifetime_secs: i64,
+    pub(crate) log_capacity: usize,
+    pub(crate) page_sizes: super::PageSizes,
+    pub(crate) faults: RwLock<FaultConfig>,
+    pub(crate) tenants: RwLock<BTreeMap<String, Arc<Mutex<Tenant>>>>,
+    pub(crate) apps: RwLock<BTreeMap<String, App>>,
+    pub(crate) key: [u8; 32],
+    pub(crate) seq: AtomicU64,
+    pub(crate) limiter: Mutex<WriteLimiter>,
+    pub(crate) log: Mutex<Log>,
+}
+
+/// The emulator state, usable in-process without HTTP. Clone freely.
+#[derive(Clone)]
+pub struct Emulator {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("tenants", &self.tenant_ids().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Locks a std mutex, recovering from poisoning (a panicked request must not wedge the
+/// whole emulator).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Current time as Unix seconds.
+pub(crate) fn unix_now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Graph-style timestamp with 7 fractional digits, e.g. `2024-07-29T14:33:50.6781804Z`.
+pub(crate) fn graph_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.nanosecond() / 100
+    )
+}
+
+/// A timestamp for "now" strictly later than `previous` (if given), so an edit always
+/// moves `lastModifiedDateTime` even within one clock tick.
+pub(crate) fn later_than(previous: Option<&str>) -> String {
+    let now = OffsetDateTime::now_utc();
+    let prev = previous.and_then(|p| {
+        OffsetDateTime::parse(p, &time::format_description::well_known::Rfc3339).ok()
+    });
+    match prev {
+        Some(p) if p >= now => graph_time(p + time::Duration::nanoseconds(100)),
+        _ => graph_time(now),
+    }
+}
+
+pub(crate) fn new_guid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl Emulator {
+    /// Creates an emulator, loading `state_dir` if it holds a saved state.
+    pub fn new(config: &super::EmulatorConfig) -> Result<Self, EmulatorError> {
+        let mut key = [0u8; 32];
+        rand::fill(&mut key);
+        let inner = Inner {
+            seed: config.seed,
+            state_dir: config.state_dir.clone(),
+            token_lifetime_secs: config.token_lifetime_secs,
+            log_capacity: config.log_capacity,
+            page_sizes: config.page_sizes.clone(),
+            faults: RwLock::new(config.faults.clone()),
+            tenants: RwLock::new(BTreeMap::new()),
+            apps: RwLock::new(BTreeMap::new()),
+            key,
+            seq: AtomicU64::new(0),
+            limiter: Mutex::new(WriteLimiter::default()),
+            log: Mutex::new(Log::default()),
+        };
+        let emu = Emulator {
+            inner: Arc::new(inner),
+        };
+        if let Some(dir) = &config.state_dir {
+            emu.load_state(dir)?;
+        }
+        Ok(emu)
+    }
+
+    fn load_state(&self, dir: &Path) -> Result<(), EmulatorError> {
+        let io = |path: &Path, source| EmulatorError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir.join("tenants")).map_err(|e| io(dir, e))?;
+        let apps_path = dir.join("apps.json");
+        if apps_path.exists() {
+            let bytes = std::fs::read(&apps_path).map_err(|e| io(&apps_path, e))?;
+            let apps: Vec<App> =
+                serde_json::from_slice(&bytes).map_err(|e| EmulatorError::State {
+                    path: apps_path.clone(),
+                    message: e.to_string(),
+                })?;
+            let mut map = write(&self.inner.apps);
+            for app in apps {
+                map.insert(app.app_id.clone(), app);
+            }
+        }
+        let tdir = dir.join("tenants");
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&tdir)
+            .map_err(|e| io(&tdir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        entries.sort();
+        let mut tenants = write(&self.inner.tenants);
+        for path in entries {
+            let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
+            let t: Tenant = serde_json::from_slice(&bytes).map_err(|e| EmulatorError::State {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            tenants.insert(t.id.clone(), Arc::new(Mutex::new(t)));
+        }
+        Ok(())
+    }
+
+    /// Writes `bytes` to `path` atomically (temporary file in the same directory + rename).
+    fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), EmulatorError> {
+        let io = |source| EmulatorError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, bytes).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Persists one tenant (no-op without a state directory).
+    pub(crate) fn persist_tenant(&self, t: &Tenant) -> Result<(), EmulatorError> {
+        let Some(dir) = &self.inner.state_dir else {
+            return Ok(());
+        };
+        let tdir = dir.join("tenants");
+        std::fs::create_dir_all(&tdir).map_err(|e| EmulatorError::Io {
+            path: tdir.clone(),
+            source: e,
+        })?;
+        let bytes = serde_json::to_vec_pretty(t).map_err(|e| EmulatorError::State {
+            path: tdir.clone(),
+            message: e.to_string(),
+        })?;
+        Self::atomic_write(
+            &tdir.join(format!("{}.json", safe_file_name(&t.id))),
+            &bytes,
+        )
+    }
+
+    fn persist_apps(&self) -> Result<(), EmulatorError> {
+        let Some(dir) = &self.inner.state_dir else {
+            return Ok(());
+        };
+        std::fs::create_dir_all(dir).map_err(|e| EmulatorError::Io {
+            path: dir.clone(),
+            source: e,
+        })?;
+        let apps: Vec<App> = read(&self.inner.apps).values().cloned().collect();
+        let bytes = serde_json::to_vec_pretty(&apps).map_err(|e| EmulatorError::State {
+            path: dir.clone(),
+            message: e.to_string(),
+        })?;
+        Self::atomic_write(&dir.join("apps.json"), &bytes)
+    }
+
+    /// The tenant handle for `id` (or initial domain), if it exists.
+    pub(crate) fn tenant(&self, id_or_domain: &str) -> Option<Arc<Mutex<Tenant>>> {
+        let tenants = read(&self.inner.tenants);
+        if let Some(t) = tenants.get(id_or_domain) {
+            return Some(t.clone());
+        }
+        let lower = id_or_domain.to_ascii_lowercase();
+        tenants.get(&lower).cloned().or_else(|| {
+            tenants
+                .values()
+                .find(|t| lock(t).domain.eq_ignore_ascii_case(&lower))
+                .cloned()
+        })
+    }
+
+    /// Runs `f` on a tenant and persists it afterwards if `f` returned `Ok(_, true)`.
+    pub(crate) fn with_tenant<R>(
+        &self,
+        tid: &str,
+        f: impl FnOnce(&mut Tenant) -> (R, bool),
+    ) -> Result<R, EmulatorError> {
+        let t = self
+            .tenant(tid)
+            .ok_or_else(|| EmulatorError::UnknownTenant(tid.to_string()))?;
+        let mut guard = lock(&t);
+        let (r, changed) = f(&mut guard);
+        if changed {
+            self.persist_tenant(&guard)?;
+        }
+        Ok(r)
+    }
+
+    /// Ids of all tenants, sorted.
+    pub fn tenant_ids(&self) -> Vec<String> {
+        read(&self.inner.tenants).keys().cloned().collect()
+    }
+
+    /// A snapshot of one tenant.
+    pub fn tenant_snapshot(&self, tid: &str) -> Option<Tenant> {
+        self.tenant(tid).map(|t| lock(&t).clone())
+    }
+
+    /// Registers (or replaces) an app. Secrets are hashed here.
+    pub fn add_app(&self, seed: &AppSeed) -> Result<(), EmulatorError> {
+        if seed.app_id.trim().is_empty() {
+            return Err(EmulatorError::Invalid("app id is empty".into()));
+        }
+        let app = App {
+            app_id: seed.app_id.to_ascii_lowercase(),
+            display_name: if seed.display_name.is_empty() {
+                seed.app_id.clone()
+            } else {
+                seed.display_name.clone()
+            },
+            home_tenant: seed.home_tenant.clone(),
+            secret_hashes: seed.secrets.iter().map(|s| token::secret_hash(s)).collect(),
+            federated_credentials: seed.federated_credentials.clone(),
+        };
+        write(&self.inner.apps).insert(app.app_id.clone(), app);
+        self.persist_apps()
+    }
+
+    /// The registered app `app_id`, if any.
+    pub fn app(&self, app_id: &str) -> Option<App> {
+        read(&self.inner.apps)
+            .get(&app_id.to_ascii_lowercase())
+            .cloned()
+    }
+
+    /// Creates a tenant, or extends it when it exists (groups/policies/consents are added).
+    pub fn add_tenant(&self, seed: &TenantSeed) -> Result<(), EmulatorError> {
+        let id = seed.id.trim().to_ascii_lowercase();
+        if id.is_empty() {
+            return Err(EmulatorError::Invalid("tenant id is empty".into()));
+        }
+        let existing = self.tenant(&id);
+        let handle = match existing {
+            Some(h) => h,
+            None => {
+                let t = Tenant {
+                    id: id.clone(),
+                    display_name: if seed.display_name.is_empty() {
+                        id.clone()
+                    } else {
+                        seed.display_name.clone()
+                    },
+                    domain: seed.domain.clone().unwrap_or_else(|| {
+                        format!("{}.onmicrosoft.com", short_name(&seed.display_name, &id))
+                    }),
+                    intune_role_definitions: super::roles::intune_builtin_definitions(),
+                    ..Tenant::default()
+                };
+                let h = Arc::new(Mutex::new(t));
+                write(&self.inner.tenants).insert(id.clone(), h.clone());
+                h
+            }
+        };
+        let mut t = lock(&handle);
+        if !seed.display_name.is_empty() {
+            t.display_name = seed.display_name.clone();
+        }
+        for (app, roles) in &seed.consents {
+            t.consents
+                .entry(app.to_ascii_lowercase())
+                .or_default()
+                .extend(roles.iter().cloned());
+        }
+        for g in &seed.groups {
+            let (name, gid, desc) = match g {
+                Value::String(s) => (s.clone(), None, None),
+                Value::Object(o) => (
+                    o.get("displayName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    o.get("id").and_then(Value::as_str).map(str::to_string),
+                    o.get("description")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                ),
+                _ => continue,
+            };
+            if name.is_empty() || t.groups.values().any(|v| v["displayName"] == name.as_str()) {
+                continue;
+            }
+            let gid = gid.unwrap_or_else(|| stable_guid(&format!("group:{id}:{name}")));
+            t.groups
+                .insert(gid.clone(), group_entity(&gid, &name, desc.as_deref()));
+        }
+        for p in &seed.policies {
+            super::policies::import_policy(&mut t, p).map_err(EmulatorError::Invalid)?;
+        }
+        for r in &seed.detection_rules {
+            super::rules::import_rule(&mut t, r).map_err(EmulatorError::Invalid)?;
+        }
+        self.persist_tenant(&t)
+    }
+
+    /// Applies a whole seed (apps first, then tenants).
+    pub fn apply_seed(&self, seed: &Seed) -> Result<(), EmulatorError> {
+        for a in &seed.apps {
+            self.add_app(a)?;
+        }
+        for t in &seed.tenants {
+            self.add_tenant(t)?;
+        }
+        Ok(())
+    }
+
+    /// Grants `roles` to `app_id` in `tenant` (admin consent).
+    pub fn consent(&self, tenant: &str, app_id: &str, roles: &[&str]) -> Result<(), EmulatorError> {
+        self.with_tenant(tenant, |t| {
+            t.consents
+                .entry(app_id.to_ascii_lowercase())
+                .or_default()
+                .extend(roles.iter().map(|r| r.to_string()));
+            ((), true)
+        })
+    }
+
+    /// Removes all consent of `app_id` in `tenant`.
+    pub fn revoke(&self, tenant: &str, app_id: &str) -> Result<(), EmulatorError> {
+        self.with_tenant(tenant, |t| {
+            (
+                t.consents.remove(&app_id.to_ascii_lowercase()).is_some(),
+                true,
+            )
+        })
+        .map(|_| ())
+    }
+
+    /// Adds a security group and returns its id (existing id if the name exists).
+    pub fn add_group(&self, tenant: &str, display_name: &str) -> Result<String, EmulatorError> {
+        self.with_tenant(tenant, |t| {
+            if let Some((id, _)) = t
+                .groups
+                .iter()
+                .find(|(_, g)| g["displayName"] == display_name)
+            {
+                return (id.clone(), false);
+            }
+            let id = stable_guid(&format!("group:{}:{display_name}", t.id));
+            t.groups
+                .insert(id.clone(), group_entity(&id, display_name, None));
+            (id, true)
+        })
+    }
+
+    /// Imports a configuration policy in Graph's exported shape (server fields kept when
+    /// present, `@odata.*` annotations dropped) and returns its id. Not validated: it models
+    /// a policy that already exists in the tenant.
+    pub fn add_policy(&self, tenant: &str, policy: &Value) -> Result<String, EmulatorError> {
+        self.with_tenant(tenant, |t| {
+            match super::policies::import_policy(t, policy) {
+                Ok(id) => (Ok(id), true),
+                Err(e) => (Err(EmulatorError::Invalid(e)), false),
+            }
+        })?
+    }
+
+    /// A configuration policy with its settings and assignments, as Graph's
+    /// `$expand=settings,assignments` would show it (without `@odata` annotations).
+    pub fn policy(&self, tenant: &str, id: &str) -> Option<Value> {
+        let t = self.tenant(tenant)?;
+        let t = lock(&t);
+        t.policies.get(id).map(super::policies::expanded_plain)
+    }
+
+    /// All configuration policies of a tenant (expanded, by id).
+    pub fn policies(&self, tenant: &str) -> Vec<Value> {
+        self.tenant(tenant)
+            .map(|t| {
+                lock(&t)
+                    .policies
+                    .values()
+                    .map(super::policies::expanded_plain)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// All detection rules of a tenant.
+    pub fn detection_rules(&self, tenant: &str) -> Vec<Value> {
+        self.tenant(tenant)
+            .map(|t| lock(&t).detection_rules.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// An out-of-band edit, as an administrator in the portal would make it: merges the
+    /// top-level fields of `patch` into the policy (a `settings` array replaces the
+    /// settings) and bumps `lastModifiedDateTime`.
+    pub fn oob_edit_policy(
+        &self,
+        tenant: &str,
+        id: &str,
+        patch: &Value,
+    ) -> Result<(), EmulatorError> {
+        let r = self.with_tenant(tenant, |t| match t.policies.get_mut(id) {
+            None => (
+                Err(EmulatorError::NotFound(format!(
+                    "configuration policy {id}"
+                ))),
+                false,
+            ),
+            Some(p) => {
+                super::policies::apply_oob_edit(p, patch);
+                (Ok(()), true)
+            }
+        })?;
+        if r.is_ok() {
+            lock(&self.inner.log).counters.oob_edits += 1;
+        }
+        r
+    }
+
+    /// An out-of-band edit of a detection rule (top-level merge; bumps `lastModifiedDateTime`).
+    pub fn oob_edit_rule(
+        &self,
+        tenant: &str,
+        id: &str,
+        patch: &Value,
+    ) -> Result<(), EmulatorError> {
+        let r = self.with_tenant(tenant, |t| match t.detection_rules.get_mut(id) {
+            None => (
+                Err(EmulatorError::NotFound(format!("detection rule {id}"))),
+                false,
+            ),
+            Some(r) => {
+                merge_top(r, patch);
+                let prev = r
+                    .get("lastModifiedDateTime")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                r["lastModifiedDateTime"] = json!(later_than(prev.as_deref()));
+                r["lastModifiedBy"] = json!("admin@portal");
+                (Ok(()), true)
+            }
+        })?;
+        if r.is_ok() {
+            lock(&self.inner.log).counters.oob_edits += 1;
+        }
+        r
+    }
+
+    /// Mints an access token for `app_id` in `tenant` directly (no HTTP), with the roles
+    /// consented there. Fails if the tenant is unknown or the app is not consented.
+    pub fn issue_token(&self, tenant: &str, app_id: &str) -> Result<String, EmulatorError> {
+        let t = self
+            .tenant(tenant)
+            .ok_or_else(|| EmulatorError::UnknownTenant(tenant.to_string()))?;
+        let (tid, roles) = {
+            let t = lock(&t);
+            let roles = t
+                .consents
+                .get(&app_id.to_ascii_lowercase())
+                .ok_or_else(|| EmulatorError::NotConsented {
+                    app: app_id.to_string(),
+                    tenant: t.id.clone(),
+                })?;
+            (t.id.clone(), roles.iter().cloned().collect::<Vec<_>>())
+        };
+        Ok(self.mint(&tid, &app_id.to_ascii_lowercase(), roles))
+    }
+
+    pub(crate) fn mint(&self, tid: &str, app_id: &str, roles: Vec<String>) -> String {
+        let now = unix_now();
+        let claims = Claims {
+            aud: token::GRAPH_AUDIENCE.to_string(),
+            iss: format!("https://sts.windows.net/{tid}/"),
+            iat: now,
+            nbf: now,
+            exp: now + self.inner.token_lifetime_secs,
+            tid: tid.to_string(),
+            appid: app_id.to_string(),
+            roles,
+            idtyp: "app".into(),
+            uti: new_guid(),
+        };
+        token::sign(&self.inner.key, &claims)
+    }
+
+    /// Current fault configuration.
+    pub fn faults(&self) -> FaultConfig {
+        read(&self.inner.faults).clone()
+    }
+
+    /// Replaces the fault configuration at run time.
+    pub fn set_faults(&self, faults: FaultConfig) {
+        *write(&self.inner.faults) = faults;
+    }
+
+    /// The request log (oldest first; bounded by the configured capacity).
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.inner.log).records.iter().cloned().collect()
+    }
+
+    /// Counters since start or the last [`Emulator::clear_log`].
+    pub fn counters(&self) -> Counters {
+        lock(&self.inner.log).counters.clone()
+    }
+
+    /// Clears the request log and counters.
+    pub fn clear_log(&self) {
+        let mut log = lock(&self.inner.log);
+        log.records.clear();
+        log.counters = Counters::default();
+    }
+
+    pub(crate) fn record(&self, rec: RequestRecord) {
+        let mut log = lock(&self.inner.log);
+        let c = &mut log.counters;
+        c.total += 1;
+        *c.by_status.entry(rec.status).or_default() += 1;
+        let tenant = rec.tenant.clone().unwrap_or_else(|| "-".into());
+        *c.by_route
+            .entry(format!("{tenant} {} {}", rec.method, rec.route))
+            .or_default() += 1;
+        *c.by_tenant.entry(tenant).or_default() += 1;
+        if let Some(f) = &rec.fault {
+            *c.faults.entry(f.clone()).or_default() += 1;
+        }
+        if self.inner.log_capacity > 0 {
+            if log.records.len() >= self.inner.log_capacity {
+                log.records.pop_front();
+            }
+            log.records.push_back(rec);
+        }
+    }
+
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.inner.seq.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Merges top-level members of `patch` into `target` (both objects).
+pub(crate) fn merge_top(target: &mut Value, patch: &Value) {
+    if let (Some(t), Some(p)) = (target.as_object_mut(), patch.as_object()) {
+        for (k, v) in p {
+            t.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// A GUID derived from `name` (SHA-256, version-4 layout), so seeded objects get the same
+/// ids in every run.
+pub fn stable_guid(name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(name.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(b).to_string()
+}
+
+fn short_name(display: &str, id: &str) -> String {
+    let s: String = display
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if s.is_empty() {
+        id.split('-').next().unwrap_or("tenant").to_string()
+    } else {
+        s
+    }
+}
+
+fn safe_file_name(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn group_entity(id: &str, name: &str, description: Option<&str>) -> Value {
+    let nick: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let mut m = Map::new();
+    m.insert("id".into(), json!(id));
+    m.insert("deletedDateTime".into(), Value::Null);
+    m.insert("classification".into(), Value::Null);
+    m.insert("createdDateTime".into(), json!("2024-01-01T00:00:00Z"));
+    m.insert(
+        "description".into(),
+        description.map_or(Value::Null, |d| json!(d)),
+    );
+    m.insert("displayName".into(), json!(name));
+    m.insert("groupTypes".into(), json!([]));
+    m.insert("mail".into(), Value::Null);
+    m.insert("mailEnabled".into(), json!(false));
+    m.insert(
+        "mailNickname".into(),
+        json!(if nick.is_empty() {
+            "group".to_string()
+        } else {
+            nick
+        }),
+    );
+    m.insert("membershipRule".into(), Value::Null);
+    m.insert("securityEnabled".into(), json!(true));
+    m.insert("visibility".into(), Value::Null);
+    Value::Object(m)
+}
