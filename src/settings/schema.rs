@@ -1,0 +1,158 @@
+//! JSON Schema fragments (draft 2020-12) for the settings sections of a policy document, for
+//! the language area to embed in `schemas/`. They describe shapes and list the readable
+//! names for editor completion; the full checks (options per setting, ranges, templates)
+//! are done by [`super::settings_from_yaml`], which reports them with locations.
+//! The fragments use no `$ref`, so they can be embedded anywhere.
+
+use serde_json::{Map, Value, json};
+
+use crate::catalog::{Catalog, SettingDefinition, ValueType};
+
+const ASR_ROOT: &str = "device_vendor_msft_policy_config_defender_attacksurfacereductionrules";
+const FW_RULES_ROOT: &str = "vendor_msft_firewall_mdmstore_firewallrules_{firewallrulename}";
+
+/// The explicit (lossless) value form; children are not described recursively.
+fn explicit() -> Value {
+    json!({
+        "type": "object",
+        "description": "Explicit setting value: exactly one of choice, choices, integer, string, secret, strings, integers, groups, group.",
+        "properties": {
+            "choice": {"type": ["string", "boolean", "integer"]},
+            "choices": {"type": "array"},
+            "integer": {"type": "integer"},
+            "string": {"type": "string"},
+            "secret": {"type": "string"},
+            "valueState": {"type": "string"},
+            "strings": {"type": "array"},
+            "integers": {"type": "array"},
+            "groups": {"type": "array", "items": {"type": "object"}},
+            "group": {"type": "object"},
+            "children": {"type": "object"},
+            "instanceTemplateId": {"type": ["string", "null"]},
+            "valueTemplateId": {"type": ["string", "null"]}
+        },
+        "additionalProperties": false,
+        "minProperties": 1
+    })
+}
+
+/// The short form of one known definition, or the explicit form.
+fn value_schema(d: &SettingDefinition) -> Value {
+    let names: Vec<Value> = d
+        .options
+        .iter()
+        .map(|o| match o.name.as_str() {
+            "true" => json!(true),
+            "false" => json!(false),
+            n => json!(n),
+        })
+        .collect();
+    let short = match d.value_type {
+        ValueType::Choice => json!({"enum": names}),
+        ValueType::ChoiceCollection => json!({"type": "array", "items": {"enum": names}}),
+        ValueType::Integer => {
+            let mut s = json!({"type": "integer"});
+            if let Some(m) = d.minimum {
+                s["minimum"] = json!(m);
+            }
+            if let Some(m) = d.maximum {
+                s["maximum"] = json!(m);
+            }
+            s
+        }
+        ValueType::String => json!({"type": "string"}),
+        ValueType::StringCollection => {
+            json!({"type": "array", "items": {"type": ["string", "integer"]}})
+        }
+        ValueType::IntegerCollection => json!({"type": "array", "items": {"type": "integer"}}),
+        ValueType::GroupCollection => json!({"type": "array", "items": {"type": "object"}}),
+        ValueType::Group => json!(false),
+    };
+    json!({
+        "description": format!("{} ({})", d.display_name, d.id),
+        "anyOf": [short, explicit()]
+    })
+}
+
+/// The `settings:` map: readable names of every template's root settings, plus any raw id.
+pub fn settings_schema() -> Value {
+    let cat = Catalog::builtin();
+    let mut props = Map::new();
+    for d in cat.definitions().iter().filter(|d| d.parent.is_none()) {
+        props.insert(d.name.clone(), value_schema(d));
+    }
+    json!({
+        "type": "object",
+        "description": "Settings by readable name (docs/settings-catalog.md) or raw settingDefinitionId.",
+        "properties": props,
+        "additionalProperties": {
+            "anyOf": [
+                {"type": ["string", "integer", "boolean", "array"]},
+                explicit()
+            ]
+        }
+    })
+}
+
+/// The ASR `rules:` map.
+pub fn asr_rules_schema() -> Value {
+    let cat = Catalog::builtin();
+    let mode = json!({"enum": ["off", "block", "audit", "warn"]});
+    let mut props = Map::new();
+    for d in cat.children_of(ASR_ROOT) {
+        props.insert(
+            d.name.clone(),
+            json!({
+                "description": format!("{} ({})", d.display_name, d.rule_guid.as_deref().unwrap_or("")),
+                "anyOf": [mode, {
+                    "type": "object",
+                    "properties": {"mode": mode, "exclusions": {"type": "array", "items": {"type": "string"}}},
+                    "required": ["mode"],
+                    "additionalProperties": false
+                }]
+            }),
+        );
+    }
+    json!({"type": "object", "properties": props, "additionalProperties": false})
+}
+
+fn fields_schema(parent: &str, skip_required: bool) -> Map<String, Value> {
+    let cat = Catalog::builtin();
+    let mut props = Map::new();
+    for d in cat.children_of(parent) {
+        if let Some(f) = &d.field {
+            props.insert(f.clone(), value_schema(d));
+        }
+    }
+    let _ = skip_required;
+    props
+}
+
+/// The firewall `profiles:` map (`domain`, `private`, `public`).
+pub fn firewall_profiles_schema() -> Value {
+    let cat = Catalog::builtin();
+    let mut profiles = Map::new();
+    for d in cat
+        .definitions()
+        .iter()
+        .filter(|d| d.field.as_deref() == Some("enabled") && d.parent.is_none())
+    {
+        let Some(p) = &d.profile else { continue };
+        let mut props = fields_schema(&d.id, false);
+        props.insert("enabled".into(), value_schema(d));
+        profiles.insert(
+            p.clone(),
+            json!({"type": "object", "properties": props, "required": ["enabled"]}),
+        );
+    }
+    json!({"type": "object", "properties": profiles, "additionalProperties": false})
+}
+
+/// The firewall-rules `rules:` list.
+pub fn firewall_rules_schema() -> Value {
+    let props = fields_schema(FW_RULES_ROOT, true);
+    json!({
+        "type": "array",
+        "items": {"type": "object", "properties": props, "required": ["name"]}
+    })
+}

@@ -1,0 +1,3 @@
+//! Integration tests: offline import and the settings YAML layer.
+
+mod roundtrip;
