@@ -1,0 +1,5 @@
+//! Integration tests: plan (the pure core, renderers, saved plans).
+
+mod core;
+mod fixtures;
+mod render;
