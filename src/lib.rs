@@ -13,6 +13,8 @@ pub mod emulator;
 pub mod graph;
 pub mod import;
 pub mod load;
+pub mod plan;
+pub mod render;
 pub mod resolve;
 pub mod settings;
 pub mod yaml;
