@@ -437,6 +437,96 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// The reference page `docs/settings-catalog.md`: every template and readable name with
+    /// its raw ids, generated from the data (a test keeps the file in step).
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        out.push_str(DOC_INTRO);
+        out.push_str("\n## Templates\n\n| alias (`template:`) | template id | display name | family | kind |\n|---|---|---|---|---|\n");
+        for t in &self.templates {
+            out.push_str(&format!(
+                "| `{}` | `{}` | {} | `{}` | `{}` |\n",
+                t.alias, t.id, t.display_name, t.template_family, t.kind
+            ));
+        }
+        for t in &self.templates {
+            out.push_str(&format!("\n## `{}`: {}\n\n", t.alias, t.display_name));
+            out.push_str("| readable name | YAML field | type | values (readable = raw suffix) | settingDefinitionId | seen in a real export |\n|---|---|---|---|---|---|\n");
+            for d in self.root_definitions(&t.id) {
+                self.markdown_rows(d, 0, &mut out);
+            }
+        }
+        out
+    }
+
+    fn markdown_rows(&self, d: &SettingDefinition, depth: usize, out: &mut String) {
+        let values = match d.value_type {
+            ValueType::Choice | ValueType::ChoiceCollection => d
+                .options
+                .iter()
+                .map(|o| format!("`{}`={}", o.name, d.option_suffix(o)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            ValueType::Integer => match (d.minimum, d.maximum) {
+                (Some(lo), Some(hi)) => format!("{lo}..={hi}"),
+                _ => String::new(),
+            },
+            _ => String::new(),
+        };
+        let indent = "↳ ".repeat(depth);
+        let field = d
+            .field
+            .as_deref()
+            .map_or(String::new(), |f| format!("`{f}`"));
+        let guid = d
+            .rule_guid
+            .as_deref()
+            .map_or(String::new(), |g| format!(" (rule {g})"));
+        out.push_str(&format!(
+            "| {indent}`{}` | {field} | {} | {values} | `{}`{guid} | {} |\n",
+            d.name,
+            d.value_type.describe(),
+            d.id,
+            if d.verified { "yes" } else { "no" }
+        ));
+        for c in self.children_of(&d.id) {
+            self.markdown_rows(c, depth + 1, out);
+        }
+    }
+}
+
+const DOC_INTRO: &str = "<!-- Generated from src/catalog/catalog.json by `Catalog::markdown()`; \
+the test `import::docs` fails when this file is out of date (RAMPART_BLESS=1 rewrites it). -->
+# Settings catalog: readable names
+
+rampart names Intune settings-catalog settings by readable camelCase names; the raw
+`settingDefinitionId` (and raw option `itemId`s or their short suffixes) are always accepted
+too, so the catalog is a convenience, never a limit. A setting the catalog does not know is
+written in the explicit form (`{choice: <itemId>}`, `{integer: 5}`, `{string: ..}`,
+`{strings: [..]}`, `{integers: [..]}`, `{choices: [..]}`, `{groups: [{..children..}]}`,
+`{group: {..}}`, `{secret: .., valueState: ..}`, each with optional `instanceTemplateId`,
+`valueTemplateId` and, for choices, `children`).
+
+Short forms: a choice takes one of its readable option names (options named `true`/`false`
+also accept YAML booleans); an integer a number within its range; a string collection a list
+(numbers are accepted and stored as strings, e.g. ports); a group collection a list of
+mappings of its children. For a template's top-level settings, the template references
+(`settingInstanceTemplateId`, `settingValueTemplateId`) listed by the catalog are filled in;
+`instanceTemplateId: null` in the explicit form says \"none\".
+
+Readable sections: ASR documents take `rules:` (rule name -> `off|block|audit|warn`, or
+`{mode, exclusions}`); firewall documents (template `firewall`) take `profiles:` with the
+fields listed under each `...FirewallEnabled` setting (`enabled` plus the YAML field names
+below it); firewall-rules documents take `rules:`, a list of mappings with the YAML field
+names listed under `firewallRules`.
+
+\"Seen in a real export\" = the id was read from a real Graph export or a real Graph payload;
+`no` marks ids inferred from Microsoft's CSP naming convention, not yet seen on the wire.
+Warn mode: Intune offers `warn` for every ASR rule, but Microsoft documents that a few rules
+do not support it on the device; check before using it.
+";
+
 /// A definition in the Graph `deviceManagementConfigurationSettingDefinition` shape.
 fn graph_definition(d: &SettingDefinition, catalog: &Catalog) -> Value {
     let children: Vec<&str> = catalog.children_of(&d.id).map(|c| c.id.as_str()).collect();

@@ -1,5 +1,6 @@
 //! Integration tests: offline import and the settings YAML layer.
 
+mod docs;
 mod errors;
 mod files;
 mod proptests;
