@@ -7,6 +7,7 @@
 
 mod auth;
 mod client;
+mod emulator;
 mod fleet;
 
 use axum::body::Bytes;
