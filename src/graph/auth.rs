@@ -399,6 +399,16 @@ pub struct TokenClaims {
     pub exp: Option<i64>,
 }
 
+/// The token scope for a Graph base URL: `https://<host>/.default` for a real Graph host
+/// (so national clouds such as `graph.microsoft.us` get their own audience), and the
+/// public-cloud [`GRAPH_SCOPE`] for a loopback URL (the emulator stands in for it).
+pub fn scope_for_graph_url(graph_url: &Url) -> String {
+    match graph_url.host_str() {
+        Some(host) if !urls::is_loopback(graph_url) => format!("https://{host}/.default"),
+        _ => GRAPH_SCOPE.to_string(),
+    }
+}
+
 /// Decodes a JWT's payload without verifying its signature. Errors never include the token.
 pub fn decode_claims(token: &str) -> Result<TokenClaims, String> {
     let mut parts = token.split('.');
@@ -879,6 +889,20 @@ mod tests {
             e.encode(r#"{"alg":"none"}"#),
             e.encode(payload)
         )
+    }
+
+    #[test]
+    fn scopes_follow_the_graph_host() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert_eq!(
+            scope_for_graph_url(&u("https://graph.microsoft.com")),
+            GRAPH_SCOPE
+        );
+        assert_eq!(
+            scope_for_graph_url(&u("https://graph.microsoft.us")),
+            "https://graph.microsoft.us/.default"
+        );
+        assert_eq!(scope_for_graph_url(&u("http://127.0.0.1:9")), GRAPH_SCOPE);
     }
 
     #[test]
