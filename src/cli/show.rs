@@ -1,0 +1,85 @@
+//! `rampart show desired --tenant <id|name>`: the resolved desired state of one tenant,
+//! after variable substitution, as YAML or JSON. Refuses (exit 1, diagnostics on stderr)
+//! when the repository does not validate.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+
+use crate::diag::{self, Format};
+use crate::resolve::{TenantView, find_tenant};
+
+/// What `show` prints.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum ShowCommand {
+    /// The desired state of one tenant, as resolved from profiles and policies.
+    Desired(ShowDesiredArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Yaml,
+    Json,
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct ShowDesiredArgs {
+    /// The tenant, by id or by the name profiles give it.
+    #[arg(long)]
+    pub tenant: String,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Yaml)]
+    pub format: OutputFormat,
+    /// The repository root.
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+}
+
+/// The text `show desired` prints, or an error (with the diagnostics, if any).
+pub fn render_desired(args: &ShowDesiredArgs) -> anyhow::Result<String> {
+    let validated = crate::load::validate(&args.root, &[]);
+    if validated.has_errors() {
+        let text = diag::render(
+            &validated.diagnostics,
+            &validated.loaded.sources,
+            Format::Concise,
+            false,
+        );
+        bail!("the repository does not validate:\n{text}");
+    }
+    let Some(tenant) = find_tenant(&validated.tenants, &args.tenant) else {
+        let known: Vec<&str> = validated
+            .tenants
+            .values()
+            .map(|t| t.tenant.name.as_str())
+            .collect();
+        bail!(
+            "no profile names tenant `{}` (known: {})",
+            args.tenant,
+            known.join(", ")
+        );
+    };
+    let view = TenantView::new(tenant);
+    Ok(match args.format {
+        OutputFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&view).context("serialising to JSON")?;
+            s.push('\n');
+            s
+        }
+        OutputFormat::Yaml => serde_saphyr::to_string(&view).context("serialising to YAML")?,
+    })
+}
+
+/// Runs `rampart show ...`; returns the exit code.
+pub fn run(cmd: &ShowCommand) -> anyhow::Result<i32> {
+    match cmd {
+        ShowCommand::Desired(args) => {
+            let text = render_desired(args)?;
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(text.as_bytes())?;
+            stdout.flush()?;
+            Ok(super::exit::OK)
+        }
+    }
+}

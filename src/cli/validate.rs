@@ -1,0 +1,75 @@
+//! `rampart validate [PATHS..]`: load and check the policy repository (every file, every
+//! tenant), print every diagnostic in the chosen format, exit 1 on any error.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use crate::diag::{self, Format};
+
+/// Check policies and profiles without touching any tenant.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Files or directories to check (default: `policies/` and `profiles/` under --root).
+    pub paths: Vec<PathBuf>,
+    /// Output format of the diagnostics.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// The repository root; paths are shown relative to it.
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+}
+
+/// Renders the outcome of validating `args` as the text to print and the exit code.
+/// Pure apart from reading the files; the caller writes the text.
+pub fn render(args: &ValidateArgs, color: bool) -> (String, i32) {
+    let validated = crate::load::validate(&args.root, &args.paths);
+    let mut out = diag::render(
+        &validated.diagnostics,
+        &validated.loaded.sources,
+        args.format,
+        color,
+    );
+    if matches!(args.format, Format::Human) {
+        let files: std::collections::BTreeSet<&str> = validated
+            .loaded
+            .documents
+            .iter()
+            .map(|d| d.path.as_str())
+            .collect();
+        out.push_str(&format!(
+            "{}: {} document{} in {} file{}, {} tenant{}\n",
+            diag::summary(&validated.diagnostics),
+            validated.loaded.documents.len(),
+            if validated.loaded.documents.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            files.len(),
+            if files.len() == 1 { "" } else { "s" },
+            validated.tenants.len(),
+            if validated.tenants.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+        ));
+    }
+    let code = if validated.has_errors() {
+        super::exit::ERROR
+    } else {
+        super::exit::OK
+    };
+    (out, code)
+}
+
+/// Runs `rampart validate`: prints diagnostics to stdout, returns the exit code.
+pub fn run(args: &ValidateArgs) -> anyhow::Result<i32> {
+    let color = matches!(args.format, Format::Human)
+        && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
+    let (text, code) = render(args, color);
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(code)
+}

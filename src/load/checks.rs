@@ -1,0 +1,833 @@
+//! Semantic checks: those of one document (run on the static document at load time, and
+//! again by resolution on each tenant's substituted copy; duplicates are merged), and those
+//! across documents (names, profile references, selectors, tenants).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::roles::{DIRECTORY_ROLES, INTUNE_ROLES};
+use super::{DocCtx, Loaded, contains_variable, policy_names};
+use crate::catalog::{Catalog, Template};
+use crate::config::{
+    AssignmentFile, ConfigurationPolicyFile, DetectionRuleFile, DistributionProfileFile,
+    DocumentFile, PolicyRefFile, RoleAssignmentFile, SystemFile,
+};
+use crate::desired::Kind;
+use crate::diag::{self, Diagnostic, PathError};
+use crate::settings::SettingInstance;
+
+/// `schedule.frequency` values the service accepts (graph-api.md §2.3; `PT0S` = NRT).
+pub const FREQUENCIES: [&str; 5] = ["PT0S", "PT1H", "PT3H", "PT12H", "PT24H"];
+
+/// MITRE ATT&CK enterprise tactics, as the Defender alert template spells them.
+pub const TACTICS: [&str; 14] = [
+    "Reconnaissance",
+    "ResourceDevelopment",
+    "InitialAccess",
+    "Execution",
+    "Persistence",
+    "PrivilegeEscalation",
+    "DefenseEvasion",
+    "CredentialAccess",
+    "Discovery",
+    "LateralMovement",
+    "Collection",
+    "CommandAndControl",
+    "Exfiltration",
+    "Impact",
+];
+
+/// Checks of one document. `query_file_text` is the text of its `queryFile`, if read.
+pub(crate) fn document(
+    file: &DocumentFile,
+    json: &Value,
+    ctx: &DocCtx<'_>,
+    query_file_text: Option<&str>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    match file {
+        DocumentFile::ConfigurationPolicy(kind, p) => {
+            configuration_policy(*kind, p, json, ctx, &mut out);
+        }
+        DocumentFile::DetectionRule(r) => detection_rule(r, ctx, query_file_text, &mut out),
+        DocumentFile::RoleAssignment(r) => role_assignment(r, ctx, &mut out),
+        DocumentFile::DistributionProfile(p) => profile(p, ctx, &mut out),
+    }
+    if !matches!(file, DocumentFile::DistributionProfile(_)) {
+        crate::resolve::check_variable_syntax(json, ctx, &mut out);
+    }
+    out
+}
+
+/// The template of a configuration policy: named, or the kind's default.
+pub(crate) fn template_of(
+    kind: Kind,
+    p: &ConfigurationPolicyFile,
+) -> Result<&'static Template, Box<Diagnostic>> {
+    let cat = Catalog::builtin();
+    match &p.template {
+        Some(t) => cat.resolve_template(t).ok_or_else(|| {
+            let aliases: Vec<&str> = cat.templates().iter().map(|t| t.alias.as_str()).collect();
+            let help = match diag::did_you_mean(t, aliases.iter().copied()) {
+                Some(a) => format!("did you mean `{a}`?"),
+                None => format!(
+                    "use an alias ({}) or a template id with its `_N` version",
+                    aliases.join(", ")
+                ),
+            };
+            Box::new(
+                Diagnostic::error("unknown-template", format!("unknown template `{t}`"))
+                    .with_help(help),
+            )
+        }),
+        None => cat
+            .default_template(kind, p.rules.is_some() && kind == Kind::FirewallPolicy)
+            .ok_or_else(|| {
+                Box::new(Diagnostic::error(
+                    "unknown-template",
+                    format!("no default template for {kind}; name one with `template:`"),
+                ))
+            }),
+    }
+}
+
+/// Maps the settings area's pointer-located errors to diagnostics.
+pub(crate) fn path_errors(errors: Vec<PathError>, ctx: &DocCtx<'_>) -> Vec<Diagnostic> {
+    errors
+        .into_iter()
+        .map(|e| {
+            Diagnostic::error(e.code, e.message)
+                .at(ctx.span(&e.pointer, e.at_key))
+                .with_help_opt(e.help)
+        })
+        .collect()
+}
+
+/// Template and settings instances of a configuration policy, or its diagnostics.
+pub(crate) fn policy_settings(
+    kind: Kind,
+    p: &ConfigurationPolicyFile,
+    json: &Value,
+    ctx: &DocCtx<'_>,
+) -> Result<(&'static Template, Vec<SettingInstance>), Vec<Diagnostic>> {
+    let template = template_of(kind, p).map_err(|d| vec![(*d).at(ctx.span("/template", false))])?;
+    crate::settings::settings_from_yaml(kind, template, json)
+        .map(|s| (template, s))
+        .map_err(|e| path_errors(e, ctx))
+}
+
+fn configuration_policy(
+    kind: Kind,
+    p: &ConfigurationPolicyFile,
+    json: &Value,
+    ctx: &DocCtx<'_>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let sections_have_vars = ["settings", "rules", "profiles"]
+        .iter()
+        .any(|k| json.get(k).is_some_and(contains_variable));
+    if sections_have_vars {
+        // Checked per tenant, after substitution.
+        if let Err(d) = template_of(kind, p) {
+            out.push((*d).at(ctx.span("/template", false)));
+        }
+    } else if let Err(mut ds) = policy_settings(kind, p, json, ctx) {
+        out.append(&mut ds);
+    }
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, a) in p.assignments.iter().flatten().enumerate() {
+        assignment(a, i, ctx, out);
+        let key = serde_json::to_string(a).unwrap_or_default();
+        if let Some(first) = seen.get(&key) {
+            out.push(
+                Diagnostic::warning("duplicate-assignment", "this assignment is listed twice")
+                    .at(ctx.span(&format!("/assignments/{i}"), false))
+                    .with_label(
+                        ctx.span(&format!("/assignments/{first}"), false),
+                        "first listed here",
+                    ),
+            );
+        } else {
+            seen.insert(key, i);
+        }
+    }
+}
+
+fn assignment(a: &AssignmentFile, i: usize, ctx: &DocCtx<'_>, out: &mut Vec<Diagnostic>) {
+    let ptr = format!("/assignments/{i}");
+    let targets = [
+        a.all_devices.is_some(),
+        a.all_licensed_users.is_some(),
+        a.group.is_some(),
+        a.exclude_group.is_some(),
+    ]
+    .iter()
+    .filter(|t| **t)
+    .count();
+    if targets != 1 {
+        out.push(
+            Diagnostic::error(
+                "invalid-assignment",
+                if targets == 0 {
+                    "an assignment needs a target".to_string()
+                } else {
+                    "an assignment has exactly one target".to_string()
+                },
+            )
+            .at(ctx.span(&ptr, false))
+            .with_help("use one of `allDevices: true`, `allLicensedUsers: true`, `group: NAME`, `excludeGroup: NAME` per list item"),
+        );
+    }
+    for (field, v) in [
+        ("allDevices", a.all_devices),
+        ("allLicensedUsers", a.all_licensed_users),
+    ] {
+        if v == Some(false) {
+            out.push(
+                Diagnostic::error(
+                    "invalid-assignment",
+                    format!("`{field}: false` assigns nothing"),
+                )
+                .at(ctx.span(&format!("{ptr}/{field}"), false))
+                .with_help(
+                    "remove the entry; the list is complete, so anything absent is unassigned",
+                ),
+            );
+        }
+    }
+    for (field, v) in [("group", &a.group), ("excludeGroup", &a.exclude_group)] {
+        if v.as_deref().is_some_and(|g| g.trim().is_empty()) {
+            out.push(
+                Diagnostic::error("invalid-assignment", "empty group name")
+                    .at(ctx.span(&format!("{ptr}/{field}"), false)),
+            );
+        }
+    }
+    if a.exclude_group.is_some() && a.filter.is_some() {
+        out.push(
+            Diagnostic::error("invalid-assignment", "an exclusion cannot carry a filter")
+                .at(ctx.span(&format!("{ptr}/filter"), true))
+                .with_help("Intune applies assignment filters to included targets only"),
+        );
+    }
+}
+
+fn is_rule_id(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && s.len() <= 100
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// KQL without `//` comments and blank space: empty means "no query".
+fn kql_is_empty(q: &str) -> bool {
+    q.lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .all(|l| l.trim().is_empty())
+}
+
+/// Whether `word` occurs in `text` as a whole identifier.
+fn has_word(text: &str, word: &str) -> bool {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
+}
+
+fn detection_rule(
+    r: &DetectionRuleFile,
+    ctx: &DocCtx<'_>,
+    query_file_text: Option<&str>,
+    out: &mut Vec<Diagnostic>,
+) {
+    match &r.rule_id {
+        Some(id) if !is_rule_id(id) => out.push(
+            Diagnostic::error("invalid-rule-id", format!("`{id}` is not a valid rule id"))
+                .at(ctx.span("/ruleId", false))
+                .with_help("a rule id starts with a letter and holds only letters, digits, `-` and `_` (at most 100)"),
+        ),
+        None if !is_rule_id(&r.name) => out.push(
+            Diagnostic::error(
+                "invalid-rule-id",
+                format!("`{}` cannot serve as the rule id: it must start with a letter", r.name),
+            )
+            .at(ctx.span("/name", false))
+            .with_help("rename the rule, or give `ruleId:`"),
+        ),
+        _ => {}
+    }
+    if !FREQUENCIES.contains(&r.frequency.as_str()) {
+        let upper = r.frequency.trim().to_ascii_uppercase();
+        let guess = if upper.starts_with("PT") {
+            upper.clone()
+        } else if upper == "0" {
+            "PT0S".to_string()
+        } else {
+            format!("PT{upper}")
+        };
+        let help = if FREQUENCIES.contains(&guess.as_str()) {
+            format!("did you mean `{guess}`?")
+        } else {
+            format!(
+                "one of: {} (PT0S runs continuously, near real time)",
+                FREQUENCIES.join(", ")
+            )
+        };
+        out.push(
+            Diagnostic::error(
+                "invalid-frequency",
+                format!("`{}` is not a frequency the service accepts", r.frequency),
+            )
+            .at(ctx.span("/frequency", false))
+            .with_help(help),
+        );
+    }
+    let query: Option<(&str, &str)> = match (&r.query, &r.query_file) {
+        (Some(_), Some(_)) => {
+            out.push(
+                Diagnostic::error("conflicting-query", "give `query` or `queryFile`, not both")
+                    .at(ctx.span("/queryFile", true))
+                    .with_label(ctx.span("/query", true), "query given here"),
+            );
+            None
+        }
+        (None, None) => {
+            out.push(
+                Diagnostic::error(
+                    "missing-query",
+                    "a detection rule needs `query` or `queryFile`",
+                )
+                .at(ctx.span("", false)),
+            );
+            None
+        }
+        (Some(q), None) => Some((q.as_str(), "/query")),
+        (None, Some(_)) => query_file_text.map(|q| (q, "/queryFile")),
+    };
+    if let Some((q, ptr)) = query
+        && kql_is_empty(q)
+    {
+        out.push(
+            Diagnostic::error("empty-query", "the query is empty")
+                .at(ctx.span(ptr, false))
+                .with_help("write the KQL of the hunting query"),
+        );
+    }
+    let alert = &r.alert;
+    if alert.tactic.is_some() && alert.tactics.is_some() {
+        out.push(
+            Diagnostic::error("conflicting-field", "give `tactic` or `tactics`, not both")
+                .at(ctx.span("/alert/tactics", true)),
+        );
+    }
+    if let Some(list) = &alert.tactics
+        && list.len() > 1
+    {
+        out.push(
+            Diagnostic::error(
+                "too-many-tactics",
+                format!(
+                    "{} tactics given; the service accepts at most one",
+                    list.len()
+                ),
+            )
+            .at(ctx.span("/alert/tactics/1", false))
+            .with_help(
+                "keep the tactic that best describes the alert; techniques can still list several",
+            ),
+        );
+    }
+    let tactics: Vec<(String, &String)> = alert
+        .tactic
+        .iter()
+        .map(|t| ("/alert/tactic".to_string(), t))
+        .chain(
+            alert
+                .tactics
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, t)| (format!("/alert/tactics/{i}"), t)),
+        )
+        .collect();
+    for (ptr, t) in tactics {
+        if !TACTICS.contains(&t.as_str()) {
+            let help = match diag::did_you_mean(t, TACTICS) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("one of: {}", TACTICS.join(", ")),
+            };
+            out.push(
+                Diagnostic::error("unknown-tactic", format!("unknown MITRE tactic `{t}`"))
+                    .at(ctx.span(&ptr, false))
+                    .with_help(help),
+            );
+        }
+    }
+    for (i, t) in alert.techniques.iter().enumerate() {
+        let ok = t.len() >= 5
+            && t.starts_with('T')
+            && t[1..5].chars().all(|c| c.is_ascii_digit())
+            && (t.len() == 5
+                || (t.len() == 9 && &t[5..6] == "." && t[6..].chars().all(|c| c.is_ascii_digit())));
+        if !ok {
+            out.push(
+                Diagnostic::error(
+                    "invalid-technique",
+                    format!("`{t}` is not a MITRE technique id"),
+                )
+                .at(ctx.span(&format!("/alert/techniques/{i}"), false))
+                .with_help("write `T1059` or `T1059.001`"),
+            );
+        }
+    }
+    let m = &alert.entity_mappings;
+    if m.hosts.is_empty() && m.accounts.is_empty() && m.mailboxes.is_empty() && m.ips.is_empty() {
+        out.push(
+            Diagnostic::error(
+                "missing-entity-mapping",
+                "the alert maps no host, account, mailbox or IP",
+            )
+            .at(ctx.span("/alert/entityMappings", true))
+            .with_help("map at least one, e.g. `hosts: [{deviceIdColumn: DeviceId}]` (the column must be in the query's output)"),
+        );
+    }
+    // A column the query never mentions cannot be in a `project`ed output.
+    if let Some((q, _)) = query
+        && has_word(q, "project")
+    {
+        let groups = [
+            ("hosts", &m.hosts),
+            ("accounts", &m.accounts),
+            ("mailboxes", &m.mailboxes),
+            ("ips", &m.ips),
+            ("files", &m.files),
+            ("urls", &m.urls),
+            ("processes", &m.processes),
+        ];
+        for (group, items) in groups {
+            for (i, item) in items.iter().enumerate() {
+                for (prop, column) in item {
+                    if !has_word(q, column) {
+                        out.push(
+                            Diagnostic::warning(
+                                "column-not-projected",
+                                format!("column `{column}` does not appear in the query"),
+                            )
+                            .at(ctx.span(
+                                &format!("/alert/entityMappings/{group}/{i}/{prop}"),
+                                false,
+                            ))
+                            .with_help("the service rejects mappings of columns the query does not return; add it to `project`"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn role_assignment(r: &RoleAssignmentFile, ctx: &DocCtx<'_>, out: &mut Vec<Diagnostic>) {
+    if r.groups.is_empty() {
+        out.push(
+            Diagnostic::error(
+                "missing-group",
+                "a role assignment needs at least one group",
+            )
+            .at(ctx.span("/groups", false)),
+        );
+    }
+    if let Some(c) = &r.custom_role {
+        if r.system == SystemFile::Directory {
+            out.push(
+                Diagnostic::error(
+                    "custom-role-not-supported",
+                    "rampart manages custom roles for defender and intune only",
+                )
+                .at(ctx.span("/customRole", true))
+                .with_help("assign a built-in directory role by name"),
+            );
+        }
+        if let Some(role) = &r.role
+            && role != &c.display_name
+        {
+            out.push(
+                Diagnostic::error(
+                    "role-mismatch",
+                    format!(
+                        "`role` is `{role}` but the custom role is `{}`",
+                        c.display_name
+                    ),
+                )
+                .at(ctx.span("/role", false))
+                .with_label(
+                    ctx.span("/customRole/displayName", false),
+                    "custom role named here",
+                )
+                .with_help("omit `role` (it defaults to the custom role) or make the two equal"),
+            );
+        }
+        if c.actions.is_empty() {
+            out.push(
+                Diagnostic::error("missing-action", "a custom role needs at least one action")
+                    .at(ctx.span("/customRole/actions", false)),
+            );
+        }
+        if r.system == SystemFile::Defender {
+            for (i, a) in c.actions.iter().enumerate() {
+                if !a.starts_with("microsoft.xdr/") {
+                    out.push(
+                        Diagnostic::warning(
+                            "unknown-action",
+                            format!("`{a}` is not a Defender XDR action"),
+                        )
+                        .at(ctx.span(&format!("/customRole/actions/{i}"), false))
+                        .with_help("Defender XDR unified RBAC actions start with `microsoft.xdr/`"),
+                    );
+                }
+            }
+        }
+        return;
+    }
+    let Some(role) = &r.role else {
+        out.push(
+            Diagnostic::error(
+                "missing-field",
+                "missing required field `role` (or `customRole`)",
+            )
+            .at(ctx.span("", false)),
+        );
+        return;
+    };
+    let directory: Vec<&str> = DIRECTORY_ROLES.iter().map(|(n, _)| *n).collect();
+    match r.system {
+        SystemFile::Directory => {
+            if !directory.iter().any(|n| n.eq_ignore_ascii_case(role)) {
+                out.push(unknown_role(role, "Entra directory", &directory, ctx));
+            }
+        }
+        SystemFile::Intune => {
+            if !INTUNE_ROLES.iter().any(|n| n.eq_ignore_ascii_case(role)) {
+                out.push(unknown_role(role, "Intune", INTUNE_ROLES, ctx).with_help(
+                    match diag::did_you_mean(role, INTUNE_ROLES.iter().copied()) {
+                        Some(s) => {
+                            format!("did you mean `{s}`? Otherwise define it with `customRole`")
+                        }
+                        None => {
+                            "not an Intune built-in role; define it with `customRole`".to_string()
+                        }
+                    },
+                ));
+            }
+        }
+        SystemFile::Defender => {
+            if directory.iter().any(|n| n.eq_ignore_ascii_case(role)) {
+                out.push(
+                    Diagnostic::error(
+                        "unknown-role",
+                        format!("`{role}` is an Entra directory role, not a Defender XDR role"),
+                    )
+                    .at(ctx.span("/role", false))
+                    .with_help("Defender XDR unified RBAC has no built-in roles: use `system: directory`, or define the role with `customRole`"),
+                );
+            }
+        }
+    }
+    if r.system == SystemFile::Directory
+        && let Some(scopes) = &r.scopes
+        && (scopes.len() != 1 || !scopes[0].starts_with('/'))
+    {
+        out.push(
+            Diagnostic::error(
+                "invalid-scope",
+                "a directory role assignment has one scope starting with `/`",
+            )
+            .at(ctx.span("/scopes", false))
+            .with_help(
+                "`/` for the tenant, `/administrativeUnits/{id}` for an administrative unit",
+            ),
+        );
+    }
+}
+
+fn unknown_role(role: &str, system: &str, known: &[&str], ctx: &DocCtx<'_>) -> Diagnostic {
+    let help = match diag::did_you_mean(role, known.iter().copied()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!("known roles: {}", known.join(", ")),
+    };
+    Diagnostic::error(
+        "unknown-role",
+        format!("`{role}` is not a built-in {system} role"),
+    )
+    .at(ctx.span("/role", false))
+    .with_help(help)
+}
+
+/// Whether `s` is a GUID in the 8-4-4-4-12 hex form.
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn is_var_name(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn profile(p: &DistributionProfileFile, ctx: &DocCtx<'_>, out: &mut Vec<Diagnostic>) {
+    let var_names = |vars: &BTreeMap<String, crate::config::VarValue>,
+                     base: &str,
+                     out: &mut Vec<Diagnostic>| {
+        for name in vars.keys() {
+            if !is_var_name(name) {
+                out.push(
+                    Diagnostic::error(
+                        "invalid-variable-name",
+                        format!("`{name}` is not a valid variable name"),
+                    )
+                    .at(ctx.span(
+                        &format!("{base}/{}", crate::yaml::escape_pointer(name)),
+                        true,
+                    ))
+                    .with_help("letters, digits and `_`, starting with a letter or `_`"),
+                );
+            }
+        }
+    };
+    var_names(&p.vars, "/vars", out);
+    if p.tenants.is_empty() {
+        out.push(
+            Diagnostic::warning("no-tenants", "the profile has no tenants")
+                .at(ctx.span("/tenants", false)),
+        );
+    }
+    let mut ids: BTreeMap<String, usize> = BTreeMap::new();
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, t) in p.tenants.iter().enumerate() {
+        var_names(&t.vars, &format!("/tenants/{i}/vars"), out);
+        if !is_guid(&t.id) {
+            out.push(
+                Diagnostic::error(
+                    "invalid-tenant-id",
+                    format!("`{}` is not a tenant id (GUID)", t.id),
+                )
+                .at(ctx.span(&format!("/tenants/{i}/id"), false))
+                .with_help("the Entra tenant id, e.g. 6f1c2b9e-0d4a-4e55-9a61-3c2f8e7d1a01"),
+            );
+        }
+        let id = t.id.to_ascii_lowercase();
+        if let Some(first) = ids.get(&id) {
+            out.push(
+                Diagnostic::error(
+                    "duplicate-tenant",
+                    format!("tenant `{}` is listed twice", t.id),
+                )
+                .at(ctx.span(&format!("/tenants/{i}/id"), false))
+                .with_label(
+                    ctx.span(&format!("/tenants/{first}/id"), false),
+                    "first listed here",
+                ),
+            );
+        } else {
+            ids.insert(id, i);
+        }
+        if let Some(first) = names.get(t.name.as_str()) {
+            out.push(
+                Diagnostic::error(
+                    "duplicate-tenant",
+                    format!("tenant name `{}` is used twice", t.name),
+                )
+                .at(ctx.span(&format!("/tenants/{i}/name"), false))
+                .with_label(
+                    ctx.span(&format!("/tenants/{first}/name"), false),
+                    "first used here",
+                ),
+            );
+        } else {
+            names.insert(&t.name, i);
+        }
+    }
+    let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+    for (i, r) in p.policies.iter().enumerate() {
+        let PolicyRefFile::Selector(s) = r else {
+            continue;
+        };
+        if s.kind.is_none() && s.label.is_none() {
+            out.push(
+                Diagnostic::error("empty-selector", "a selector needs `kind`, `label` or both")
+                    .at(ctx.span(&format!("/policies/{i}"), false)),
+            );
+        }
+        if let Some(k) = &s.kind
+            && Kind::parse(k).is_none()
+        {
+            let help = match diag::did_you_mean(k, kinds.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("one of: {}", kinds.join(", ")),
+            };
+            out.push(
+                Diagnostic::error("unknown-kind", format!("unknown policy kind `{k}`"))
+                    .at(ctx.span(&format!("/policies/{i}/kind"), false))
+                    .with_help(help),
+            );
+        }
+    }
+}
+
+/// Checks across documents: duplicate names, profile references and selectors, tenants
+/// named differently by two profiles.
+pub(crate) fn cross_document(loaded: &Loaded, out: &mut Vec<Diagnostic>) {
+    // Duplicate names per kind (profiles are a kind too).
+    let mut first: BTreeMap<(&str, &str), &super::LoadedDocument> = BTreeMap::new();
+    for d in &loaded.documents {
+        match first.get(&(d.kind.as_str(), d.name.as_str())) {
+            Some(f) => out.push(
+                Diagnostic::error(
+                    "duplicate-name",
+                    format!("another {} is already named `{}`", d.kind, d.name),
+                )
+                .at(d.span("/name", false))
+                .with_label(f.span("/name", false), "first defined here")
+                .with_help(
+                    "names are the identity of objects in every tenant; make them unique per kind",
+                ),
+            ),
+            None => {
+                first.insert((&d.kind, &d.name), d);
+            }
+        }
+    }
+    let names = policy_names(loaded);
+    let labels: BTreeSet<String> = loaded.policies().flat_map(|d| d.labels()).collect();
+    // Tenants across profiles: one id, one name.
+    let mut by_id: BTreeMap<String, (&str, &super::LoadedDocument, usize)> = BTreeMap::new();
+    let mut by_name: BTreeMap<&str, (String, &super::LoadedDocument, usize)> = BTreeMap::new();
+    for prof in loaded.profiles() {
+        let Some(DocumentFile::DistributionProfile(p)) = &prof.file else {
+            continue;
+        };
+        for (i, r) in p.policies.iter().enumerate() {
+            let ptr = format!("/policies/{i}");
+            match r {
+                PolicyRefFile::Name(n) => {
+                    let matching: Vec<&super::LoadedDocument> =
+                        loaded.policies().filter(|d| &d.name == n).collect();
+                    if matching.is_empty() {
+                        let help = match diag::did_you_mean(n, names.iter().copied()) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => "no policy, rule or role assignment has this name".to_string(),
+                        };
+                        out.push(
+                            Diagnostic::error("unknown-policy", format!("no policy named `{n}`"))
+                                .at(prof.span(&ptr, false))
+                                .with_help(help),
+                        );
+                    } else if matching
+                        .iter()
+                        .map(|d| &d.kind)
+                        .collect::<BTreeSet<_>>()
+                        .len()
+                        > 1
+                    {
+                        let mut d = Diagnostic::error(
+                            "ambiguous-policy",
+                            format!("`{n}` names documents of several kinds"),
+                        )
+                        .at(prof.span(&ptr, false))
+                        .with_help(format!(
+                            "select one with `{{kind: KIND, name}}`, or rename; kinds: {}",
+                            matching
+                                .iter()
+                                .map(|d| d.kind.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                        for m in matching {
+                            d = d.with_label(m.span("/name", false), format!("a {}", m.kind));
+                        }
+                        out.push(d);
+                    }
+                }
+                PolicyRefFile::Selector(s) => {
+                    if let Some(l) = &s.label
+                        && !labels.contains(l)
+                    {
+                        let help = match diag::did_you_mean(l, labels.iter().map(String::as_str)) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => "no policy carries this label".to_string(),
+                        };
+                        out.push(
+                            Diagnostic::error(
+                                "unknown-label",
+                                format!("no policy has label `{l}`"),
+                            )
+                            .at(prof.span(&format!("{ptr}/label"), false))
+                            .with_help(help),
+                        );
+                        continue;
+                    }
+                    if s.kind.as_deref().is_some_and(|k| Kind::parse(k).is_none()) {
+                        continue; // reported as unknown-kind
+                    }
+                    if crate::resolve::select(loaded, s).next().is_none() {
+                        out.push(
+                            Diagnostic::warning(
+                                "selector-matches-nothing",
+                                "this selector matches no policy",
+                            )
+                            .at(prof.span(&ptr, false)),
+                        );
+                    }
+                }
+            }
+        }
+        for (i, t) in p.tenants.iter().enumerate() {
+            let id = t.id.to_ascii_lowercase();
+            match by_id.get(&id) {
+                Some((name, other, j)) if *name != t.name => out.push(
+                    Diagnostic::error(
+                        "tenant-conflict",
+                        format!(
+                            "tenant `{}` is named `{}` here and `{name}` in profile `{}`",
+                            t.id, t.name, other.name
+                        ),
+                    )
+                    .at(prof.span(&format!("/tenants/{i}/name"), false))
+                    .with_label(
+                        other.span(&format!("/tenants/{j}/name"), false),
+                        "named here",
+                    ),
+                ),
+                Some(_) => {}
+                None => {
+                    by_id.insert(id.clone(), (&t.name, prof, i));
+                }
+            }
+            match by_name.get(t.name.as_str()) {
+                Some((other_id, other, j)) if *other_id != id => out.push(
+                    Diagnostic::error(
+                        "tenant-conflict",
+                        format!("tenant name `{}` names two tenants", t.name),
+                    )
+                    .at(prof.span(&format!("/tenants/{i}/id"), false))
+                    .with_label(
+                        other.span(&format!("/tenants/{j}/id"), false),
+                        "the other tenant",
+                    ),
+                ),
+                Some(_) => {}
+                None => {
+                    by_name.insert(&t.name, (id, prof, i));
+                }
+            }
+        }
+    }
+}

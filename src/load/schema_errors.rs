@@ -1,0 +1,256 @@
+//! JSON Schema validation of one document, with every error turned into a located
+//! diagnostic: unknown field at its key, wrong type or invalid value at the value, missing
+//! field at the mapping (its key when it has one). `anyOf` failures (untagged unions) are
+//! reported through the branch that matched best, not as a wall of alternatives.
+//!
+//! Errors on strings that hold a `${...}` variable are not reported here: the value is
+//! only known per tenant, and resolution runs this check again after substitution.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::paths::{Location, LocationSegment};
+use jsonschema::{ValidationError, Validator};
+use serde_json::Value;
+
+use super::DocCtx;
+use crate::config::{DOCUMENT_KINDS, schema};
+use crate::diag::{self, Diagnostic};
+
+static VALIDATORS: LazyLock<BTreeMap<&'static str, Validator>> = LazyLock::new(|| {
+    DOCUMENT_KINDS
+        .iter()
+        .filter_map(|&k| {
+            let s = schema::for_kind(k)?;
+            // Our own generated schemas always compile; a failure is a bug caught by tests.
+            jsonschema::validator_for(s).ok().map(|v| (k, v))
+        })
+        .collect()
+});
+
+/// Every schema problem of `json`, a document of `kind`.
+pub(crate) fn check(kind: &str, json: &Value, ctx: &DocCtx<'_>) -> Vec<Diagnostic> {
+    let (Some(validator), Some(root)) = (VALIDATORS.get(kind), schema::for_kind(kind)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in validator.iter_errors(json) {
+        report(&e, root, ctx, &mut out);
+    }
+    out
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn type_name(t: &str) -> &str {
+    match t {
+        "object" => "a mapping",
+        "array" => "a list",
+        "string" => "a string",
+        "integer" => "an integer",
+        "number" => "a number",
+        "boolean" => "a boolean",
+        "null" => "null",
+        other => other,
+    }
+}
+
+fn expected_types(kind: &TypeKind) -> Vec<String> {
+    match kind {
+        TypeKind::Single(t) => vec![type_name(&t.to_string()).to_string()],
+        TypeKind::Multiple(set) => set
+            .iter()
+            .map(|t| type_name(&t.to_string()).to_string())
+            .collect(),
+    }
+}
+
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The schema object at `path` (an evaluation path, `$ref`s included), without its last
+/// `drop` segments.
+fn subschema<'a>(root: &'a Value, path: &Location, drop: usize) -> Option<&'a Value> {
+    let segs: Vec<LocationSegment<'_>> = path.iter().collect();
+    let keep = segs.len().checked_sub(drop)?;
+    let mut cur = root;
+    for seg in &segs[..keep] {
+        cur = match seg {
+            LocationSegment::Property(p) if p == "$ref" => match cur.get("$ref") {
+                Some(r) => root.pointer(r.as_str()?.strip_prefix('#')?)?,
+                // Already followed below.
+                None => cur,
+            },
+            LocationSegment::Property(p) => cur.get(p.as_ref())?,
+            LocationSegment::Index(i) => cur.get(*i)?,
+        };
+        // A `$ref` segment may be implicit in the path; follow it when the next step
+        // cannot be taken here.
+        if let Some(r) = cur.get("$ref").and_then(Value::as_str)
+            && cur.get("properties").is_none()
+            && let Some(target) = r.strip_prefix('#').and_then(|p| root.pointer(p))
+        {
+            cur = target;
+        }
+    }
+    Some(cur)
+}
+
+fn is_variable_string(v: &Value) -> bool {
+    matches!(v, Value::String(s) if s.contains("${"))
+}
+
+fn report(e: &ValidationError<'_>, root: &Value, ctx: &DocCtx<'_>, out: &mut Vec<Diagnostic>) {
+    let pointer = e.instance_path().as_str().to_string();
+    let instance: &Value = e.instance();
+    if is_variable_string(instance) {
+        return;
+    }
+    match e.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let allowed: Vec<String> = subschema(root, e.evaluation_path(), 1)
+                .and_then(|s| s.get("properties"))
+                .and_then(Value::as_object)
+                .map(|p| p.keys().cloned().collect())
+                .unwrap_or_default();
+            for name in unexpected {
+                let p = format!("{pointer}/{}", crate::yaml::escape_pointer(name));
+                let help = match diag::did_you_mean(name, allowed.iter().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None if allowed.is_empty() => "remove it".to_string(),
+                    None => format!("expected one of: {}", allowed.join(", ")),
+                };
+                out.push(
+                    Diagnostic::error("unknown-field", format!("unknown field `{name}`"))
+                        .at(ctx.span(&p, true))
+                        .with_span_message("unknown field")
+                        .with_help(help),
+                );
+            }
+        }
+        ValidationErrorKind::Required { property } => {
+            out.push(
+                Diagnostic::error(
+                    "missing-field",
+                    format!("missing required field `{}`", shown(property)),
+                )
+                .at(ctx.span(&pointer, true)),
+            );
+        }
+        ValidationErrorKind::Type { kind } => {
+            let expected = or_list(&expected_types(kind));
+            out.push(
+                Diagnostic::error(
+                    "wrong-type",
+                    format!("expected {expected}, found {}", json_type(instance)),
+                )
+                .at(ctx.span(&pointer, false))
+                .with_span_message(format!("expected {expected}")),
+            );
+        }
+        ValidationErrorKind::Enum { options } => {
+            let opts: Vec<String> = options
+                .as_array()
+                .map(|a| a.iter().map(shown).collect())
+                .unwrap_or_default();
+            let value = shown(instance);
+            let help = match diag::did_you_mean(&value, opts.iter().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("expected one of: {}", opts.join(", ")),
+            };
+            out.push(
+                Diagnostic::error(
+                    "invalid-value",
+                    format!("`{value}` is not one of: {}", opts.join(", ")),
+                )
+                .at(ctx.span(&pointer, false))
+                .with_help(help),
+            );
+        }
+        ValidationErrorKind::Pattern { pattern } => {
+            let value = shown(instance);
+            let is_name = pointer == "/name" || pointer.ends_with("/name");
+            let d = if is_name {
+                Diagnostic::error("invalid-name", format!("`{value}` is not a valid name"))
+                    .with_help("use lower-case letters, digits and `-`, starting with a letter or digit, at most 63 characters")
+            } else {
+                Diagnostic::error(
+                    "invalid-value",
+                    format!("`{value}` does not match `{pattern}`"),
+                )
+            };
+            out.push(d.at(ctx.span(&pointer, false)));
+        }
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            // The branch whose errors are not a type mismatch of this very value is the
+            // one the user meant (a selector mapping with a misspelt key, say).
+            let structural: Vec<&Vec<ValidationError<'static>>> = context
+                .iter()
+                .filter(|branch| {
+                    !branch.iter().all(|b| {
+                        matches!(b.kind(), ValidationErrorKind::Type { .. })
+                            && b.instance_path().as_str() == pointer
+                    })
+                })
+                .collect();
+            if let [branch] = structural.as_slice() {
+                for b in branch.iter() {
+                    report(b, root, ctx, out);
+                }
+                return;
+            }
+            let mut expected: Vec<String> = Vec::new();
+            for branch in context {
+                for b in branch {
+                    if let ValidationErrorKind::Type { kind } = b.kind() {
+                        for t in expected_types(kind) {
+                            if !expected.contains(&t) {
+                                expected.push(t);
+                            }
+                        }
+                    }
+                }
+            }
+            let expected = if expected.is_empty() {
+                "another value".to_string()
+            } else {
+                or_list(&expected)
+            };
+            out.push(
+                Diagnostic::error(
+                    "wrong-type",
+                    format!("expected {expected}, found {}", json_type(instance)),
+                )
+                .at(ctx.span(&pointer, false)),
+            );
+        }
+        _ => {
+            out.push(
+                Diagnostic::error("invalid-value", e.to_string()).at(ctx.span(&pointer, false)),
+            );
+        }
+    }
+}

@@ -1,0 +1,775 @@
+//! Resolution: profiles x policies -> the desired state of each tenant, after variable
+//! substitution. A pure function of what `load` read (no files, no clock, no network):
+//! the same repository always gives the same `BTreeMap<tenant id, TenantDesired>`.
+//!
+//! Per tenant of each profile: the profile's policy references (names and selectors) are
+//! expanded; every selected document is substituted with the tenant's variables (tenant
+//! `vars` over profile `vars`), checked again (schema and semantic checks, since a variable
+//! can change a value's type), and built into its desired object. A tenant in several
+//! profiles gets the union; one object with different content from two profiles is a
+//! `conflicting-object` error naming both profile files.
+//!
+//! Variables: `${tenant.id}`, `${tenant.name}`, `${tenant.displayName}`, `${vars.NAME}` in
+//! any string value except `kind` and `name`; `$${` is a literal `${`; a string that is
+//! exactly one reference takes the variable's value as is (list, number, boolean).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::config::{
+    self, ConfigurationPolicyFile, DetectionRuleFile, DocumentFile, PolicyRefFile,
+    RoleAssignmentFile, SelectorFile, SystemFile, VarValue,
+};
+use crate::desired::{
+    AssignmentFilter, AssignmentTarget, DesiredAssignment, DesiredConfigurationPolicy,
+    DesiredCustomRole, DesiredDetectionRule, DesiredObject, DesiredRoleAssignment, Kind, Origin,
+    TenantDesired, TenantRef,
+};
+use crate::diag::{Diagnostic, Span};
+use crate::load::{DocCtx, Loaded, LoadedDocument};
+
+/// The desired state of every tenant, and the problems found while resolving.
+#[derive(Clone, Debug, Default)]
+pub struct Resolution {
+    /// Keyed by tenant id (lower case).
+    pub tenants: BTreeMap<String, TenantDesired>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The values variables take for one tenant.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VarContext {
+    pub tenant_id: String,
+    pub tenant_name: String,
+    pub tenant_display_name: String,
+    pub vars: BTreeMap<String, Value>,
+}
+
+impl VarContext {
+    fn lookup(&self, expr: &str) -> Option<Value> {
+        match expr {
+            "tenant.id" => Some(Value::String(self.tenant_id.clone())),
+            "tenant.name" => Some(Value::String(self.tenant_name.clone())),
+            "tenant.displayName" => Some(Value::String(self.tenant_display_name.clone())),
+            _ => expr
+                .strip_prefix("vars.")
+                .and_then(|n| self.vars.get(n).cloned()),
+        }
+    }
+}
+
+/// A problem with one string's variables, located by JSON pointer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VarError {
+    pub pointer: String,
+    pub code: &'static str,
+    /// The reference as written, e.g. `vars.socGroup`.
+    pub variable: String,
+    pub message: String,
+}
+
+/// One piece of a string with variables.
+#[derive(Debug, PartialEq)]
+enum Piece<'a> {
+    Text(&'a str),
+    Var(&'a str),
+}
+
+/// Splits a string into text and `${...}` references; `Err` for an unterminated one.
+fn pieces(s: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("${") {
+        if rest[..i].ends_with('$') {
+            // `$${` escapes: keep one `$` and the brace.
+            out.push(Piece::Text(&rest[..i - 1]));
+            out.push(Piece::Text("${"));
+            rest = &rest[i + 2..];
+            continue;
+        }
+        out.push(Piece::Text(&rest[..i]));
+        let after = &rest[i + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(format!("unterminated variable reference in `{s}`"));
+        };
+        out.push(Piece::Var(after[..end].trim()));
+        rest = &after[end + 1..];
+    }
+    out.push(Piece::Text(rest));
+    out.retain(|p| *p != Piece::Text(""));
+    Ok(out)
+}
+
+fn valid_reference(expr: &str) -> bool {
+    matches!(expr, "tenant.id" | "tenant.name" | "tenant.displayName")
+        || expr.strip_prefix("vars.").is_some_and(|n| {
+            let mut c = n.chars();
+            c.next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
+const NOT_SUBSTITUTED: [&str; 2] = ["/kind", "/name"];
+
+/// Substitutes every variable of a document for one tenant; all errors are returned.
+pub fn substitute(doc: &Value, ctx: &VarContext) -> Result<Value, Vec<VarError>> {
+    let mut errors = Vec::new();
+    let out = subst(doc, String::new(), ctx, &mut errors);
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+fn subst(v: &Value, pointer: String, ctx: &VarContext, errors: &mut Vec<VarError>) -> Value {
+    match v {
+        Value::String(s) if !NOT_SUBSTITUTED.contains(&pointer.as_str()) => {
+            subst_string(s, &pointer, ctx, errors)
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| subst(x, format!("{pointer}/{i}"), ctx, errors))
+                .collect(),
+        ),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let p = format!("{pointer}/{}", crate::yaml::escape_pointer(k));
+                    (k.clone(), subst(x, p, ctx, errors))
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn subst_string(s: &str, pointer: &str, ctx: &VarContext, errors: &mut Vec<VarError>) -> Value {
+    if !s.contains("${") {
+        return Value::String(s.to_string());
+    }
+    let ps = match pieces(s) {
+        Ok(p) => p,
+        Err(message) => {
+            errors.push(VarError {
+                pointer: pointer.to_string(),
+                code: "invalid-variable",
+                variable: String::new(),
+                message,
+            });
+            return Value::String(s.to_string());
+        }
+    };
+    if let [Piece::Var(expr)] = ps.as_slice() {
+        return match ctx.lookup(expr) {
+            Some(v) => v,
+            None => {
+                errors.push(undefined(pointer, expr));
+                Value::String(s.to_string())
+            }
+        };
+    }
+    let mut out = String::new();
+    for p in ps {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Var(expr) => match ctx.lookup(expr) {
+                Some(Value::String(v)) => out.push_str(&v),
+                Some(v @ (Value::Number(_) | Value::Bool(_))) => out.push_str(&v.to_string()),
+                Some(_) => errors.push(VarError {
+                    pointer: pointer.to_string(),
+                    code: "invalid-variable",
+                    variable: expr.to_string(),
+                    message: format!(
+                        "`{expr}` is a list; a list variable must be the whole value, not part of a string"
+                    ),
+                }),
+                None => errors.push(undefined(pointer, expr)),
+            },
+        }
+    }
+    Value::String(out)
+}
+
+fn undefined(pointer: &str, expr: &str) -> VarError {
+    VarError {
+        pointer: pointer.to_string(),
+        code: "undefined-variable",
+        variable: expr.to_string(),
+        message: format!("undefined variable `{expr}`"),
+    }
+}
+
+/// Reports malformed references (`${}`, `${foo}`, unterminated) of a policy document; run
+/// at load time, without a tenant.
+pub(crate) fn check_variable_syntax(json: &Value, ctx: &DocCtx<'_>, out: &mut Vec<Diagnostic>) {
+    fn walk(v: &Value, pointer: String, ctx: &DocCtx<'_>, out: &mut Vec<Diagnostic>) {
+        match v {
+            Value::String(s) if s.contains("${") => {
+                if NOT_SUBSTITUTED.contains(&pointer.as_str()) {
+                    return;
+                }
+                match pieces(s) {
+                    Err(m) => out.push(
+                        Diagnostic::error("invalid-variable", m)
+                            .at(ctx.span(&pointer, false))
+                            .with_help("close it with `}`, or write `$${` for a literal `${`"),
+                    ),
+                    Ok(ps) => {
+                        for p in ps {
+                            if let Piece::Var(expr) = p
+                                && !valid_reference(expr)
+                            {
+                                out.push(
+                                    Diagnostic::error(
+                                        "invalid-variable",
+                                        format!("`${{{expr}}}` is not a variable rampart knows"),
+                                    )
+                                    .at(ctx.span(&pointer, false))
+                                    .with_help("use ${tenant.id}, ${tenant.name}, ${tenant.displayName} or ${vars.NAME}"),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, x) in items.iter().enumerate() {
+                    walk(x, format!("{pointer}/{i}"), ctx, out);
+                }
+            }
+            Value::Object(m) => {
+                for (k, x) in m {
+                    walk(
+                        x,
+                        format!("{pointer}/{}", crate::yaml::escape_pointer(k)),
+                        ctx,
+                        out,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(json, String::new(), ctx, out);
+}
+
+/// The policies (non-profile documents) a selector matches, in load order.
+pub fn select<'a>(
+    loaded: &'a Loaded,
+    s: &'a SelectorFile,
+) -> impl Iterator<Item = &'a LoadedDocument> + 'a {
+    loaded.policies().filter(move |d| {
+        s.kind.as_deref().is_none_or(|k| d.kind == k)
+            && s.label
+                .as_deref()
+                .is_none_or(|l| d.labels().iter().any(|x| x == l))
+            && (s.kind.is_some() || s.label.is_some())
+    })
+}
+
+/// Where an object of a tenant came from: the profile and its reference.
+struct Provenance<'a> {
+    profile: &'a LoadedDocument,
+    pointer: String,
+}
+
+/// Resolves every tenant of every profile.
+pub fn resolve(loaded: &Loaded) -> Resolution {
+    let mut res = Resolution::default();
+    let mut provenance: BTreeMap<(String, Kind, String), Provenance<'_>> = BTreeMap::new();
+    // (span, variable) -> tenants where it is undefined; reported once per location.
+    let mut undefined: BTreeMap<(Span, String), BTreeSet<String>> = BTreeMap::new();
+    for prof in loaded.profiles() {
+        let Some(DocumentFile::DistributionProfile(p)) = &prof.file else {
+            continue;
+        };
+        let selected = selected_policies(loaded, &p.policies);
+        let profile_vars: BTreeMap<String, Value> = p
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect();
+        for t in &p.tenants {
+            if !crate::load::is_guid(&t.id) {
+                continue;
+            }
+            let id = t.id.to_ascii_lowercase();
+            // Tenant variables override the profile's.
+            let mut vars = profile_vars.clone();
+            vars.extend(
+                t.vars
+                    .iter()
+                    .map(|(k, v): (&String, &VarValue)| (k.clone(), v.to_json())),
+            );
+            let vctx = VarContext {
+                tenant_id: id.clone(),
+                tenant_name: t.name.clone(),
+                tenant_display_name: t.display_name.clone().unwrap_or_else(|| t.name.clone()),
+                vars,
+            };
+            let entry = res
+                .tenants
+                .entry(id.clone())
+                .or_insert_with(|| TenantDesired {
+                    tenant: TenantRef {
+                        id: id.clone(),
+                        name: t.name.clone(),
+                    },
+                    profiles: Vec::new(),
+                    ring: None,
+                    allow_removal: true,
+                    objects: BTreeMap::new(),
+                });
+            if !entry.profiles.contains(&p.name) {
+                entry.profiles.push(p.name.clone());
+                entry.profiles.sort();
+            }
+            entry.ring = match (entry.ring, p.ring) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            entry.allow_removal &= p.allow_removal;
+            for (doc, pointer) in &selected {
+                let Some(kind) = Kind::parse(&doc.kind) else {
+                    continue;
+                };
+                let object = match build_object(doc, &vctx) {
+                    Ok(o) => o,
+                    Err(BuildError::Diagnostics(ds)) => {
+                        res.diagnostics.extend(ds);
+                        continue;
+                    }
+                    Err(BuildError::Undefined(vs)) => {
+                        for (span, var) in vs {
+                            undefined
+                                .entry((span, var))
+                                .or_default()
+                                .insert(format!("{} (profile {})", t.name, p.name));
+                        }
+                        continue;
+                    }
+                };
+                let key = (kind, doc.name.clone());
+                match entry.objects.get(&key) {
+                    Some(existing) if *existing != object => {
+                        if let Some(first) = provenance.get(&(id.clone(), kind, doc.name.clone())) {
+                            res.diagnostics.push(
+                                Diagnostic::error(
+                                    "conflicting-object",
+                                    format!(
+                                        "profiles `{}` ({}) and `{}` ({}) give tenant `{}` different content for {kind}/{}",
+                                        first.profile.name, first.profile.path, p.name, prof.path, t.name, doc.name
+                                    ),
+                                )
+                                .at(prof.span(pointer, false))
+                                .with_label(first.profile.span(&first.pointer, false), "also selected here")
+                                .with_help("their variables differ for this tenant; make them agree, or select the policy in one profile only"),
+                            );
+                        }
+                    }
+                    Some(_) => {}
+                    None => {
+                        entry.objects.insert(key, object);
+                        provenance.insert(
+                            (id.clone(), kind, doc.name.clone()),
+                            Provenance {
+                                profile: prof,
+                                pointer: pointer.clone(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+    for ((span, var), tenants) in undefined {
+        let list: Vec<&String> = tenants.iter().collect();
+        let shown = if list.len() > 3 {
+            format!(
+                "{} and {} more",
+                list[..3]
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                list.len() - 3
+            )
+        } else {
+            list.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        res.diagnostics.push(
+            Diagnostic::error("undefined-variable", format!("undefined variable `{var}`"))
+                .at(span)
+                .with_help(format!(
+                    "not defined for tenant {shown}; define it in the profile's or the tenant's `vars`"
+                )),
+        );
+    }
+    res
+}
+
+/// The documents a profile's references select, each once (first reference wins), with
+/// the pointer of that reference.
+fn selected_policies<'a>(
+    loaded: &'a Loaded,
+    refs: &'a [PolicyRefFile],
+) -> Vec<(&'a LoadedDocument, String)> {
+    let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, r) in refs.iter().enumerate() {
+        let docs: Vec<&LoadedDocument> = match r {
+            PolicyRefFile::Name(n) => {
+                let m: Vec<&LoadedDocument> = loaded.policies().filter(|d| &d.name == n).collect();
+                // Ambiguous names are reported by validate; select nothing.
+                if m.iter().map(|d| &d.kind).collect::<BTreeSet<_>>().len() == 1 {
+                    m
+                } else {
+                    Vec::new()
+                }
+            }
+            PolicyRefFile::Selector(s) => select(loaded, s).collect(),
+        };
+        for d in docs {
+            if seen.insert((&d.kind, &d.name)) {
+                out.push((d, format!("/policies/{i}")));
+            }
+        }
+    }
+    out
+}
+
+enum BuildError {
+    Diagnostics(Vec<Diagnostic>),
+    Undefined(Vec<(Span, String)>),
+}
+
+/// Substitutes, re-checks and builds one desired object for one tenant.
+fn build_object(doc: &LoadedDocument, vctx: &VarContext) -> Result<DesiredObject, BuildError> {
+    if !doc.valid {
+        return Err(BuildError::Diagnostics(Vec::new()));
+    }
+    let ctx = DocCtx {
+        path: &doc.path,
+        spans: &doc.spans,
+    };
+    let has_vars = crate::load::contains_variable(&doc.json);
+    let json = if has_vars {
+        match substitute(&doc.json, vctx) {
+            Ok(j) => j,
+            Err(errors) => {
+                let mut undefined = Vec::new();
+                for e in errors {
+                    if e.code == "undefined-variable" {
+                        undefined.push((doc.span(&e.pointer, false), e.variable));
+                    }
+                    // Other variable errors are reported by the static check.
+                }
+                return Err(if undefined.is_empty() {
+                    BuildError::Diagnostics(Vec::new())
+                } else {
+                    BuildError::Undefined(undefined)
+                });
+            }
+        }
+    } else {
+        doc.json.clone()
+    };
+    let mut diags = Vec::new();
+    let file = if has_vars {
+        diags.extend(crate::load::check_schema(&doc.kind, &json, &ctx));
+        if diags.iter().any(Diagnostic::is_error) {
+            return Err(BuildError::Diagnostics(diags));
+        }
+        match config::from_json(&doc.kind, &json) {
+            Ok(f) => f,
+            Err(e) => {
+                return Err(BuildError::Diagnostics(vec![
+                    Diagnostic::error("invalid-document", format!("cannot read the document: {e}"))
+                        .at(ctx.span("", false)),
+                ]));
+            }
+        }
+    } else {
+        match &doc.file {
+            Some(f) => f.clone(),
+            None => return Err(BuildError::Diagnostics(Vec::new())),
+        }
+    };
+    let checks = crate::load::check_document(&file, &json, &ctx, doc.query_file_text.as_deref());
+    let failed = checks.iter().any(Diagnostic::is_error);
+    if has_vars {
+        diags.extend(checks);
+    }
+    if failed {
+        return Err(BuildError::Diagnostics(diags));
+    }
+    let origin = Origin {
+        path: doc.path.clone(),
+        line: doc.line,
+    };
+    let object = match file {
+        DocumentFile::ConfigurationPolicy(kind, p) => {
+            configuration_policy(kind, p, &json, &ctx, origin).map_err(BuildError::Diagnostics)?
+        }
+        DocumentFile::DetectionRule(r) => {
+            DesiredObject::DetectionRule(detection_rule(*r, doc.query_file_text.as_deref(), origin))
+        }
+        DocumentFile::RoleAssignment(r) => {
+            DesiredObject::RoleAssignment(role_assignment(r, origin))
+        }
+        DocumentFile::DistributionProfile(_) => return Err(BuildError::Diagnostics(Vec::new())),
+    };
+    Ok(object)
+}
+
+fn configuration_policy(
+    kind: Kind,
+    p: ConfigurationPolicyFile,
+    json: &Value,
+    ctx: &DocCtx<'_>,
+    origin: Origin,
+) -> Result<DesiredObject, Vec<Diagnostic>> {
+    let (template, settings) = crate::load::policy_settings(kind, &p, json, ctx)?;
+    let assignments = p
+        .assignments
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|a| {
+            let target = if a.all_devices == Some(true) {
+                AssignmentTarget::AllDevices
+            } else if a.all_licensed_users == Some(true) {
+                AssignmentTarget::AllLicensedUsers
+            } else if let Some(g) = a.group {
+                AssignmentTarget::Group { group: g }
+            } else if let Some(g) = a.exclude_group {
+                AssignmentTarget::ExcludeGroup { group: g }
+            } else {
+                return None;
+            };
+            Some(DesiredAssignment {
+                target,
+                filter: a.filter.map(|f| AssignmentFilter {
+                    id: f.id,
+                    mode: f.mode.into(),
+                }),
+            })
+        })
+        .collect();
+    Ok(DesiredObject::ConfigurationPolicy(
+        DesiredConfigurationPolicy {
+            kind,
+            display_name: p.display_name.unwrap_or_else(|| p.name.clone()),
+            name: p.name,
+            description: p.description.unwrap_or_default(),
+            platforms: template.platforms.clone(),
+            technologies: template.technologies.clone(),
+            template_id: template.id.clone(),
+            role_scope_tag_ids: p
+                .role_scope_tag_ids
+                .unwrap_or_else(|| vec!["0".to_string()]),
+            settings,
+            assignments,
+            origin,
+        },
+    ))
+}
+
+/// The Graph body of a detection rule (2026 schema, graph-api.md §2.3).
+fn detection_rule(
+    r: DetectionRuleFile,
+    query_file_text: Option<&str>,
+    origin: Origin,
+) -> DesiredDetectionRule {
+    let rule_id = r.rule_id.clone().unwrap_or_else(|| r.name.clone());
+    let query = r
+        .query
+        .clone()
+        .or_else(|| query_file_text.map(str::to_string))
+        .unwrap_or_default();
+    let alert = &r.alert;
+    let mut template = Map::new();
+    template.insert("title".into(), json!(alert.title));
+    template.insert(
+        "description".into(),
+        json!(
+            alert
+                .description
+                .clone()
+                .or_else(|| r.description.clone())
+                .unwrap_or_else(|| alert.title.clone())
+        ),
+    );
+    template.insert("severity".into(), json!(alert.severity.as_str()));
+    if let Some(a) = &alert.recommended_actions {
+        template.insert("recommendedActions".into(), json!(a));
+    }
+    let tactic = alert
+        .tactic
+        .clone()
+        .or_else(|| alert.tactics.as_ref().and_then(|t| t.first().cloned()));
+    if let Some(t) = tactic {
+        let techniques: Vec<Value> = alert
+            .techniques
+            .iter()
+            .map(|x| json!({ "technique": x }))
+            .collect();
+        template.insert(
+            "tactics".into(),
+            json!([{ "tactic": t, "techniques": techniques }]),
+        );
+    }
+    template.insert(
+        "entityMappings".into(),
+        serde_json::to_value(&alert.entity_mappings).unwrap_or(Value::Null),
+    );
+    let mut action = Map::new();
+    action.insert("alertTemplate".into(), Value::Object(template));
+    if let Some(a) = &r.automated_actions {
+        action.insert(
+            "automatedActions".into(),
+            serde_json::to_value(a).unwrap_or(Value::Null),
+        );
+    }
+    let body = json!({
+        "id": rule_id,
+        "displayName": r.display_name.clone().unwrap_or_else(|| r.name.clone()),
+        "description": r.description.clone().unwrap_or_default(),
+        "status": r.status.map_or("enabled", |s| s.as_str()),
+        "queryCondition": { "queryText": query },
+        "schedule": { "frequency": r.frequency },
+        "detectionAction": Value::Object(action),
+    });
+    DesiredDetectionRule {
+        name: r.name,
+        rule_id,
+        body,
+        origin,
+    }
+}
+
+fn role_assignment(r: RoleAssignmentFile, origin: Origin) -> DesiredRoleAssignment {
+    let role = r
+        .role
+        .clone()
+        .or_else(|| r.custom_role.as_ref().map(|c| c.display_name.clone()))
+        .unwrap_or_default();
+    let scopes = r.scopes.clone().unwrap_or_else(|| match r.system {
+        SystemFile::Defender | SystemFile::Directory => vec!["/".to_string()],
+        SystemFile::Intune => Vec::new(),
+    });
+    DesiredRoleAssignment {
+        system: r.system.into(),
+        role,
+        custom_role: r.custom_role.map(|c| DesiredCustomRole {
+            display_name: c.display_name,
+            description: c.description.unwrap_or_default(),
+            actions: c.actions,
+        }),
+        groups: r.groups,
+        display_name: r.display_name.unwrap_or_else(|| r.name.clone()),
+        description: r.description.unwrap_or_default(),
+        scopes,
+        name: r.name,
+        origin,
+    }
+}
+
+/// A serialisable view of a tenant's desired state (objects keyed `Kind/name`), for
+/// `rampart show desired`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantView<'a> {
+    pub tenant: &'a TenantRef,
+    pub profiles: &'a [String],
+    pub ring: Option<u32>,
+    pub allow_removal: bool,
+    pub objects: BTreeMap<String, &'a DesiredObject>,
+}
+
+impl<'a> TenantView<'a> {
+    pub fn new(t: &'a TenantDesired) -> TenantView<'a> {
+        TenantView {
+            tenant: &t.tenant,
+            profiles: &t.profiles,
+            ring: t.ring,
+            allow_removal: t.allow_removal,
+            objects: t
+                .objects
+                .iter()
+                .map(|((k, n), o)| (format!("{k}/{n}"), o))
+                .collect(),
+        }
+    }
+}
+
+/// Finds a tenant by id (any case) or by name.
+pub fn find_tenant<'a>(
+    tenants: &'a BTreeMap<String, TenantDesired>,
+    id_or_name: &str,
+) -> Option<&'a TenantDesired> {
+    tenants
+        .get(&id_or_name.to_ascii_lowercase())
+        .or_else(|| tenants.values().find(|t| t.tenant.name == id_or_name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> VarContext {
+        VarContext {
+            tenant_id: "t-id".into(),
+            tenant_name: "contoso".into(),
+            tenant_display_name: "Contoso".into(),
+            vars: [
+                ("group".to_string(), json!("SOC")),
+                ("list".to_string(), json!(["a", "b"])),
+                ("n".to_string(), json!(5)),
+            ]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    #[test]
+    fn substitutes_strings_lists_and_escapes() {
+        let doc = json!({
+            "kind": "X", "name": "${not.touched}",
+            "a": "${vars.group} of ${tenant.name}",
+            "b": "${vars.list}", "c": "${ vars.n }", "d": "$${vars.group}", "e": ["${tenant.id}"]
+        });
+        let out = substitute(&doc, &ctx()).expect("substituted");
+        assert_eq!(
+            out,
+            json!({"kind": "X", "name": "${not.touched}", "a": "SOC of contoso",
+                "b": ["a", "b"], "c": 5, "d": "${vars.group}", "e": ["t-id"]})
+        );
+    }
+
+    #[test]
+    fn reports_every_undefined_variable() {
+        let doc = json!({"a": "${vars.x}", "b": ["x ${vars.y}"], "c": "${vars.list} and more"});
+        let errors = substitute(&doc, &ctx()).expect_err("errors");
+        let got: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.pointer.as_str(), e.code))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("/a", "undefined-variable"),
+                ("/b/0", "undefined-variable"),
+                ("/c", "invalid-variable")
+            ]
+        );
+    }
+}
