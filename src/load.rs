@@ -79,6 +79,9 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
     /// The text of every file read, for rendering diagnostics.
     pub sources: SourceMap,
+    /// Whether some file or document could not be read (syntax error, unknown kind, ...):
+    /// references to missing names are then not reported, as they are likely in it.
+    pub incomplete: bool,
 }
 
 impl Loaded {
@@ -242,66 +245,72 @@ fn walk(
 }
 
 fn load_file(display: &str, real: &Path, limits: &Limits, loaded: &mut Loaded) {
-    let diags = &mut loaded.diagnostics;
+    match read_file(display, real, limits) {
+        Ok(text) => {
+            let dir = real.parent().map(Path::to_path_buf).unwrap_or_default();
+            load_text(display, &text, &dir, limits, loaded);
+            loaded.sources.insert(display, text);
+        }
+        Err((diagnostic, text)) => {
+            loaded.incomplete = true;
+            loaded.sources.insert(display, text);
+            loaded.diagnostics.push(*diagnostic);
+        }
+    }
+}
+
+/// The text of a file, or the diagnostic why not (with what text there is to show).
+fn read_file(
+    display: &str,
+    real: &Path,
+    limits: &Limits,
+) -> Result<String, (Box<Diagnostic>, String)> {
+    let io_error = |e: std::io::Error| {
+        (
+            Box::new(
+                Diagnostic::error("io-error", format!("cannot read `{display}`: {e}"))
+                    .at(Span::new(display, 0..0)),
+            ),
+            String::new(),
+        )
+    };
     // Check the size before reading so a huge file costs no memory.
-    match std::fs::metadata(real) {
-        Ok(m) if m.len() > limits.max_file_bytes as u64 => {
-            loaded.sources.insert(display, "");
-            diags.push(
+    let size = std::fs::metadata(real).map_err(io_error)?.len();
+    if size > limits.max_file_bytes as u64 {
+        return Err((
+            Box::new(
                 Diagnostic::error(
                     "file-too-large",
                     format!(
-                        "file is {} bytes, more than the limit of {} bytes",
-                        m.len(),
+                        "file is {size} bytes, more than the limit of {} bytes",
                         limits.max_file_bytes
                     ),
                 )
                 .at(Span::new(display, 0..0))
                 .with_help("policy files are small; split this one"),
-            );
-            return;
-        }
-        Ok(_) => {}
-        Err(e) => {
-            diags.push(
-                Diagnostic::error("io-error", format!("cannot read `{display}`: {e}"))
-                    .at(Span::new(display, 0..0)),
-            );
-            return;
-        }
+            ),
+            String::new(),
+        ));
     }
-    let bytes = match std::fs::read(real) {
-        Ok(b) => b,
-        Err(e) => {
-            diags.push(
-                Diagnostic::error("io-error", format!("cannot read `{display}`: {e}"))
-                    .at(Span::new(display, 0..0)),
-            );
-            return;
-        }
-    };
-    let text = match String::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            loaded.sources.insert(display, text);
-            diags.push(
+    let bytes = std::fs::read(real).map_err(io_error)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+        (
+            Box::new(
                 Diagnostic::error("invalid-encoding", "file is not valid UTF-8")
                     .at(Span::new(display, at..at + 1)),
-            );
-            return;
-        }
-    };
-    let dir = real.parent().map(Path::to_path_buf).unwrap_or_default();
-    load_text(display, &text, &dir, limits, loaded);
-    loaded.sources.insert(display, text);
+            ),
+            text,
+        )
+    })
 }
 
 /// Loads the documents of one file's text (`dir` is where `queryFile`s are looked up).
 /// Public for tests and tools that have the text in memory.
 pub fn load_text(display: &str, text: &str, dir: &Path, limits: &Limits, loaded: &mut Loaded) {
     let parsed = yaml::parse(text, limits);
+    loaded.incomplete |= !parsed.errors.is_empty();
     for e in parsed.errors {
         let mut d = Diagnostic::error(e.code, e.message)
             .at(Span::new(display, e.span))
@@ -324,7 +333,9 @@ pub fn load_text(display: &str, text: &str, dir: &Path, limits: &Limits, loaded:
             path: display,
             spans: &spans,
         };
-        if let Some(d) = load_document(&ctx, json.clone(), dir, &mut loaded.diagnostics) {
+        let loaded_doc = load_document(&ctx, json.clone(), dir, &mut loaded.diagnostics);
+        loaded.incomplete |= loaded_doc.is_none();
+        if let Some(d) = loaded_doc {
             loaded.documents.push(LoadedDocument {
                 path: display.to_string(),
                 index: i + 1,

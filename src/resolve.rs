@@ -199,7 +199,12 @@ fn subst_string(s: &str, pointer: &str, ctx: &VarContext, errors: &mut Vec<VarEr
 fn undefined(pointer: &str, expr: &str) -> VarError {
     VarError {
         pointer: pointer.to_string(),
-        code: "undefined-variable",
+        // A malformed reference is reported once, by `check_variable_syntax`.
+        code: if valid_reference(expr) {
+            "undefined-variable"
+        } else {
+            "invalid-variable"
+        },
         variable: expr.to_string(),
         message: format!("undefined variable `{expr}`"),
     }

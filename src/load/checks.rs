@@ -705,6 +705,9 @@ pub(crate) fn cross_document(loaded: &Loaded, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+    // When a file could not be read whole, a missing name is likely in it: say nothing
+    // rather than report references that the user's fix will resolve.
+    let complete = !loaded.incomplete;
     let names = policy_names(loaded);
     let labels: BTreeSet<String> = loaded.policies().flat_map(|d| d.labels()).collect();
     // Tenants across profiles: one id, one name.
@@ -720,7 +723,7 @@ pub(crate) fn cross_document(loaded: &Loaded, out: &mut Vec<Diagnostic>) {
                 PolicyRefFile::Name(n) => {
                     let matching: Vec<&super::LoadedDocument> =
                         loaded.policies().filter(|d| &d.name == n).collect();
-                    if matching.is_empty() {
+                    if matching.is_empty() && complete {
                         let help = match diag::did_you_mean(n, names.iter().copied()) {
                             Some(s) => format!("did you mean `{s}`?"),
                             None => "no policy, rule or role assignment has this name".to_string(),
@@ -757,6 +760,9 @@ pub(crate) fn cross_document(loaded: &Loaded, out: &mut Vec<Diagnostic>) {
                     }
                 }
                 PolicyRefFile::Selector(s) => {
+                    if !complete {
+                        continue;
+                    }
                     if let Some(l) = &s.label
                         && !labels.contains(l)
                     {
@@ -774,8 +780,9 @@ pub(crate) fn cross_document(loaded: &Loaded, out: &mut Vec<Diagnostic>) {
                         );
                         continue;
                     }
-                    if s.kind.as_deref().is_some_and(|k| Kind::parse(k).is_none()) {
-                        continue; // reported as unknown-kind
+                    let empty = s.kind.is_none() && s.label.is_none();
+                    if empty || s.kind.as_deref().is_some_and(|k| Kind::parse(k).is_none()) {
+                        continue; // reported as empty-selector or unknown-kind
                     }
                     if crate::resolve::select(loaded, s).next().is_none() {
                         out.push(
@@ -791,8 +798,9 @@ pub(crate) fn cross_document(loaded: &Loaded, out: &mut Vec<Diagnostic>) {
         }
         for (i, t) in p.tenants.iter().enumerate() {
             let id = t.id.to_ascii_lowercase();
+            // Within one profile, duplicates are reported by the profile's own checks.
             match by_id.get(&id) {
-                Some((name, other, j)) if *name != t.name => out.push(
+                Some((name, other, j)) if *name != t.name && other.name != prof.name => out.push(
                     Diagnostic::error(
                         "tenant-conflict",
                         format!(
@@ -812,17 +820,18 @@ pub(crate) fn cross_document(loaded: &Loaded, out: &mut Vec<Diagnostic>) {
                 }
             }
             match by_name.get(t.name.as_str()) {
-                Some((other_id, other, j)) if *other_id != id => out.push(
-                    Diagnostic::error(
-                        "tenant-conflict",
-                        format!("tenant name `{}` names two tenants", t.name),
-                    )
-                    .at(prof.span(&format!("/tenants/{i}/id"), false))
-                    .with_label(
-                        other.span(&format!("/tenants/{j}/id"), false),
-                        "the other tenant",
+                Some((other_id, other, j)) if *other_id != id && other.name != prof.name => out
+                    .push(
+                        Diagnostic::error(
+                            "tenant-conflict",
+                            format!("tenant name `{}` names two tenants", t.name),
+                        )
+                        .at(prof.span(&format!("/tenants/{i}/id"), false))
+                        .with_label(
+                            other.span(&format!("/tenants/{j}/id"), false),
+                            "the other tenant",
+                        ),
                     ),
-                ),
                 Some(_) => {}
                 None => {
                     by_name.insert(&t.name, (id, prof, i));
