@@ -60,6 +60,7 @@ pub mod templates;
 pub mod token;
 
 pub use faults::{FaultConfig, WriteLimit};
+pub use graph::Reply;
 pub use http::{BenchReport, bench_requests};
 pub use state::{
     ALL_ROLES, App, AppSeed, Counters, Emulator, FederatedCredential, RequestRecord, Seed, Tenant,

@@ -550,7 +550,14 @@ impl Emulator {
                 ),
                 _ => continue,
             };
-            if name.is_empty() || t.groups.values().any(|v| v["displayName"] == name.as_str()) {
+            // Graph allows duplicate display names: a group given with its own id is always
+            // added (unless that id exists); a bare name is added once, so that seeding the
+            // same tenant twice does not duplicate it.
+            let exists = match &gid {
+                Some(g) => t.groups.contains_key(g),
+                None => t.groups.values().any(|v| v["displayName"] == name.as_str()),
+            };
+            if name.is_empty() || exists {
                 continue;
             }
             let gid = gid.unwrap_or_else(|| stable_guid(&format!("group:{id}:{name}")));

@@ -361,6 +361,55 @@ async fn request_log_and_counters_per_tenant_method_route() {
     env.emu.shutdown().await;
 }
 
+#[test]
+fn in_process_calls_without_http() {
+    let emu = rampart::emulator::Emulator::new(&quiet()).unwrap();
+    emu.add_app(&AppSeed {
+        app_id: APP.into(),
+        ..Default::default()
+    })
+    .unwrap();
+    emu.add_tenant(&TenantSeed {
+        id: TENANT_A.into(),
+        consents: [(
+            APP.to_string(),
+            vec!["DeviceManagementConfiguration.ReadWrite.All".to_string()],
+        )]
+        .into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let r = emu
+        .call(
+            TENANT_A,
+            APP,
+            "POST",
+            "/beta/deviceManagement/configurationPolicies",
+            Some(av_policy("p")),
+        )
+        .unwrap();
+    assert_eq!(r.status, 201);
+    let r = emu
+        .call(
+            TENANT_A,
+            APP,
+            "GET",
+            "/beta/deviceManagement/configurationPolicies?$select=name",
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.body.unwrap()["value"][0]["name"], "p");
+    let r = emu
+        .call(TENANT_A, APP, "GET", "/v1.0/groups", None)
+        .unwrap();
+    assert_eq!(r.status, 403);
+    assert!(
+        emu.call(TENANT_B, APP, "GET", "/v1.0/groups", None)
+            .is_err()
+    );
+    assert_eq!(emu.counters().total, 3);
+}
+
 #[tokio::test]
 async fn holds_two_thousand_tenants() {
     let env = setup(quiet()).await;
