@@ -1,0 +1,1 @@
+//! `rampart import --tenant`: under construction in this session.
