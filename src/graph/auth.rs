@@ -7,6 +7,7 @@
 //! | method | credential | needs |
 //! |---|---|---|
 //! | `secret` | `ClientSecretCredential` | `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET` |
+//! | `certificate` | `ClientAssertionCredential`, assertion signed with the certificate key | `AZURE_CLIENT_ID`, `AZURE_CLIENT_CERTIFICATE_PATH` |
 //! | `assertion-file` | `ClientAssertionCredential`, assertion read from a file | `AZURE_CLIENT_ID`, `AZURE_FEDERATED_TOKEN_FILE` |
 //! | `github-oidc` | `ClientAssertionCredential`, assertion = GitHub Actions OIDC token (audience `api://AzureADTokenExchange`) | `AZURE_CLIENT_ID`, `ACTIONS_ID_TOKEN_REQUEST_URL`, `ACTIONS_ID_TOKEN_REQUEST_TOKEN` |
 //! | `managed-identity` | `ManagedIdentityCredential`; with `AZURE_CLIENT_ID` set, the managed identity's token is used as a federated assertion for that app in each customer tenant | optional `RAMPART_MANAGED_IDENTITY_CLIENT_ID` (user-assigned) |
@@ -24,11 +25,15 @@
 //! wrong directory or a shared credential must never let rampart write to tenant B while
 //! believing it is tenant A. Nothing is sent to a tenant before that check.
 //!
-//! Limits: certificate credentials (`AZURE_CLIENT_CERTIFICATE_PATH`) are recognised but
-//! refused with [`AuthError::CertificateUnsupported`]: azure_identity 1.x gates them behind
-//! its `client_certificate` feature, which needs OpenSSL; federated credentials are the
-//! recommended secret-less path instead (see docs/auth.md).
+//! Certificates (`AZURE_CLIENT_CERTIFICATE_PATH`, a PEM file with the certificate and an
+//! unencrypted RSA key) go through `ClientAssertionCredential` with an assertion rampart
+//! signs itself ([`crate::graph::certificate`]): azure_identity 1.x gates its own
+//! certificate credential behind an OpenSSL feature.
+//!
+//! Limits: no PFX or password-protected keys; the Azure CLI and direct managed-identity
+//! modes only reach tenants where that identity itself can get a token.
 
+use crate::graph::certificate::{CertificateAssertion, CertificateKey};
 use crate::graph::transport::LoopbackRewrite;
 use crate::graph::urls::{self, UrlPolicyError, checked_base_url};
 use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
@@ -61,7 +66,7 @@ pub mod env {
     pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
     /// Client secret.
     pub const AZURE_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
-    /// PEM certificate with private key (recognised, not supported; see the module docs).
+    /// PEM file with the app's certificate and its unencrypted RSA private key.
     pub const AZURE_CLIENT_CERTIFICATE_PATH: &str = "AZURE_CLIENT_CERTIFICATE_PATH";
     /// File holding a federated assertion (JWT).
     pub const AZURE_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
@@ -82,7 +87,7 @@ pub mod env {
 pub enum AuthMethod {
     /// Client id + client secret.
     Secret,
-    /// Client id + certificate (recognised, refused: see module docs).
+    /// Client id + certificate (PEM with an RSA key).
     Certificate,
     /// Client id + federated assertion read from a file.
     AssertionFile,
@@ -163,7 +168,7 @@ pub struct AuthConfig {
     pub client_id: Option<String>,
     /// Client secret (`secret`).
     pub client_secret: Option<Secret>,
-    /// Certificate path (`certificate`; refused).
+    /// Certificate PEM path (`certificate`).
     pub certificate_path: Option<PathBuf>,
     /// Assertion file (`assertion-file`).
     pub federated_token_file: Option<PathBuf>,
@@ -278,7 +283,12 @@ impl AuthConfig {
                     .as_ref()
                     .ok_or(missing(env::AZURE_CLIENT_SECRET))?;
             }
-            AuthMethod::Certificate => return Err(AuthError::CertificateUnsupported),
+            AuthMethod::Certificate => {
+                need_client()?;
+                self.certificate_path
+                    .as_ref()
+                    .ok_or(missing(env::AZURE_CLIENT_CERTIFICATE_PATH))?;
+            }
             AuthMethod::AssertionFile => {
                 need_client()?;
                 self.federated_token_file
@@ -327,11 +337,14 @@ pub enum AuthError {
         /// The environment variable (or flag) that is missing.
         what: &'static str,
     },
-    /// Certificates need azure_identity's OpenSSL feature, which rampart does not build.
-    #[error(
-        "certificate credentials (AZURE_CLIENT_CERTIFICATE_PATH) are not supported by this build; use a federated credential (--auth github-oidc, assertion-file or managed-identity) or a client secret"
-    )]
-    CertificateUnsupported,
+    /// The certificate file cannot be used.
+    #[error("cannot use the certificate {path}: {reason}")]
+    Certificate {
+        /// The file.
+        path: PathBuf,
+        /// Why (never key material).
+        reason: String,
+    },
     /// A base URL was refused.
     #[error(transparent)]
     Url(#[from] UrlPolicyError),
@@ -532,6 +545,7 @@ pub struct Authenticator {
     client_options: ClientOptions,
     assertion: Option<SharedAssertion>,
     managed_identity: Option<Arc<ManagedIdentityCredential>>,
+    certificate: Option<Arc<CertificateKey>>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -577,6 +591,21 @@ impl Authenticator {
         } else {
             None
         };
+        let certificate = match (&config.method, &config.certificate_path) {
+            (AuthMethod::Certificate, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| AuthError::Certificate {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                Some(Arc::new(CertificateKey::from_pem(&text).map_err(
+                    |reason| AuthError::Certificate {
+                        path: path.clone(),
+                        reason,
+                    },
+                )?))
+            }
+            _ => None,
+        };
         let assertion = match config.method {
             AuthMethod::AssertionFile => config.federated_token_file.clone().map(|path| {
                 SharedAssertion(Arc::new(AssertionSource::File {
@@ -602,6 +631,7 @@ impl Authenticator {
             client_options,
             assertion,
             managed_identity,
+            certificate,
         })
     }
 
@@ -647,7 +677,31 @@ impl Authenticator {
                 )
                 .map_err(setup)?
             }
-            AuthMethod::Certificate => return Err(AuthError::CertificateUnsupported),
+            AuthMethod::Certificate => {
+                let key = self
+                    .certificate
+                    .clone()
+                    .ok_or(missing(env::AZURE_CLIENT_CERTIFICATE_PATH))?;
+                let client_id = client_id()?;
+                // `aud` is the endpoint as configured (the loopback one for the emulator).
+                let audience = format!(
+                    "{}/{tenant_id}/oauth2/v2.0/token",
+                    c.login_url.as_str().trim_end_matches('/')
+                );
+                ClientAssertionCredential::new(
+                    tenant_id.to_string(),
+                    client_id.clone(),
+                    CertificateAssertion {
+                        key,
+                        client_id,
+                        audience,
+                    },
+                    Some(ClientAssertionCredentialOptions {
+                        client_options: self.client_options.clone(),
+                    }),
+                )
+                .map_err(setup)?
+            }
             AuthMethod::AssertionFile | AuthMethod::GithubOidc => {
                 let assertion = self
                     .assertion

@@ -17,6 +17,7 @@
 //! `tracing` events under the `rampart::graph` target.
 
 pub mod auth;
+pub mod certificate;
 pub mod client;
 pub mod error;
 pub mod fleet;

@@ -302,5 +302,74 @@ async fn insecure_login_urls_and_missing_settings_are_refused() {
         (k == env::AZURE_CLIENT_CERTIFICATE_PATH).then(|| "/x.pem".to_string())
     })
     .unwrap_err();
-    assert!(matches!(err, AuthError::CertificateUnsupported));
+    assert!(err.to_string().contains("AZURE_CLIENT_ID"), "{err}");
+}
+
+#[tokio::test]
+async fn certificate_signs_an_assertion_per_tenant_endpoint() {
+    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+    use aws_lc_rs::signature::{RSA_PSS_2048_8192_SHA256, RsaKeyPair, UnparsedPublicKey};
+    let kp = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let pkcs8 = AsDer::<Pkcs8V1Der>::as_der(&kp).unwrap();
+    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        b64(b"test certificate bytes"),
+        b64(pkcs8.as_ref())
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.pem");
+    std::fs::write(&path, &pem).unwrap();
+    let mock = start_mock(Some("unused"), ok_graph).await;
+    let vars: BTreeMap<&str, String> = [
+        (env::AZURE_CLIENT_ID, "app-c".to_string()),
+        (
+            env::AZURE_CLIENT_CERTIFICATE_PATH,
+            path.display().to_string(),
+        ),
+    ]
+    .into();
+    let cfg = AuthConfig::from_env(None, Some(&mock.base), |k| vars.get(k).cloned()).unwrap();
+    assert_eq!(cfg.method, AuthMethod::Certificate);
+    let auth = Authenticator::new(cfg, reqwest::Client::new()).unwrap();
+    assert!(!format!("{auth:?}").contains(&b64(pkcs8.as_ref())[..40]));
+    auth.tenant_auth("t1").unwrap().token().await.unwrap();
+    let form = mock.log()[0].form();
+    assert_eq!(
+        form["client_assertion_type"],
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    );
+    let jwt = &form["client_assertion"];
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let dec = |s: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .unwrap()
+    };
+    let claims: Value = serde_json::from_slice(&dec(parts[1])).unwrap();
+    assert_eq!(claims["aud"], format!("{}/t1/oauth2/v2.0/token", mock.base));
+    assert_eq!(
+        (claims["iss"].as_str(), claims["sub"].as_str()),
+        (Some("app-c"), Some("app-c"))
+    );
+    use aws_lc_rs::signature::KeyPair as _;
+    UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, kp.public_key().as_ref())
+        .verify(
+            format!("{}.{}", parts[0], parts[1]).as_bytes(),
+            &dec(parts[2]),
+        )
+        .expect("assertion signed with the certificate's key");
+
+    // A file without a key is a clear, typed error that does not echo the file.
+    std::fs::write(
+        &path,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let cfg = AuthConfig::from_env(None, Some(&mock.base), |k| vars.get(k).cloned()).unwrap();
+    let err = Authenticator::new(cfg, reqwest::Client::new()).unwrap_err();
+    assert!(
+        matches!(&err, AuthError::Certificate { reason, .. } if reason.contains("PRIVATE KEY")),
+        "{err}"
+    );
 }
