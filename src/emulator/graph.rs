@@ -1560,46 +1560,6 @@ fn sub_request(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn filter_parses_graph_forms() {
-        let f = Filter::parse("displayName eq 'O''Brien SOC'").unwrap();
-        assert!(f.matches(&json!({"displayName": "O'Brien SOC"})));
-        assert!(!f.matches(&json!({"displayName": "Other"})));
-        let f = Filter::parse("templateReference/TemplateFamily eq 'endpointSecurityFirewall' and startswith(name,'MSSP')")
-            .unwrap();
-        assert!(f.matches(&json!({"name": "MSSP x", "templateReference": {"templateFamily": "endpointSecurityFirewall"}})));
-        assert!(Filter::parse("name gt 'x'").is_err());
-        assert!(Filter::parse("name eq 'x").is_err());
-    }
-
-    #[test]
-    fn routes_and_segments() {
-        assert_eq!(
-            resolve(
-                "beta",
-                "GET",
-                "deviceManagement/configurationPolicies('abc')/settings"
-            )
-            .unwrap()
-            .ids,
-            vec!["abc"]
-        );
-        let e = resolve("v1.0", "GET", "deviceManagement/configurationPolicies").unwrap_err();
-        assert_eq!(e.status, 400);
-        assert!(resolve("v1.0", "GET", "groups").is_ok());
-        assert_eq!(resolve("beta", "GET", "nothing").unwrap_err().status, 400);
-    }
-
-    #[test]
-    fn skiptoken_roundtrip() {
-        assert_eq!(decode_skiptoken(&encode_skiptoken(75)), Some(75));
-    }
-}
-
 impl Emulator {
     /// Calls Graph in-process, without HTTP, as `app_id` in `tenant` with the roles
     /// consented there; `url` is `/beta/...` or `/v1.0/...` with an optional query.
@@ -1680,5 +1640,45 @@ impl Emulator {
         };
         finish(&mut reply, &super::state::new_guid(), None);
         Ok(reply)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_parses_graph_forms() {
+        let f = Filter::parse("displayName eq 'O''Brien SOC'").unwrap();
+        assert!(f.matches(&json!({"displayName": "O'Brien SOC"})));
+        assert!(!f.matches(&json!({"displayName": "Other"})));
+        let f = Filter::parse("templateReference/TemplateFamily eq 'endpointSecurityFirewall' and startswith(name,'MSSP')")
+            .unwrap();
+        assert!(f.matches(&json!({"name": "MSSP x", "templateReference": {"templateFamily": "endpointSecurityFirewall"}})));
+        assert!(Filter::parse("name gt 'x'").is_err());
+        assert!(Filter::parse("name eq 'x").is_err());
+    }
+
+    #[test]
+    fn routes_and_segments() {
+        assert_eq!(
+            resolve(
+                "beta",
+                "GET",
+                "deviceManagement/configurationPolicies('abc')/settings"
+            )
+            .unwrap()
+            .ids,
+            vec!["abc"]
+        );
+        let e = resolve("v1.0", "GET", "deviceManagement/configurationPolicies").unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(resolve("v1.0", "GET", "groups").is_ok());
+        assert_eq!(resolve("beta", "GET", "nothing").unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn skiptoken_roundtrip() {
+        assert_eq!(decode_skiptoken(&encode_skiptoken(75)), Some(75));
     }
 }
