@@ -277,6 +277,15 @@ impl GraphContext {
         &self.shared.options
     }
 
+    /// A client for `tenant_id` with a credential from `auth`.
+    pub fn tenant_client(
+        &self,
+        auth: &crate::graph::auth::Authenticator,
+        tenant_id: &str,
+    ) -> Result<GraphClient, GraphError> {
+        Ok(self.client(auth.tenant_auth(tenant_id)?))
+    }
+
     /// A client for the tenant `auth` targets. Make one per tenant per run: it carries
     /// the tenant's write pacer and group-name cache.
     pub fn client(&self, auth: TenantAuth) -> GraphClient {

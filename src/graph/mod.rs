@@ -11,6 +11,8 @@
 //!   group-name resolution) and [`client::GraphContext`], the run-wide state it shares.
 //! - [`retry`], [`pacing`], [`stats`], [`error`]: the pieces the client is made of.
 //! - [`fleet`]: bounded concurrency across tenants, one task per tenant at a time.
+//! - [`setup`]: flags + environment -> a ready context and authenticator.
+//! - [`certificate`]: certificate client assertions without OpenSSL.
 //!
 //! Limits: this layer knows Graph's transport conventions, not the resources; what a
 //! policy looks like is the business of the callers. It never prints; progress goes out as
@@ -23,6 +25,7 @@ pub mod error;
 pub mod fleet;
 pub mod pacing;
 pub mod retry;
+pub mod setup;
 pub mod stats;
 pub mod transport;
 pub mod urls;

@@ -43,7 +43,11 @@ impl RequestStats {
     /// Adds to one tenant's counters.
     pub fn record(&self, tenant: &str, f: impl FnOnce(&mut Counters)) {
         let mut m = self.by_tenant.lock().unwrap_or_else(|e| e.into_inner());
-        f(m.entry(tenant.to_string()).or_default());
+        // Look up before inserting: this runs on every request, avoid the key allocation.
+        match m.get_mut(tenant) {
+            Some(c) => f(c),
+            None => f(m.entry(tenant.to_string()).or_default()),
+        }
     }
 
     /// One tenant's counters (zero if it was never used).

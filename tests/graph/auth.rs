@@ -373,3 +373,39 @@ async fn certificate_signs_an_assertion_per_tenant_endpoint() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn connect_builds_context_and_authenticator_from_flags_and_environment() {
+    use rampart::graph::setup::{ConnectOptions, connect};
+    let mock = start_mock(Some(SECRET), ok_graph).await;
+    let vars: BTreeMap<&str, String> = [
+        (env::AZURE_CLIENT_ID, "app-123".to_string()),
+        (env::AZURE_CLIENT_SECRET, SECRET.to_string()),
+        ("RAMPART_GRAPH_URL", mock.base.clone()),
+        (env::AZURE_AUTHORITY_HOST, mock.base.clone()),
+    ]
+    .into();
+    let (ctx, auth) = connect(&ConnectOptions::default(), |k| vars.get(k).cloned()).unwrap();
+    assert_eq!(auth.config().scope, "https://graph.microsoft.com/.default");
+    let c = ctx.tenant_client(&auth, "t1").unwrap();
+    assert_eq!(c.get("/v1.0/organization").await.unwrap()["id"], "org");
+    // A flag wins over the environment, and the URL policy applies to both.
+    let err = connect(
+        &ConnectOptions {
+            graph_url: Some("http://graph.example.com".into()),
+            ..Default::default()
+        },
+        |k| vars.get(k).cloned(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, GraphError::Url(_)), "{err}");
+    let err = connect(&ConnectOptions::default(), |k| {
+        if k == env::AZURE_AUTHORITY_HOST {
+            Some("http://login.example.com".into())
+        } else {
+            vars.get(k).cloned()
+        }
+    })
+    .unwrap_err();
+    assert!(matches!(err, GraphError::Auth(AuthError::Url(_))), "{err}");
+}
