@@ -240,20 +240,69 @@ pub struct Route {
 }
 
 /// Splits a path into segments, decoding `('id')` key syntax into a plain segment.
+/// Graph's URL segments (entity sets, navigation properties, actions) are matched
+/// case-insensitively; this maps any casing to the canonical one.
+const SEGMENT_NAMES: &[&str] = &[
+    "deviceManagement",
+    "configurationPolicies",
+    "configurationPolicyTemplates",
+    "settingTemplates",
+    "settings",
+    "assignments",
+    "assign",
+    "roleDefinitions",
+    "roleAssignments",
+    "roleDefinition",
+    "security",
+    "rules",
+    "detectionRules",
+    "roleManagement",
+    "defender",
+    "directory",
+    "groups",
+    "organization",
+];
+
+fn canonical(seg: &str) -> String {
+    SEGMENT_NAMES
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(seg))
+        .map_or_else(|| seg.to_string(), |n| n.to_string())
+}
+
 fn segments(path: &str) -> Vec<String> {
     let mut out = Vec::new();
     for seg in path.split('/').filter(|s| !s.is_empty()) {
         if let Some(open) = seg.find('(').filter(|_| seg.ends_with(')')) {
             let (name, key) = seg.split_at(open);
-            out.push(name.to_string());
+            out.push(canonical(name));
             let key = key.trim_start_matches('(').trim_end_matches(')');
             let key = key.strip_prefix("id=").unwrap_or(key);
             out.push(key.trim_matches('\'').to_string());
+        } else if out.is_empty() || !is_key_position(&out) {
+            out.push(canonical(seg));
         } else {
             out.push(seg.to_string());
         }
     }
     out
+}
+
+/// Whether the next segment is a key (an id) rather than a name: after a collection.
+fn is_key_position(prev: &[String]) -> bool {
+    matches!(
+        prev.last().map(String::as_str),
+        Some(
+            "configurationPolicies"
+                | "configurationPolicyTemplates"
+                | "settings"
+                | "roleDefinitions"
+                | "roleAssignments"
+                | "detectionRules"
+                | "groups"
+                | "organization"
+        )
+    )
 }
 
 /// Routes a request. Errors are Graph's answers for unknown segments and verbs.
@@ -1675,6 +1724,13 @@ mod tests {
         assert_eq!(e.status, 400);
         assert!(resolve("v1.0", "GET", "groups").is_ok());
         assert_eq!(resolve("beta", "GET", "nothing").unwrap_err().status, 400);
+        let r = resolve(
+            "beta",
+            "GET",
+            "devicemanagement/ConfigurationPolicies/Settings/settings",
+        )
+        .unwrap();
+        assert_eq!((r.op, r.ids[0].as_str()), ("policy.settings", "Settings"));
     }
 
     #[test]

@@ -28,6 +28,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Without HTTP at all, [`Emulator::new`] builds the state and [`Emulator::call`] answers a
+//! Graph request in-process (routing, permissions, validation, 429/503 and the write limit
+//! apply; latency and drops do not).
+//!
 //! Admin endpoints outside Graph's URL space (unauthenticated; the emulator is a loopback
 //! development tool): `GET /_emulator/requests`, `GET /_emulator/counters`,
 //! `DELETE /_emulator/requests` (clear log and counters), `GET|POST /_emulator/tenants`

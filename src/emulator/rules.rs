@@ -118,8 +118,47 @@ fn validate(r: &Map<String, Value>) -> Result<(), Reply> {
             "alertTemplate.entityMappings must map at least one of hosts, accounts, mailboxes or ips.",
         ));
     }
+    if let Some(aa) = r
+        .get("detectionAction")
+        .and_then(|d| d.get("automatedActions"))
+        .filter(|v| !v.is_null())
+    {
+        let o = aa
+            .as_object()
+            .ok_or_else(|| bad("detectionAction.automatedActions must be an object."))?;
+        for (k, v) in o {
+            if !AUTOMATED_ACTIONS.contains(&k.as_str()) && k != "@odata.type" {
+                return Err(bad(format!(
+                    "Property '{k}' does not exist on type 'microsoft.graph.security.automatedActionSet'."
+                )));
+            }
+            if k != "@odata.type" && !v.is_array() && !v.is_null() {
+                return Err(bad(format!("automatedActions.{k} must be a collection.")));
+            }
+        }
+    }
     Ok(())
 }
+
+/// Members of `automatedActionSet` (`graph-api.md` §2.3).
+const AUTOMATED_ACTIONS: &[&str] = &[
+    "allowFiles",
+    "blockFiles",
+    "collectInvestigationPackages",
+    "disableUsers",
+    "forceUserPasswordResets",
+    "hardDeleteEmails",
+    "initiateInvestigations",
+    "isolateDevices",
+    "markUsersAsCompromised",
+    "moveEmailsToDeletedItems",
+    "moveEmailsToInbox",
+    "moveEmailsToJunk",
+    "restrictAppExecutions",
+    "runAntivirusScans",
+    "softDeleteEmails",
+    "stopAndQuarantineFiles",
+];
 
 fn stored(mut o: Map<String, Value>, created: Option<&Map<String, Value>>, by: &str) -> Value {
     for k in SERVER_FIELDS {

@@ -448,6 +448,8 @@ async fn detection_rules_2026_schema() {
     bad_freq["schedule"] = json!({"frequency": "PT2H"});
     let mut bad_status = rule("r5");
     bad_status["status"] = json!("on");
+    let mut bad_action = rule("r7");
+    bad_action["detectionAction"]["automatedActions"] = json!({"nukeDevices": []});
     let mut no_id = rule("r6");
     no_id.as_object_mut().unwrap().remove("id");
     for (body, what) in [
@@ -459,6 +461,7 @@ async fn detection_rules_2026_schema() {
         (bad_freq, "frequency"),
         (bad_status, "status"),
         (no_id, "no id"),
+        (bad_action, "unknown automated action"),
     ] {
         let (s, _, b) = env.call(&t, "POST", coll, Some(body)).await;
         assert_eq!(s, 400, "{what}: {b}");
