@@ -44,20 +44,7 @@ pub fn diff_tenant(desired: &TenantDesired, observed: &ObservedTenant) -> Tenant
         objects.push(plan);
     }
     objects.extend(orphans(desired, observed));
-    for u in &observed.unreadable {
-        let mut o = ObjectPlan::new(
-            Address {
-                tenant: tenant.to_string(),
-                kind: Kind::AntivirusPolicy,
-                name: "(unreadable)".to_string(),
-            },
-            Action::Error,
-            "",
-        );
-        o.error = Some(u.clone());
-        // An unreadable object might be one rampart manages: say so for the tenant.
-        objects.push(o);
-    }
+    unreadable(desired, observed, &mut objects);
     let mut plan = TenantPlan {
         tenant: tenant.to_string(),
         tenant_id: desired.tenant.id.clone(),
@@ -66,6 +53,40 @@ pub fn diff_tenant(desired: &TenantDesired, observed: &ObservedTenant) -> Tenant
     };
     plan.sort();
     plan
+}
+
+/// Turns objects that could not be read into errors: on the desired object they may be
+/// (same marker, or same kind and display name), or on the managed address they name.
+fn unreadable(desired: &TenantDesired, obs: &ObservedTenant, objects: &mut Vec<ObjectPlan>) {
+    for u in &obs.unreadable {
+        let message = format!(
+            "Graph object {} ({:?}) cannot be read, so this object cannot be planned: {}",
+            u.id, u.display_name, u.error
+        );
+        let hit = objects.iter_mut().find(|o| {
+            Some(o.address.kind) == u.kind
+                && (u.marker.as_deref() == Some(o.address.name.as_str())
+                    || (u.marker.is_none() && o.display_name == u.display_name))
+        });
+        match (hit, &u.marker, u.kind) {
+            (Some(o), _, _) => {
+                o.action = Action::Error;
+                o.requests.clear();
+                o.error = Some(message);
+            }
+            (None, Some(m), Some(kind)) => objects.push(error(
+                Address {
+                    tenant: desired.tenant.name.clone(),
+                    kind,
+                    name: m.clone(),
+                },
+                &u.display_name,
+                message,
+            )),
+            // Unmanaged and unlike anything desired: not rampart's business.
+            _ => {}
+        }
+    }
 }
 
 fn error(address: Address, display: &str, message: String) -> ObjectPlan {

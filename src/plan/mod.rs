@@ -19,5 +19,6 @@ pub use model::*;
 pub use observed::{
     GroupDirectory, ObservedAssignment, ObservedConfigurationPolicy, ObservedDetectionRule,
     ObservedRbac, ObservedRoleAssignment, ObservedRoleDefinition, ObservedTarget, ObservedTenant,
+    Unreadable,
 };
 pub use saved::{SavedPlanError, inputs_digest, load, save};

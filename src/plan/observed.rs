@@ -68,10 +68,50 @@ pub struct ObservedTenant {
     /// Only the RBAC systems that were read (those the tenant's desired state uses).
     pub rbac: BTreeMap<RbacSystem, ObservedRbac>,
     pub groups: GroupDirectory,
-    /// Objects that could not be read, with the reason (reported against any desired object
-    /// they might be; never silently ignored).
+    /// Objects that could not be read: an error for any desired object they might be (same
+    /// marker or display name), never silently ignored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub unreadable: Vec<String>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// An object Graph returned that the planner cannot read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unreadable {
+    /// The kind it would be, when its template or collection says so.
+    pub kind: Option<Kind>,
+    pub id: String,
+    pub display_name: String,
+    pub marker: Option<String>,
+    pub error: String,
+}
+
+impl Unreadable {
+    /// Describes a configuration policy that `from_graph` refused.
+    pub fn policy(v: &Value, error: &ObservedError) -> Unreadable {
+        let tr = v.get("templateReference").cloned().unwrap_or(Value::Null);
+        Unreadable {
+            kind: kind_of_template(
+                &s(&tr, "templateId"),
+                opt_s(&tr, "templateFamily").as_deref(),
+            ),
+            id: s(v, "id"),
+            display_name: s(v, "name"),
+            marker: marker::split(&s(v, "description")).1.map(str::to_string),
+            error: error.to_string(),
+        }
+    }
+
+    /// Describes a detection rule that `from_graph` refused.
+    pub fn rule(v: &Value, error: &ObservedError) -> Unreadable {
+        Unreadable {
+            kind: Some(Kind::DetectionRule),
+            id: s(v, "id"),
+            display_name: s(v, "displayName"),
+            marker: marker::split(&s(v, "description")).1.map(str::to_string),
+            error: error.to_string(),
+        }
+    }
 }
 
 /// Group names resolved in one tenant (once per run) and the names of ids seen in

@@ -1,0 +1,264 @@
+//! `rampart plan`: load and resolve the repository, read every selected tenant from Graph
+//! (or from the built-in emulator with `--emulator`), and print the plan; `--out` saves it
+//! for `rampart show` and `rampart apply`.
+//!
+//! Exit codes: 0 success (with `--detailed-exitcode`: no changes), 1 any error (invalid
+//! repository, a failed tenant, an object in error), 2 with `--detailed-exitcode` when the
+//! plan has changes.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+
+use crate::desired::{Kind, TenantDesired};
+use crate::diag::{self, Format};
+use crate::fetch::{self, FleetEvent, Progress, demo};
+use crate::graph::auth::{AuthConfig, AuthMethod, Authenticator};
+use crate::graph::client::{GraphContext, GraphOptions};
+use crate::plan::{CreatedFrom, Plan, save};
+use crate::render::{COMMENT_LIMIT, HumanOptions, render_human, render_json, render_markdown};
+
+use super::exit;
+
+/// How a plan is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum PlanFormat {
+    #[default]
+    Human,
+    Json,
+    Markdown,
+}
+
+/// Where Graph is and how to sign in (shared by commands that talk to Graph).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct GraphArgs {
+    /// Authentication: secret, assertion-file, github-oidc, managed-identity, azure-cli
+    /// (default: chosen from the AZURE_* environment variables).
+    #[arg(long)]
+    pub auth: Option<String>,
+    /// Graph base URL (https, or http to loopback only).
+    #[arg(long, env = "RAMPART_GRAPH_URL")]
+    pub graph_url: Option<String>,
+    /// Login authority (default https://login.microsoftonline.com; AZURE_AUTHORITY_HOST).
+    #[arg(long)]
+    pub login_url: Option<String>,
+}
+
+/// Show what rampart would change in each tenant.
+#[derive(Clone, Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Repository root (holding policies/ and profiles/).
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+    /// Only tenants of this distribution profile (repeatable).
+    #[arg(long = "profile")]
+    pub profiles: Vec<String>,
+    /// Only this tenant, by name or id (repeatable).
+    #[arg(long = "tenant")]
+    pub tenants: Vec<String>,
+    /// Only this address: tenant, tenant/Kind or tenant/Kind/name (repeatable).
+    #[arg(long = "target")]
+    pub targets: Vec<String>,
+    /// Only objects of this kind (repeatable).
+    #[arg(long = "kind")]
+    pub kinds: Vec<String>,
+    /// Tenants read at the same time.
+    #[arg(long, default_value_t = crate::graph::fleet::DEFAULT_PARALLELISM)]
+    pub parallelism: usize,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+    /// Also save the plan (JSON) to this file, for `rampart show` and `rampart apply`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when there are no changes, 1 on error, 2 when there are changes.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan against the built-in Graph emulator, seeded from the repository's profiles with
+    /// tenants in step, drifted, new and with unmanaged look-alikes (no credentials, no
+    /// network).
+    #[arg(long)]
+    pub emulator: bool,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+/// Runs `rampart plan`; returns the exit code.
+pub fn run(args: &PlanArgs, color: bool) -> anyhow::Result<i32> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let plan = rt.block_on(make_plan(args))?;
+    let text = match args.format {
+        PlanFormat::Human => render_human(&plan, HumanOptions { color }),
+        PlanFormat::Json => render_json(&plan),
+        PlanFormat::Markdown => render_markdown(&plan, COMMENT_LIMIT),
+    };
+    if let Some(out) = &args.out {
+        std::fs::write(out, save(&plan))
+            .with_context(|| format!("cannot write the plan to {}", out.display()))?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(exit_code(&plan, args.detailed_exitcode))
+}
+
+/// 1 when errored; with `--detailed-exitcode` 2 when there are changes; else 0.
+pub fn exit_code(plan: &Plan, detailed: bool) -> i32 {
+    if plan.errored {
+        exit::ERROR
+    } else if detailed && plan.summary.has_changes() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    }
+}
+
+/// The selected tenants' desired states, or the repository's diagnostics as an error.
+pub fn select_tenants(args: &PlanArgs) -> anyhow::Result<(Vec<TenantDesired>, Vec<TenantDesired>)> {
+    let validated = crate::load::validate(&args.root, &[]);
+    if validated.has_errors() {
+        let text = diag::render(
+            &validated.diagnostics,
+            &validated.loaded.sources,
+            Format::Concise,
+            false,
+        );
+        bail!("the repository does not validate:\n{text}");
+    }
+    let all: Vec<TenantDesired> = validated.tenants.values().cloned().collect();
+    for t in &args.tenants {
+        if !all
+            .iter()
+            .any(|d| &d.tenant.name == t || d.tenant.id.eq_ignore_ascii_case(t))
+        {
+            bail!("no profile names tenant `{t}`");
+        }
+    }
+    for p in &args.profiles {
+        if !all.iter().any(|d| d.profiles.contains(p)) {
+            bail!("no profile named `{p}` targets any tenant");
+        }
+    }
+    let selected = all
+        .iter()
+        .filter(|d| {
+            args.profiles.is_empty() || d.profiles.iter().any(|p| args.profiles.contains(p))
+        })
+        .filter(|d| {
+            args.tenants.is_empty()
+                || args
+                    .tenants
+                    .iter()
+                    .any(|t| &d.tenant.name == t || d.tenant.id.eq_ignore_ascii_case(t))
+        })
+        .cloned()
+        .collect();
+    Ok((all, selected))
+}
+
+fn parse_kinds(kinds: &[String]) -> anyhow::Result<Vec<Kind>> {
+    kinds
+        .iter()
+        .map(|k| {
+            Kind::parse(k).with_context(|| {
+                let all: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+                format!("unknown kind `{k}` (kinds: {})", all.join(", "))
+            })
+        })
+        .collect()
+}
+
+fn progress(total: usize) -> Progress {
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(total as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} tenants {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Arc::new(move |e: FleetEvent| {
+            let FleetEvent::TenantDone { tenant, .. } = e;
+            bar.inc(1);
+            bar.set_message(tenant);
+            if done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == total {
+                bar.finish_and_clear();
+            }
+        })
+    } else {
+        Arc::new(move |e: FleetEvent| {
+            let FleetEvent::TenantDone { tenant, ok } = e;
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let state = if ok { "planned" } else { "FAILED" };
+            eprintln!("[{n}/{total}] {tenant}: {state}");
+        })
+    }
+}
+
+/// Loads, reads and plans; the whole of `rampart plan` but the output.
+pub async fn make_plan(args: &PlanArgs) -> anyhow::Result<Plan> {
+    let kinds = parse_kinds(&args.kinds)?;
+    let (all, selected) = select_tenants(args)?;
+    let parallelism =
+        NonZeroUsize::new(args.parallelism).context("--parallelism must be at least 1")?;
+    let mut created_from = CreatedFrom {
+        source: String::new(),
+        profiles: sorted(&args.profiles),
+        tenants: sorted(&args.tenants),
+        targets: sorted(&args.targets),
+        kinds: sorted(&args.kinds),
+    };
+    let bar = Some(progress(selected.len()));
+    let mut plan = if args.emulator {
+        created_from.source = "emulator".into();
+        let demo = demo::start(&all, &args.root.join("profiles"))
+            .await
+            .context("cannot start the built-in emulator")?;
+        let ctx = demo.context()?;
+        let mut tenants = Vec::new();
+        for d in selected {
+            let auth = demo.auth(&d.tenant.id)?;
+            tenants.push((d, auth));
+        }
+        let plan = fetch::plan_fleet(&ctx, tenants, parallelism, created_from, bar).await;
+        demo.emulator.shutdown().await;
+        plan
+    } else {
+        let options = match &args.graph.graph_url {
+            Some(u) => GraphOptions::with_graph_url(u)?,
+            None => GraphOptions::default(),
+        };
+        created_from.source = options.graph_url.to_string();
+        let method = args
+            .graph
+            .auth
+            .as_deref()
+            .map(str::parse::<AuthMethod>)
+            .transpose()?;
+        let config = AuthConfig::from_env(method, args.graph.login_url.as_deref(), |k| {
+            std::env::var(k).ok()
+        })?;
+        let ctx = GraphContext::builder(options).build()?;
+        let authenticator = Authenticator::new(config, ctx.http().clone())?;
+        let mut tenants = Vec::new();
+        for d in selected {
+            let auth = authenticator.tenant_auth(&d.tenant.id)?;
+            tenants.push((d, auth));
+        }
+        fetch::plan_fleet(&ctx, tenants, parallelism, created_from, bar).await
+    };
+    plan.filter(&args.targets, &kinds);
+    Ok(plan)
+}
+
+fn sorted(v: &[String]) -> Vec<String> {
+    let mut v = v.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}

@@ -1,0 +1,669 @@
+//! Fetch: reads what a tenant holds from Graph into the planner's observed types, with as
+//! few round trips as Graph allows, and plans a whole fleet.
+//!
+//! Per tenant, one `$batch` carries every first page the plan needs: configuration
+//! policies of the three endpoint-security template families with `$expand=settings,
+//! assignments`, detection rules, and role definitions/assignments of the RBAC systems the
+//! tenant's desired state uses. Group names are resolved at the same time (the Graph
+//! client batches and caches them, once per tenant per run). Further pages and expanded
+//! settings that Graph paged are followed afterwards; a second small batch names group ids
+//! seen in assignments that the desired state does not name (for readable plans).
+//!
+//! [`plan_fleet`] runs tenants with bounded parallelism (never two tasks on one tenant);
+//! one tenant's failure becomes a failed [`TenantPlan`] and never stops the others; the
+//! plan is assembled in tenant-name order, so its bytes do not depend on which tenant
+//! answered first.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::desired::{AssignmentTarget, DesiredObject, RbacSystem, TenantDesired};
+use crate::graph::auth::TenantAuth;
+use crate::graph::client::{BatchRequest, GraphClient, GraphContext, GroupError};
+use crate::graph::error::GraphError;
+use crate::graph::fleet::run_per_tenant;
+use crate::plan::observed::{
+    ObservedConfigurationPolicy, ObservedDetectionRule, ObservedRbac, ObservedRoleAssignment,
+    ObservedRoleDefinition, ObservedTarget, ObservedTenant, Unreadable,
+};
+use crate::plan::{CreatedFrom, Plan, TenantPlan, diff_tenant, inputs_digest};
+
+/// The endpoint-security template families rampart manages (graph-api.md §1.4).
+const FAMILIES: [&str; 3] = [
+    "endpointSecurityAntivirus",
+    "endpointSecurityFirewall",
+    "endpointSecurityAttackSurfaceReduction",
+];
+
+/// Why a tenant could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(transparent)]
+    Graph(Box<GraphError>),
+    #[error("tenant {tenant}: {what}: {source}")]
+    Batch {
+        tenant: String,
+        what: &'static str,
+        #[source]
+        source: Box<GraphError>,
+    },
+    #[error("tenant {tenant}: looking up groups failed: {message}")]
+    Groups { tenant: String, message: String },
+    #[error("tenant {tenant}: Graph returned a link outside its base URL: {link}")]
+    ForeignLink { tenant: String, link: String },
+    #[error("tenant {tenant}: unexpected answer for {what}")]
+    Shape { tenant: String, what: &'static str },
+}
+
+impl From<GraphError> for FetchError {
+    fn from(e: GraphError) -> Self {
+        FetchError::Graph(Box::new(e))
+    }
+}
+
+/// The configuration-policy list path: the three families, settings and assignments
+/// expanded (one request per page instead of one per policy).
+pub fn policies_path() -> String {
+    let filter = FAMILIES
+        .iter()
+        .map(|f| format!("templateReference/templateFamily eq '{f}'"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    format!(
+        "/beta/deviceManagement/configurationPolicies?$filter={}&$expand=settings,assignments",
+        crate::graph::client::percent_encode_query(&filter)
+    )
+}
+
+/// The detection-rule list path.
+pub const RULES_PATH: &str = "/beta/security/rules/detectionRules";
+
+/// List paths of an RBAC system: (role definitions, role assignments).
+pub fn rbac_paths(system: RbacSystem) -> (&'static str, &'static str) {
+    match system {
+        RbacSystem::Defender => (
+            "/beta/roleManagement/defender/roleDefinitions",
+            "/beta/roleManagement/defender/roleAssignments",
+        ),
+        RbacSystem::Intune => (
+            "/beta/deviceManagement/roleDefinitions",
+            "/beta/deviceManagement/roleAssignments?$expand=roleDefinition($select=id)",
+        ),
+        RbacSystem::Directory => (
+            "/v1.0/roleManagement/directory/roleDefinitions",
+            "/v1.0/roleManagement/directory/roleAssignments",
+        ),
+    }
+}
+
+/// Group names the desired state refers to (assignments, role principals, Intune scopes).
+pub fn desired_group_names(desired: &TenantDesired) -> Vec<String> {
+    let mut names = BTreeSet::new();
+    for o in desired.objects.values() {
+        match o {
+            DesiredObject::ConfigurationPolicy(p) => {
+                for a in &p.assignments {
+                    match &a.target {
+                        AssignmentTarget::Group { group }
+                        | AssignmentTarget::ExcludeGroup { group } => {
+                            names.insert(group.clone());
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            DesiredObject::RoleAssignment(r) => {
+                names.extend(r.groups.iter().cloned());
+                if r.system == RbacSystem::Intune {
+                    names.extend(r.scopes.iter().filter(|s| *s != "/").cloned());
+                }
+            }
+            DesiredObject::DetectionRule(_) => {}
+        }
+    }
+    names.into_iter().collect()
+}
+
+fn rbac_systems(desired: &TenantDesired) -> BTreeSet<RbacSystem> {
+    desired
+        .objects
+        .values()
+        .filter_map(|o| match o {
+            DesiredObject::RoleAssignment(r) => Some(r.system),
+            _ => None,
+        })
+        .collect()
+}
+
+fn items(body: &Value) -> Vec<Value> {
+    body.get("value")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// `{base}/beta/x?y` -> `/beta/x?y`; links elsewhere are refused (our token stays home).
+fn link_to_path(client: &GraphClient, link: &str) -> Result<String, FetchError> {
+    let base = client
+        .context()
+        .options()
+        .graph_url
+        .as_str()
+        .trim_end_matches('/')
+        .to_string();
+    match link.strip_prefix(&base) {
+        Some(rest) if rest.starts_with('/') => Ok(rest.to_string()),
+        _ => Err(FetchError::ForeignLink {
+            tenant: client.tenant_id().to_string(),
+            link: link.to_string(),
+        }),
+    }
+}
+
+/// A whole collection from its batched first page, following `@odata.nextLink`.
+async fn collection(client: &GraphClient, first: &Value) -> Result<Vec<Value>, FetchError> {
+    let mut all = items(first);
+    if let Some(link) = first.get("@odata.nextLink").and_then(Value::as_str) {
+        let path = link_to_path(client, link)?;
+        all.extend(client.get_all(&path).await?);
+    }
+    Ok(all)
+}
+
+/// Reads one tenant. Errors are about the tenant as a whole (permission, network...);
+/// objects that cannot be parsed become `unreadable` entries for the planner.
+pub async fn fetch_tenant(
+    client: &GraphClient,
+    desired: &TenantDesired,
+) -> Result<ObservedTenant, FetchError> {
+    let tenant = client.tenant_id().to_string();
+    let systems = rbac_systems(desired);
+    let mut requests = vec![
+        BatchRequest::get("policies", policies_path()),
+        BatchRequest::get("rules", RULES_PATH),
+    ];
+    for s in &systems {
+        let (defs, assigns) = rbac_paths(*s);
+        requests.push(BatchRequest::get(format!("{s:?}-definitions"), defs));
+        requests.push(BatchRequest::get(format!("{s:?}-assignments"), assigns));
+    }
+    let names = desired_group_names(desired);
+    // The lists and the group look-ups travel at the same time.
+    let (answers, groups) = tokio::join!(client.batch(requests), client.resolve_groups(&names));
+    let answers = answers?;
+    let mut by_id: HashMap<String, Value> = HashMap::new();
+    for a in answers {
+        let id = a.id.clone();
+        let what: &'static str = match id.as_str() {
+            "policies" => "listing configuration policies",
+            "rules" => "listing detection rules",
+            _ => "listing role definitions and assignments",
+        };
+        let body = a.into_result(&tenant).map_err(|source| FetchError::Batch {
+            tenant: tenant.clone(),
+            what,
+            source: Box::new(source),
+        })?;
+        by_id.insert(id, body);
+    }
+    let mut observed = ObservedTenant {
+        tenant_id: tenant.clone(),
+        ..ObservedTenant::default()
+    };
+    for (name, r) in groups {
+        match r {
+            Ok(id) => observed.groups.insert(&name, vec![id]),
+            Err(GroupError::GroupNotFound { .. }) => observed.groups.insert(&name, vec![]),
+            Err(GroupError::GroupAmbiguous { ids, .. }) => observed.groups.insert(&name, ids),
+            Err(GroupError::LookupFailed { message, .. }) => {
+                return Err(FetchError::Groups { tenant, message });
+            }
+        }
+    }
+    let page = |id: &str| {
+        by_id.get(id).cloned().ok_or(FetchError::Shape {
+            tenant: tenant.clone(),
+            what: "a $batch answer is missing",
+        })
+    };
+
+    for mut p in collection(client, &page("policies")?).await? {
+        // Graph may page expanded settings (25 by default): read the rest.
+        if p.get("settings@odata.nextLink").is_some()
+            && let Some(id) = p.get("id").and_then(Value::as_str)
+        {
+            let all = client
+                .get_all(&format!(
+                    "/beta/deviceManagement/configurationPolicies/{id}/settings"
+                ))
+                .await?;
+            p["settings"] = Value::Array(all);
+        }
+        match ObservedConfigurationPolicy::from_graph(&p) {
+            Ok(o) => observed.configuration_policies.push(o),
+            Err(e) => observed.unreadable.push(Unreadable::policy(&p, &e)),
+        }
+    }
+    for r in collection(client, &page("rules")?).await? {
+        match ObservedDetectionRule::from_graph(&r) {
+            Ok(o) => observed.detection_rules.push(o),
+            Err(e) => observed.unreadable.push(Unreadable::rule(&r, &e)),
+        }
+    }
+    for s in &systems {
+        let mut rbac = ObservedRbac::default();
+        for d in collection(client, &page(&format!("{s:?}-definitions"))?).await? {
+            if let Ok(d) = ObservedRoleDefinition::from_graph(&d) {
+                rbac.role_definitions.push(d);
+            }
+        }
+        for a in collection(client, &page(&format!("{s:?}-assignments"))?).await? {
+            if let Ok(a) = ObservedRoleAssignment::from_graph(*s, &a) {
+                rbac.role_assignments.push(a);
+            }
+        }
+        observed.rbac.insert(*s, rbac);
+    }
+    name_unknown_groups(client, &mut observed).await;
+    // Graph's order is not ours: sort so that the diff never depends on it.
+    observed
+        .configuration_policies
+        .sort_by(|a, b| a.id.cmp(&b.id));
+    observed.detection_rules.sort_by(|a, b| a.id.cmp(&b.id));
+    observed.unreadable.sort_by(|a, b| a.id.cmp(&b.id));
+    for rbac in observed.rbac.values_mut() {
+        rbac.role_definitions.sort_by(|a, b| a.id.cmp(&b.id));
+        rbac.role_assignments.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    Ok(observed)
+}
+
+/// Names the group ids of managed policies' assignments that no desired name resolved to,
+/// so a plan shows `group: Old Pilot` rather than a GUID. Best effort: a failure leaves ids.
+async fn name_unknown_groups(client: &GraphClient, observed: &mut ObservedTenant) {
+    let mut unknown: BTreeSet<String> = BTreeSet::new();
+    for p in observed
+        .configuration_policies
+        .iter()
+        .filter(|p| p.marker.is_some())
+    {
+        for a in &p.assignments {
+            if let ObservedTarget::Group { group_id } | ObservedTarget::ExcludeGroup { group_id } =
+                &a.target
+                && !observed.groups.names.contains_key(group_id)
+            {
+                unknown.insert(group_id.clone());
+            }
+        }
+    }
+    if unknown.is_empty() {
+        return;
+    }
+    let requests: Vec<BatchRequest> = unknown
+        .iter()
+        .map(|id| {
+            BatchRequest::get(
+                id.clone(),
+                format!("/v1.0/groups/{id}?$select=id,displayName"),
+            )
+        })
+        .collect();
+    let Ok(answers) = client.batch(requests).await else {
+        return;
+    };
+    for a in answers {
+        if a.is_success()
+            && let Some(name) = a.body.get("displayName").and_then(Value::as_str)
+        {
+            observed.groups.names.insert(a.id.clone(), name.to_string());
+        }
+    }
+}
+
+/// Progress of a fleet plan, for the CLI's progress bar or log lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FleetEvent {
+    /// A tenant's plan is ready (`ok` false when the tenant failed).
+    TenantDone { tenant: String, ok: bool },
+}
+
+/// A callback for [`FleetEvent`]s.
+pub type Progress = Arc<dyn Fn(FleetEvent) + Send + Sync>;
+
+/// Plans every tenant: fetch (bounded parallelism, one task per tenant at a time), diff,
+/// assemble. `tenants` pairs each desired state with its credential.
+pub async fn plan_fleet(
+    ctx: &GraphContext,
+    tenants: Vec<(TenantDesired, TenantAuth)>,
+    parallelism: NonZeroUsize,
+    created_from: CreatedFrom,
+    progress: Option<Progress>,
+) -> Plan {
+    let desired: Vec<TenantDesired> = tenants.iter().map(|(d, _)| d.clone()).collect();
+    let digest = inputs_digest(&desired);
+    let ids: Vec<String> = tenants.iter().map(|(d, _)| d.tenant.id.clone()).collect();
+    let jobs: Arc<BTreeMap<String, (TenantDesired, TenantAuth)>> = Arc::new(
+        tenants
+            .into_iter()
+            .map(|(d, a)| (d.tenant.id.clone(), (d, a)))
+            .collect(),
+    );
+    let ctx = ctx.clone();
+    let outcomes = {
+        let jobs = jobs.clone();
+        run_per_tenant(ids, parallelism, move |id: String| {
+            let jobs = jobs.clone();
+            let ctx = ctx.clone();
+            let progress = progress.clone();
+            async move {
+                let Some((desired, auth)) = jobs.get(&id) else {
+                    return TenantPlan::failed(&id, &id, "no credential for this tenant");
+                };
+                let client = ctx.client(auth.clone());
+                let plan = match fetch_tenant(&client, desired).await {
+                    Ok(observed) => diff_tenant(desired, &observed),
+                    Err(e) => {
+                        TenantPlan::failed(&desired.tenant.name, &desired.tenant.id, e.to_string())
+                    }
+                };
+                if let Some(p) = &progress {
+                    p(FleetEvent::TenantDone {
+                        tenant: desired.tenant.name.clone(),
+                        ok: matches!(plan.status, crate::plan::TenantStatus::Ok),
+                    });
+                }
+                plan
+            }
+        })
+        .await
+    };
+    let plans: Vec<TenantPlan> = outcomes
+        .into_iter()
+        .map(|o| match o.result {
+            Ok(p) => p,
+            Err(e) => {
+                let (name, id) = jobs
+                    .get(&o.tenant)
+                    .map(|(d, _)| (d.tenant.name.clone(), d.tenant.id.clone()))
+                    .unwrap_or_else(|| (o.tenant.clone(), o.tenant.clone()));
+                TenantPlan::failed(&name, &id, e.to_string())
+            }
+        })
+        .collect();
+    Plan::new(plans, digest, created_from)
+}
+
+/// The built-in demo behind `rampart plan --emulator`: an in-process Graph emulator holding
+/// the repository's tenants in four states, so the first README command shows a real plan
+/// with no credentials and no network. Tenants, sorted by name, take the states in turn:
+/// in step (rampart's objects present and unchanged), drifted (edited "in the portal"),
+/// new (empty), and unmanaged (a look-alike policy rampart did not create).
+pub mod demo {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use serde_json::{Value, json};
+
+    use crate::desired::TenantDesired;
+    use crate::emulator::{self, AppSeed, EmulatorConfig, RunningEmulator};
+    use crate::graph::auth::{AuthConfig, AuthMethod, Authenticator, TenantAuth};
+    use crate::graph::client::{GraphClient, GraphContext, GraphOptions};
+    use crate::plan::{
+        Action, CREATED_ID, CREATED_ROLE_DEFINITION_ID, HttpMethod, TenantPlan, diff_tenant,
+    };
+
+    /// The demo app's client id (the emulator's default app).
+    pub const APP_ID: &str = "7e57a990-0000-4000-8000-000000000001";
+    /// A development secret known to the in-process emulator only.
+    const APP_SECRET: &str = "rampart-demo";
+
+    /// What a tenant holds at the start of the demo.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum DemoState {
+        InStep,
+        Drifted,
+        New,
+        Unmanaged,
+    }
+
+    /// The state of the `i`-th tenant (sorted by name).
+    pub fn state_of(i: usize) -> DemoState {
+        [
+            DemoState::InStep,
+            DemoState::Drifted,
+            DemoState::New,
+            DemoState::Unmanaged,
+        ][i % 4]
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    pub enum DemoError {
+        #[error("emulator: {0}")]
+        Emulator(Box<emulator::EmulatorError>),
+        #[error(transparent)]
+        Graph(Box<crate::graph::error::GraphError>),
+        #[error(transparent)]
+        Auth(Box<crate::graph::auth::AuthError>),
+        #[error(transparent)]
+        Url(Box<crate::graph::urls::UrlPolicyError>),
+        #[error(transparent)]
+        Fetch(Box<super::FetchError>),
+    }
+
+    macro_rules! boxed_from {
+        ($($t:ty => $v:ident),*) => {$(
+            impl From<$t> for DemoError {
+                fn from(e: $t) -> Self {
+                    DemoError::$v(Box::new(e))
+                }
+            }
+        )*};
+    }
+    boxed_from!(
+        emulator::EmulatorError => Emulator,
+        crate::graph::error::GraphError => Graph,
+        crate::graph::auth::AuthError => Auth,
+        crate::graph::urls::UrlPolicyError => Url,
+        super::FetchError => Fetch
+    );
+
+    /// A running demo: the emulator and credentials for its tenants.
+    pub struct Demo {
+        pub emulator: RunningEmulator,
+        pub options: GraphOptions,
+        pub authenticator: Authenticator,
+    }
+
+    impl Demo {
+        /// A fresh Graph context (own counters) for the emulator.
+        pub fn context(&self) -> Result<GraphContext, DemoError> {
+            Ok(GraphContext::builder(self.options.clone())
+                .http(self.authenticator.http().clone())
+                .build()?)
+        }
+
+        /// The credential for one tenant.
+        pub fn auth(&self, tenant_id: &str) -> Result<TenantAuth, DemoError> {
+            Ok(self.authenticator.tenant_auth(tenant_id)?)
+        }
+    }
+
+    /// Starts the emulator and seeds it: tenants and groups from the profiles under
+    /// `profiles_dir`, objects per [`state_of`].
+    pub async fn start(desired: &[TenantDesired], profiles_dir: &Path) -> Result<Demo, DemoError> {
+        let running = emulator::start(EmulatorConfig::default()).await?;
+        let admin = running.admin();
+        admin.add_app(&AppSeed {
+            app_id: APP_ID.into(),
+            display_name: "rampart demo".into(),
+            secrets: vec![APP_SECRET.into()],
+            ..AppSeed::default()
+        })?;
+        for t in
+            emulator::seed::seed_from_profiles(profiles_dir, Some(APP_ID), emulator::ALL_ROLES)?
+        {
+            admin.add_tenant(&t)?;
+        }
+        // Every group the desired state names exists in its tenant (the profiles' seeding
+        // cannot see every variable), so the demo plans without missing-group errors.
+        for d in desired {
+            if admin.tenant_snapshot(&d.tenant.id).is_some() {
+                for g in super::desired_group_names(d) {
+                    admin.add_group(&d.tenant.id, &g)?;
+                }
+            }
+        }
+        let options = GraphOptions::with_graph_url(&running.graph_url())?;
+        let mut config = AuthConfig::new(AuthMethod::Secret);
+        config.client_id = Some(APP_ID.into());
+        config.client_secret = Some(APP_SECRET.to_string().into());
+        config.login_url = crate::graph::urls::checked_base_url("login URL", &running.login_url())?;
+        let http = crate::graph::client::build_http_client(&options).map_err(|e| {
+            crate::graph::error::GraphError::InvalidRequest {
+                tenant: "-".into(),
+                reason: format!("cannot build the HTTP client: {e}"),
+            }
+        })?;
+        let authenticator = Authenticator::new(config, http)?;
+        let demo = Demo {
+            emulator: running,
+            options,
+            authenticator,
+        };
+        let ctx = demo.context()?;
+        let mut sorted: Vec<&TenantDesired> = desired.iter().collect();
+        sorted.sort_by(|a, b| a.tenant.name.cmp(&b.tenant.name));
+        for (i, d) in sorted.into_iter().enumerate() {
+            let client = ctx.client(demo.auth(&d.tenant.id)?);
+            seed_tenant(&demo, &client, d, state_of(i)).await?;
+        }
+        demo.emulator.admin().clear_log();
+        Ok(demo)
+    }
+
+    async fn seed_tenant(
+        demo: &Demo,
+        client: &GraphClient,
+        desired: &TenantDesired,
+        state: DemoState,
+    ) -> Result<(), DemoError> {
+        let admin = demo.emulator.admin();
+        let tenant = &desired.tenant.id;
+        match state {
+            DemoState::New => {}
+            DemoState::InStep | DemoState::Drifted => {
+                let observed = super::fetch_tenant(client, desired).await?;
+                let plan = diff_tenant(desired, &observed);
+                let created = apply_creates(client, &plan).await?;
+                if state == DemoState::Drifted {
+                    drift(admin, tenant, &created)?;
+                }
+            }
+            DemoState::Unmanaged => {
+                // Someone built the first policy by hand, with the same display name.
+                if let Some(p) = desired.objects.values().find_map(|o| match o {
+                    crate::desired::DesiredObject::ConfigurationPolicy(p) => Some(p),
+                    _ => None,
+                }) {
+                    let mut body = crate::plan::diff::policy_body(p);
+                    body["description"] = json!("Created by hand in the Intune portal");
+                    // An import keeps what it is given: give the family Graph would set.
+                    let family = match p.kind {
+                        crate::desired::Kind::FirewallPolicy => "endpointSecurityFirewall",
+                        crate::desired::Kind::AttackSurfaceReductionPolicy => {
+                            "endpointSecurityAttackSurfaceReduction"
+                        }
+                        _ => "endpointSecurityAntivirus",
+                    };
+                    body["templateReference"]["templateFamily"] = json!(family);
+                    admin.add_policy(tenant, &body)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Out-of-band edits: a policy loses a setting and is renamed, a rule is disabled.
+    fn drift(
+        admin: &emulator::Emulator,
+        tenant: &str,
+        created: &BTreeMap<String, String>,
+    ) -> Result<(), DemoError> {
+        if let Some(id) = created.get("policy") {
+            if let Some(p) = admin.policy(tenant, id) {
+                let mut settings = p.get("settings").cloned().unwrap_or(Value::Null);
+                if let Some(a) = settings.as_array_mut()
+                    && a.len() > 1
+                {
+                    a.pop();
+                }
+                let name = p
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                admin.oob_edit_policy(
+                    tenant,
+                    id,
+                    &json!({"settings": settings, "name": format!("{name} (edited)")}),
+                )?;
+            }
+        }
+        if let Some(id) = created.get("rule") {
+            admin.oob_edit_rule(tenant, id, &json!({"status": "disabled"}))?;
+        }
+        Ok(())
+    }
+
+    /// Sends the create requests of a tenant plan (seeding only: no stale checks, no
+    /// retries beyond the client's). Returns the ids of the first policy and first rule.
+    pub async fn apply_creates(
+        client: &GraphClient,
+        plan: &TenantPlan,
+    ) -> Result<BTreeMap<String, String>, DemoError> {
+        let mut first = BTreeMap::new();
+        for o in plan.objects.iter().filter(|o| o.action == Action::Create) {
+            let mut id = String::new();
+            let mut role_id = String::new();
+            for r in &o.requests {
+                let path = r.path.replace(CREATED_ID, &id);
+                let mut body = r.body.clone().unwrap_or(Value::Null);
+                if !role_id.is_empty() {
+                    let text = body
+                        .to_string()
+                        .replace(CREATED_ROLE_DEFINITION_ID, &role_id);
+                    body = serde_json::from_str(&text).unwrap_or(body);
+                }
+                let answer = match r.method {
+                    HttpMethod::Post => client.post(&path, &body).await?,
+                    HttpMethod::Put => client.put(&path, &body).await?,
+                    HttpMethod::Patch => client.patch(&path, &body).await?,
+                    HttpMethod::Delete => client.delete(&path).await?,
+                };
+                let new_id = answer
+                    .body
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                match r.purpose {
+                    crate::plan::RequestPurpose::Create => id = new_id,
+                    crate::plan::RequestPurpose::CreateRoleDefinition => role_id = new_id,
+                    _ => {}
+                }
+            }
+            let key = if o.address.kind.is_configuration_policy() {
+                "policy"
+            } else if o.address.kind == crate::desired::Kind::DetectionRule {
+                "rule"
+            } else {
+                "role"
+            };
+            first.entry(key.to_string()).or_insert(id);
+        }
+        Ok(first)
+    }
+}
