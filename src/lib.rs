@@ -10,6 +10,7 @@ pub mod config;
 pub mod desired;
 pub mod diag;
 pub mod emulator;
+pub mod fetch;
 pub mod graph;
 pub mod import;
 pub mod load;
