@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::yaml::{self, Document, Node, Value};
 
@@ -481,6 +481,119 @@ fn check_edit(edited: &str, profile: Option<&str>, tenant: &NewTenant) -> Result
         ));
     }
     Ok(())
+}
+
+/// What [`add_to_repository`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddOutcome {
+    pub tenant_name: String,
+    /// The tenant's desired objects after the edit, as `Kind/name`, sorted.
+    pub objects: Vec<String>,
+}
+
+/// Why [`add_to_repository`] wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum AddError {
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot add the tenant to {path}: {source}")]
+    Edit {
+        path: PathBuf,
+        #[source]
+        source: EditError,
+    },
+    /// The repository would not validate with the edit; `diagnostics` is rendered (concise).
+    #[error(
+        "adding tenant `{tenant}` would make the repository invalid; {path} was not changed:\n{diagnostics}"
+    )]
+    Invalid {
+        tenant: String,
+        path: PathBuf,
+        diagnostics: String,
+    },
+    #[error("cannot write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// `tenants add`: edits `profile` (a file of the repository at `root`), validates the
+/// whole repository as it will be with the edit (the file's text replaced in memory), and
+/// only then writes the file atomically. Nothing is written on any error.
+pub fn add_to_repository(
+    root: &Path,
+    profile: &Path,
+    profile_name: Option<&str>,
+    tenant: &NewTenant,
+) -> Result<AddOutcome, AddError> {
+    let text = std::fs::read_to_string(profile).map_err(|source| AddError::Read {
+        path: profile.to_path_buf(),
+        source,
+    })?;
+    let edited = add_tenant(&text, profile_name, tenant).map_err(|source| AddError::Edit {
+        path: profile.to_path_buf(),
+        source,
+    })?;
+    let mut loaded = crate::load::load_repository(root, &[]);
+    // The loader's display path of the profile file, found by comparing real paths.
+    let target = std::fs::canonicalize(profile).ok();
+    let mut displays: Vec<String> = loaded.documents.iter().map(|d| d.path.clone()).collect();
+    displays.extend(
+        loaded
+            .diagnostics
+            .iter()
+            .filter_map(|d| d.span.as_ref().map(|s| s.path.clone())),
+    );
+    let display = displays
+        .into_iter()
+        .find(|d| target.is_some() && std::fs::canonicalize(root.join(d)).ok() == target)
+        .unwrap_or_else(|| profile.display().to_string());
+    loaded.documents.retain(|d| d.path != display);
+    loaded
+        .diagnostics
+        .retain(|d| d.span.as_ref().is_none_or(|s| s.path != display));
+    loaded.sources.insert(display.clone(), edited.clone());
+    let dir = profile.parent().unwrap_or(Path::new("."));
+    crate::load::load_text(
+        &display,
+        &edited,
+        dir,
+        &yaml::Limits::default(),
+        &mut loaded,
+    );
+    let v = crate::load::validate_loaded(loaded);
+    if v.has_errors() {
+        return Err(AddError::Invalid {
+            tenant: tenant.name.clone(),
+            path: profile.to_path_buf(),
+            diagnostics: crate::diag::render(
+                &v.diagnostics,
+                &v.loaded.sources,
+                crate::diag::Format::Concise,
+                false,
+            ),
+        });
+    }
+    write_atomically(profile, &edited).map_err(|source| AddError::Write {
+        path: profile.to_path_buf(),
+        source,
+    })?;
+    let id = tenant.id.to_ascii_lowercase();
+    let objects = v
+        .tenants
+        .get(&id)
+        .map(|t| t.objects.keys().map(|(k, n)| format!("{k}/{n}")).collect())
+        .unwrap_or_default();
+    Ok(AddOutcome {
+        tenant_name: tenant.name.clone(),
+        objects,
+    })
 }
 
 /// Writes `text` to `path` atomically: a temporary file in the same directory, flushed and

@@ -122,13 +122,13 @@ pub trait Access: Send + Sync {
 }
 
 /// The real [`Access`]: credentials from the Graph client area, probes over HTTP.
-pub struct GraphAccess {
-    auth: Authenticator,
+pub struct GraphAccess<'a> {
+    auth: &'a Authenticator,
     http: reqwest::Client,
     graph_url: url::Url,
 }
 
-impl std::fmt::Debug for GraphAccess {
+impl std::fmt::Debug for GraphAccess<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GraphAccess")
             .field("auth", &self.auth)
@@ -137,9 +137,9 @@ impl std::fmt::Debug for GraphAccess {
     }
 }
 
-impl GraphAccess {
+impl<'a> GraphAccess<'a> {
     /// `graph_url` must already have passed the URL policy (`graph::urls::checked_base_url`).
-    pub fn new(auth: Authenticator, graph_url: url::Url) -> Self {
+    pub fn new(auth: &'a Authenticator, graph_url: url::Url) -> Self {
         let http = auth.http().clone();
         GraphAccess {
             auth,
@@ -150,7 +150,7 @@ impl GraphAccess {
 }
 
 #[async_trait]
-impl Access for GraphAccess {
+impl Access for GraphAccess<'_> {
     async fn token(&self, tenant_id: &str) -> Result<Token, TokenFailure> {
         // `TenantAuth::token` does the `tid` check and extracts the AADSTS codes.
         let auth = self

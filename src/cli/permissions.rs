@@ -1,0 +1,116 @@
+//! `rampart permissions [--for plan|apply|import] [--client-id ID] [--format human|json]`:
+//! the least-privilege Microsoft Graph application permissions the repository's
+//! configuration needs (only the surfaces it uses), and the admin-consent URLs of the
+//! multi-tenant app, overall and per tenant. Offline: reads the repository only.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::bail;
+
+use crate::diag::{self, Format};
+use crate::onboard::permissions::{DEFAULT_AUTHORITY, Purpose, render_human, report};
+
+use super::exit;
+
+/// What the permissions are for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum PurposeArg {
+    /// Read only (`rampart plan`).
+    Plan,
+    /// Read and write (`rampart apply`).
+    #[default]
+    Apply,
+    /// Read of every surface `rampart import --tenant` covers.
+    Import,
+}
+
+impl From<PurposeArg> for Purpose {
+    fn from(p: PurposeArg) -> Purpose {
+        match p {
+            PurposeArg::Plan => Purpose::Plan,
+            PurposeArg::Apply => Purpose::Apply,
+            PurposeArg::Import => Purpose::Import,
+        }
+    }
+}
+
+/// Human or JSON output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// List the Graph application permissions the configuration needs.
+#[derive(Clone, Debug, clap::Args)]
+pub struct PermissionsArgs {
+    /// Repository root (holding policies/ and profiles/).
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+    /// Permissions for plan (read), apply (write) or import (read everything).
+    #[arg(long = "for", value_enum, default_value_t = PurposeArg::Apply)]
+    pub purpose: PurposeArg,
+    /// Client id of the multi-tenant app, for admin-consent URLs.
+    #[arg(long, env = "AZURE_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// Login authority used in consent URLs (sovereign clouds differ).
+    #[arg(long, env = "AZURE_AUTHORITY_HOST", default_value = DEFAULT_AUTHORITY)]
+    pub login_url: String,
+    /// Only tenants of this profile (repeatable).
+    #[arg(long = "profile")]
+    pub profiles: Vec<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+}
+
+/// The output text for `args` (no printing), or the repository's diagnostics as an error.
+pub fn render(args: &PermissionsArgs) -> anyhow::Result<String> {
+    let validated = crate::load::validate(&args.root, &[]);
+    if validated.has_errors() {
+        let text = diag::render(
+            &validated.diagnostics,
+            &validated.loaded.sources,
+            Format::Concise,
+            false,
+        );
+        bail!("the repository does not validate:\n{text}");
+    }
+    for p in &args.profiles {
+        if !validated.tenants.values().any(|t| t.profiles.contains(p)) {
+            bail!("no profile named `{p}` targets any tenant");
+        }
+    }
+    let tenants: Vec<_> = validated
+        .tenants
+        .values()
+        .filter(|t| {
+            args.profiles.is_empty() || t.profiles.iter().any(|p| args.profiles.contains(p))
+        })
+        .cloned()
+        .collect();
+    let r = report(
+        &tenants,
+        args.purpose.into(),
+        args.client_id.as_deref().filter(|c| !c.is_empty()),
+        &args.login_url,
+    );
+    Ok(match args.format {
+        OutputFormat::Human => render_human(&r),
+        OutputFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&r)?;
+            s.push('\n');
+            s
+        }
+    })
+}
+
+/// Runs `rampart permissions`.
+pub fn run(args: &PermissionsArgs) -> anyhow::Result<i32> {
+    let text = render(args)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(exit::OK)
+}
