@@ -290,6 +290,8 @@ pub fn resolve(loaded: &Loaded) -> Resolution {
     let mut provenance: BTreeMap<(String, Kind, String), Provenance<'_>> = BTreeMap::new();
     // (span, variable) -> tenants where it is undefined; reported once per location.
     let mut undefined: BTreeMap<(Span, String), BTreeSet<String>> = BTreeMap::new();
+    // A document without variables builds the same object for every tenant: build once.
+    let mut shared: BTreeMap<(&str, usize), DesiredObject> = BTreeMap::new();
     for prof in loaded.profiles() {
         let Some(DocumentFile::DistributionProfile(p)) = &prof.file else {
             continue;
@@ -344,8 +346,19 @@ pub fn resolve(loaded: &Loaded) -> Resolution {
                 let Some(kind) = Kind::parse(&doc.kind) else {
                     continue;
                 };
-                let object = match build_object(doc, &vctx) {
-                    Ok(o) => o,
+                let cache_key = (doc.path.as_str(), doc.index);
+                let cached = shared.get(&cache_key).cloned();
+                let built = match cached {
+                    Some(o) => Ok(o),
+                    None => build_object(doc, &vctx),
+                };
+                let object = match built {
+                    Ok(o) => {
+                        if !crate::load::contains_variable(&doc.json) {
+                            shared.entry(cache_key).or_insert_with(|| o.clone());
+                        }
+                        o
+                    }
                     Err(BuildError::Diagnostics(ds)) => {
                         res.diagnostics.extend(ds);
                         continue;
