@@ -261,6 +261,13 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<i32> {
         running.shutdown().await;
         return Ok(super::exit::OK);
     }
+    if !running.addr().ip().is_loopback() {
+        // The admin endpoints and the development app secret are for loopback use.
+        anstream::eprintln!(
+            "warning: listening on {}, not loopback: /_emulator/ endpoints are unauthenticated",
+            running.addr()
+        );
+    }
     let base = running.base_url();
     let example = tenants
         .first()
