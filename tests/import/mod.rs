@@ -3,5 +3,6 @@
 mod docs;
 mod errors;
 mod files;
+mod pipeline;
 mod proptests;
 mod roundtrip;
