@@ -443,6 +443,9 @@ pub struct TenantAuth {
     method: AuthMethod,
     scope: String,
     credential: Arc<dyn TokenCredential>,
+    /// The last token that passed the check, with its claims: the credential hands out
+    /// the same cached token for an hour, so decode it once, not on every request.
+    checked: Arc<std::sync::Mutex<Option<(Secret, TokenClaims)>>>,
 }
 
 impl fmt::Debug for TenantAuth {
@@ -468,6 +471,7 @@ impl TenantAuth {
             method,
             scope: scope.into(),
             credential,
+            checked: Arc::new(std::sync::Mutex::new(None)),
         }
     }
 
@@ -483,13 +487,22 @@ impl TenantAuth {
             .get_token(&[self.scope.as_str()], None)
             .await
             .map_err(|e| token_error(&self.tenant_id, self.method, e))?;
+        if let Some((t, c)) = &*self.checked.lock().unwrap_or_else(|e| e.into_inner()) {
+            if *t == token.token {
+                return Ok((token, c.clone()));
+            }
+        }
         let claims =
             decode_claims(token.token.secret()).map_err(|reason| AuthError::MalformedToken {
                 tenant: self.tenant_id.clone(),
                 reason,
             })?;
         match &claims.tid {
-            Some(tid) if tid.eq_ignore_ascii_case(&self.tenant_id) => Ok((token, claims)),
+            Some(tid) if tid.eq_ignore_ascii_case(&self.tenant_id) => {
+                *self.checked.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((token.token.clone(), claims.clone()));
+                Ok((token, claims))
+            }
             other => Err(AuthError::WrongTenant {
                 expected: self.tenant_id.clone(),
                 actual: other.clone().unwrap_or_else(|| "<none>".into()),

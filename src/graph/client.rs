@@ -668,8 +668,15 @@ impl GraphClient {
         body: Option<Vec<u8>>,
         requests: u64,
     ) -> Result<Answer, GraphError> {
-        self.send_inner(method, target, body, requests, method.is_idempotent(), 0)
-            .await
+        self.send_inner(
+            method,
+            target,
+            body,
+            requests,
+            method.is_idempotent(),
+            usize::from(method.is_write()),
+        )
+        .await
     }
 
     async fn send_inner(
@@ -679,7 +686,7 @@ impl GraphClient {
         body: Option<Vec<u8>>,
         requests: u64,
         idempotent: bool,
-        paced_writes: usize,
+        writes: usize,
     ) -> Result<Answer, GraphError> {
         let sh = &self.ctx.shared;
         let tenant = self.tenant_id().to_string();
@@ -695,12 +702,8 @@ impl GraphClient {
         };
         sh.stats.record(&tenant, |c| c.requests += requests);
         loop {
-            // Pace every attempt of a write: Intune counts each one against the limit.
-            let writes = if method.is_write() && paced_writes == 0 {
-                1
-            } else {
-                paced_writes
-            };
+            // Pace every attempt of a write: Intune counts each one against the limit. A
+            // `$batch` counts its write sub-requests, not itself (a batch of reads is a read).
             for _ in 0..writes {
                 self.pacer.acquire().await;
             }

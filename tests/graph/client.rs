@@ -580,9 +580,11 @@ async fn writes_are_paced_per_tenant() {
     // Another tenant has its own window.
     b.delete("/beta/x/3").await.unwrap();
     assert!(clock.sleeps().is_empty());
-    // Reads are not paced.
+    // Reads are not paced, nor is a $batch of reads (a POST on the wire).
     a.get("/beta/x").await.ok();
+    a.batch(vec![BatchRequest::get("1", "/beta/y")]).await.ok();
     assert!(clock.sleeps().is_empty());
+    assert_eq!(mock.graph_log().len(), 5);
     a.delete("/beta/x/4").await.unwrap();
     assert_eq!(clock.sleeps(), [Duration::from_secs(20)]);
 }
