@@ -958,6 +958,50 @@ mod tests {
         )
     }
 
+    #[derive(Debug)]
+    struct Counting {
+        calls: std::sync::atomic::AtomicUsize,
+        lifetime: azure_core::time::Duration,
+    }
+
+    #[async_trait::async_trait]
+    impl TokenCredential for Counting {
+        async fn get_token(
+            &self,
+            _: &[&str],
+            _: Option<TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<AccessToken> {
+            let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(AccessToken::new(
+                format!("token-{n}"),
+                azure_core::time::OffsetDateTime::now_utc() + self.lifetime,
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn cached_credential_reuses_until_near_expiry() {
+        let long = Arc::new(Counting {
+            calls: Default::default(),
+            lifetime: azure_core::time::Duration::hours(1),
+        });
+        let c = CachedCredential::new(long.clone());
+        for _ in 0..3 {
+            c.get_token(&[GRAPH_SCOPE], None).await.unwrap();
+        }
+        assert_eq!(long.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // A token inside the refresh margin is never served from the cache.
+        let short = Arc::new(Counting {
+            calls: Default::default(),
+            lifetime: azure_core::time::Duration::seconds(60),
+        });
+        let c = CachedCredential::new(short.clone());
+        for _ in 0..3 {
+            c.get_token(&[GRAPH_SCOPE], None).await.unwrap();
+        }
+        assert_eq!(short.calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
     #[test]
     fn scopes_follow_the_graph_host() {
         let u = |s: &str| Url::parse(s).unwrap();
