@@ -16,8 +16,8 @@ use anyhow::{Context as _, bail};
 use crate::desired::{Kind, TenantDesired};
 use crate::diag::{self, Format};
 use crate::fetch::{self, FleetEvent, Progress, demo};
-use crate::graph::auth::{AuthConfig, AuthMethod, Authenticator};
-use crate::graph::client::{GraphContext, GraphOptions};
+use crate::graph::auth::AuthMethod;
+use crate::graph::setup::{ConnectOptions, connect};
 use crate::plan::{CreatedFrom, Plan, save};
 use crate::render::{COMMENT_LIMIT, HumanOptions, render_human, render_json, render_markdown};
 
@@ -39,12 +39,27 @@ pub struct GraphArgs {
     /// (default: chosen from the AZURE_* environment variables).
     #[arg(long)]
     pub auth: Option<String>,
-    /// Graph base URL (https, or http to loopback only).
-    #[arg(long, env = "RAMPART_GRAPH_URL")]
+    /// Graph base URL (https, or http to loopback only; RAMPART_GRAPH_URL).
+    #[arg(long)]
     pub graph_url: Option<String>,
     /// Login authority (default https://login.microsoftonline.com; AZURE_AUTHORITY_HOST).
     #[arg(long)]
     pub login_url: Option<String>,
+}
+
+impl GraphArgs {
+    /// The graph layer's connection settings.
+    pub fn connect_options(&self) -> anyhow::Result<ConnectOptions> {
+        Ok(ConnectOptions {
+            auth: self
+                .auth
+                .as_deref()
+                .map(str::parse::<AuthMethod>)
+                .transpose()?,
+            graph_url: self.graph_url.clone(),
+            login_url: self.login_url.clone(),
+        })
+    }
 }
 
 /// Show what rampart would change in each tenant.
@@ -229,22 +244,9 @@ pub async fn make_plan(args: &PlanArgs) -> anyhow::Result<Plan> {
         demo.emulator.shutdown().await;
         plan
     } else {
-        let options = match &args.graph.graph_url {
-            Some(u) => GraphOptions::with_graph_url(u)?,
-            None => GraphOptions::default(),
-        };
-        created_from.source = options.graph_url.to_string();
-        let method = args
-            .graph
-            .auth
-            .as_deref()
-            .map(str::parse::<AuthMethod>)
-            .transpose()?;
-        let config = AuthConfig::from_env(method, args.graph.login_url.as_deref(), |k| {
-            std::env::var(k).ok()
-        })?;
-        let ctx = GraphContext::builder(options).build()?;
-        let authenticator = Authenticator::new(config, ctx.http().clone())?;
+        let (ctx, authenticator) =
+            connect(&args.graph.connect_options()?, |k| std::env::var(k).ok())?;
+        created_from.source = ctx.options().graph_url.to_string();
         let mut tenants = Vec::new();
         for d in selected {
             let auth = authenticator.tenant_auth(&d.tenant.id)?;
