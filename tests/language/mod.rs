@@ -2,6 +2,7 @@
 //! snapshots, each renderer at least once), resolution (variables, overrides, union and
 //! conflict across profiles), schema drift, and the shipped examples.
 
+mod cli;
 mod diagnostics;
 mod resolution;
 mod shipped;
