@@ -60,7 +60,8 @@ pub fn render_desired(args: &ShowDesiredArgs) -> anyhow::Result<String> {
             known.join(", ")
         );
     };
-    let view = TenantView::new(tenant);
+    let mut view = serde_json::to_value(TenantView::new(tenant)).context("serialising")?;
+    redact_secrets(&mut view);
     Ok(match args.format {
         OutputFormat::Json => {
             let mut s = serde_json::to_string_pretty(&view).context("serialising to JSON")?;
@@ -69,6 +70,22 @@ pub fn render_desired(args: &ShowDesiredArgs) -> anyhow::Result<String> {
         }
         OutputFormat::Yaml => serde_saphyr::to_string(&view).context("serialising to YAML")?,
     })
+}
+
+/// Secret setting values (`SimpleValue::Secret`) are never printed.
+fn redact_secrets(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if m.get("type").and_then(serde_json::Value::as_str) == Some("secret")
+                && let Some(value) = m.get_mut("value")
+            {
+                *value = serde_json::Value::String("(secret, not shown)".into());
+            }
+            m.values_mut().for_each(redact_secrets);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_secrets),
+        _ => {}
+    }
 }
 
 /// Runs `rampart show ...`; returns the exit code.
@@ -81,5 +98,16 @@ pub fn run(cmd: &ShowCommand) -> anyhow::Result<i32> {
             stdout.flush()?;
             Ok(super::exit::OK)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn secrets_are_redacted() {
+        let mut v = serde_json::json!({"settings": [{"value": {"type": "simple",
+            "value": {"type": "secret", "value": "hunter2", "value_state": "notEncrypted"}}}]});
+        super::redact_secrets(&mut v);
+        assert!(!v.to_string().contains("hunter2"));
     }
 }
