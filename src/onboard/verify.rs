@@ -468,7 +468,7 @@ pub async fn verify_tenant(access: &dyn Access, target: &VerifyTarget) -> Tenant
                 id: format!("role:{s}"),
                 surface: Some(*s),
                 status: Status::Pass,
-                detail: format!("{r}"),
+                detail: r.to_string(),
                 fix: None,
             }),
             None => {
@@ -659,5 +659,65 @@ mod tests {
             aadsts_codes("x AADSTS90002: y AADSTS7000215: z"),
             "90002,7000215"
         );
+    }
+
+    struct Fake {
+        tid: &'static str,
+        probes: std::sync::Mutex<u32>,
+    }
+
+    #[async_trait]
+    impl Access for Fake {
+        async fn token(&self, _: &str) -> Result<Token, TokenFailure> {
+            use base64::Engine as _;
+            let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            let payload = format!(r#"{{"tid":"{}","roles":["Group.Read.All"]}}"#, self.tid);
+            Ok(Token::new(format!(
+                "{}.{}.sig",
+                e.encode("{}"),
+                e.encode(payload)
+            )))
+        }
+        async fn get(&self, _: &Token, _: &str) -> Result<ProbeAnswer, String> {
+            *self.probes.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+            Ok(ProbeAnswer {
+                status: 200,
+                error_code: None,
+                message: None,
+            })
+        }
+        fn client_id(&self) -> Option<String> {
+            Some("app".into())
+        }
+        fn authority(&self) -> String {
+            "https://login.example".into()
+        }
+    }
+
+    #[tokio::test]
+    async fn wrong_tenant_is_named_and_never_probed() {
+        let fake = Fake {
+            tid: "other-tenant",
+            probes: std::sync::Mutex::new(0),
+        };
+        let target = VerifyTarget {
+            name: "contoso".into(),
+            tenant_id: "my-tenant".into(),
+            needs: [(Surface::Groups, Level::Read)].into(),
+        };
+        let r = verify_tenant(&fake, &target).await;
+        assert!(!r.ok);
+        let tid = r.checks.iter().find(|c| c.id == "tid").expect("tid check");
+        assert_eq!(tid.status, Status::Fail);
+        assert!(tid.detail.contains("other-tenant"), "{tid:?}");
+        assert_eq!(*fake.probes.lock().unwrap_or_else(|e| e.into_inner()), 0);
+
+        let fake = Fake {
+            tid: "my-tenant",
+            probes: std::sync::Mutex::new(0),
+        };
+        let r = verify_tenant(&fake, &target).await;
+        assert!(r.ok, "{r:#?}");
+        assert_eq!(*fake.probes.lock().unwrap_or_else(|e| e.into_inner()), 1);
     }
 }

@@ -421,9 +421,11 @@ async fn import_then_plan_shows_no_changes_and_adopt_makes_them_managed() {
     ] {
         assert_eq!(r.body.pointer(pointer), rule.pointer(pointer), "{pointer}");
     }
-    // The planner reports an unmanaged rule with the same id as an error, not yet as an
-    // adoption candidate (see the report), so the plan below covers the policies only.
-    std::fs::remove_file(dir.join(format!("{}.yaml", rule_doc.name))).expect("rm");
+    // The planner reports an unmanaged rule with the same id as an error, not as an
+    // adoption candidate (see the report), so the first plan covers the policies only.
+    let rule_file = dir.join(format!("{}.yaml", rule_doc.name));
+    let aside = root.path().join("rule.yaml.aside");
+    std::fs::rename(&rule_file, &aside).expect("mv");
     let all = desired(root.path());
     let d = all[0].clone();
     assert_eq!(d.objects.len(), n_policies);
@@ -448,15 +450,31 @@ async fn import_then_plan_shows_no_changes_and_adopt_makes_them_managed() {
         assert!(o.changes.is_empty(), "{}: {:#?}", o.address, o.changes);
     }
 
-    // --adopt: a reviewable plan whose only writes carry the marker, then apply.
-    let chosen: BTreeSet<String> = plan.objects().map(|(_, o)| o.address.to_string()).collect();
+    // --adopt: a reviewable plan whose only writes carry the marker, then apply. The rule
+    // comes back: adoption handles the planner's id clash.
+    std::fs::rename(&aside, &rule_file).expect("mv back");
+    let all = desired(root.path());
+    let d = all[0].clone();
+    let chosen: BTreeSet<String> = imported
+        .documents
+        .iter()
+        .map(|x| format!("contoso/{}/{}", x.kind, x.name))
+        .collect();
     let (adoption, n) = adoption_plan(&ctx, &auth, &d, Some(&chosen))
         .await
         .expect("adoption plan");
-    assert_eq!(n, n_policies);
+    assert_eq!(n, n_policies + 1);
     for (_, o) in adoption.objects() {
         assert_eq!(o.action, Action::Update);
         assert_eq!(o.requests.len(), 1, "{o:#?}");
+        // The only change adoption makes is the marker at the end of the description.
+        let paths: Vec<&str> = o.changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["description"], "{o:#?}");
+        let after = o.changes[0].after.as_str().unwrap_or("");
+        assert!(
+            after.ends_with(&format!("[rampart:{}]", o.address.name)),
+            "{after}"
+        );
     }
     let connector = AuthConnector {
         context: ctx.clone(),
@@ -480,6 +498,7 @@ async fn import_then_plan_shows_no_changes_and_adopt_makes_them_managed() {
     )
     .await;
     assert!(!after.errored);
+    assert_eq!(after.objects().count(), n_policies + 1);
     for (_, o) in after.objects() {
         assert_eq!(o.action, Action::NoOp, "{o:#?}");
     }
@@ -495,6 +514,13 @@ async fn import_then_plan_shows_no_changes_and_adopt_makes_them_managed() {
         })
         .count();
     assert_eq!(marked, n_policies);
+    let rules = emu.admin().detection_rules(HEALTHY);
+    assert!(
+        rules[0]["description"]
+            .as_str()
+            .is_some_and(|s| s.ends_with(&format!("[rampart:{}]", rule_doc.name))),
+        "{rules:#?}"
+    );
     emu.shutdown().await;
 }
 
