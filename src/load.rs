@@ -430,6 +430,21 @@ fn load_document(
     if let Some(f) = &file {
         // Static checks; resolution runs them again on each tenant's substituted copy.
         diags.extend(checks::document(f, &json, ctx, query_file_text.as_deref()));
+    } else if !valid {
+        // Unknown fields only? Check the rest too (the document stays invalid, so it is
+        // never resolved; profiles still get their cross-document checks).
+        let pruned = schema_errors::without_unknown_fields(&kind, &json);
+        if schema_errors::check(&kind, &pruned, ctx).is_empty()
+            && let Ok(f) = config::from_json(&kind, &pruned)
+        {
+            diags.extend(checks::document(
+                &f,
+                &pruned,
+                ctx,
+                query_file_text.as_deref(),
+            ));
+            file = Some(f);
+        }
     }
     Some(LoadedDocument {
         path: ctx.path.to_string(),

@@ -296,6 +296,9 @@ pub fn resolve(loaded: &Loaded) -> Resolution {
         let Some(DocumentFile::DistributionProfile(p)) = &prof.file else {
             continue;
         };
+        if !prof.valid {
+            continue;
+        }
         let selected = selected_policies(loaded, &p.policies);
         let profile_vars: BTreeMap<String, Value> = p
             .vars

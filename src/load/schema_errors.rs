@@ -48,6 +48,33 @@ pub(crate) fn check(kind: &str, json: &Value, ctx: &DocCtx<'_>) -> Vec<Diagnosti
     out
 }
 
+/// `json` without the fields the schema does not know (pointers of every
+/// `additionalProperties` error): when that is all that is wrong, the semantic checks can
+/// still run on the rest, so one run reports a typo and, say, a bad frequency together.
+pub(crate) fn without_unknown_fields(kind: &str, json: &Value) -> Value {
+    let Some(validator) = VALIDATORS.get(kind) else {
+        return json.clone();
+    };
+    let mut doomed: Vec<String> = Vec::new();
+    for e in validator.iter_errors(json) {
+        if let ValidationErrorKind::AdditionalProperties { unexpected } = e.kind() {
+            let base = e.instance_path().as_str().to_string();
+            for name in unexpected {
+                doomed.push(format!("{base}/{}", crate::yaml::escape_pointer(name)));
+            }
+        }
+    }
+    let mut out = json.clone();
+    for p in doomed {
+        if let Some((parent, last)) = p.rsplit_once('/')
+            && let Some(Value::Object(m)) = out.pointer_mut(parent)
+        {
+            m.remove(&last.replace("~1", "/").replace("~0", "~"));
+        }
+    }
+    out
+}
+
 fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",

@@ -41,6 +41,12 @@ fn unknown_field_with_suggestion() {
 }
 
 #[test]
+fn unknown_field_and_semantic_error_together() {
+    let rule = rule_with("frequency: PT1H\n", "frequency: 2h\nstatu: enabled\n");
+    insta::assert_snapshot!(human(&with_profile(&rule)));
+}
+
+#[test]
 fn unknown_nested_field() {
     let rule = rule_with("  severity: high\n", "  severity: high\n  sevrity: low\n");
     insta::assert_snapshot!(human(&with_profile(&rule)));
