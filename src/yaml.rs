@@ -781,4 +781,25 @@ mod tests {
         assert_eq!(p.documents.len(), 2);
         assert_eq!(p.documents[1].start, 5);
     }
+
+    proptest::proptest! {
+        /// Any input ends in documents or errors, never a panic, and every span lies
+        /// within the text.
+        #[test]
+        fn never_panics_and_spans_stay_in_bounds(text in "[a-z:\\-\\[\\]{}&*!,'\" \n#|>0-9.~éß]{0,200}") {
+            let p = parse(&text, &Limits::default());
+            for d in &p.documents {
+                let (_, idx) = to_json(&d.root);
+                for s in idx.map.values() {
+                    proptest::prop_assert!(s.value.end <= text.len());
+                    proptest::prop_assert!(s.value.start <= s.value.end);
+                    proptest::prop_assert!(text.is_char_boundary(s.value.start));
+                    proptest::prop_assert!(text.is_char_boundary(s.value.end));
+                }
+            }
+            for e in &p.errors {
+                proptest::prop_assert!(e.span.end <= text.len());
+            }
+        }
+    }
 }
