@@ -437,3 +437,139 @@ fn deletions_come_first() {
     assert_eq!(plan.objects[0].action, Action::Delete);
     assert_eq!(plan.objects[1].action, Action::Create);
 }
+
+fn role(
+    system: rampart::desired::RbacSystem,
+    role: &str,
+    groups: &[&str],
+) -> rampart::desired::DesiredObject {
+    rampart::desired::DesiredObject::RoleAssignment(rampart::desired::DesiredRoleAssignment {
+        name: "soc-readers".into(),
+        system,
+        role: role.into(),
+        custom_role: None,
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        display_name: "SOC readers".into(),
+        description: "Read access for the SOC".into(),
+        scopes: vec!["/".into()],
+        origin: origin(),
+    })
+}
+
+#[test]
+fn directory_roles_add_missing_principals_and_never_remove() {
+    use rampart::desired::RbacSystem;
+    let mut rbac = rampart::plan::ObservedRbac::default();
+    rbac.role_definitions.push(
+        rampart::plan::ObservedRoleDefinition::from_graph(&json!({"id": "5d6b6bb7-de71-4623-b4af-96380a352509", "displayName": "Security Reader", "isBuiltIn": true}))
+            .expect("def"),
+    );
+    for (id, p) in [
+        ("a1", "33333333-3333-3333-3333-333333333333"),
+        ("a2", "99999999-9999-9999-9999-999999999999"),
+    ] {
+        rbac.role_assignments.push(
+            rampart::plan::ObservedRoleAssignment::from_graph(
+                RbacSystem::Directory,
+                &json!({"id": id, "roleDefinitionId": "5d6b6bb7-de71-4623-b4af-96380a352509", "principalId": p, "directoryScopeId": "/"}),
+            )
+            .expect("assignment"),
+        );
+    }
+    let mut o = observed(&[], &[], None);
+    o.rbac.insert(RbacSystem::Directory, rbac);
+    let d = desired(
+        "contoso",
+        true,
+        vec![role(
+            RbacSystem::Directory,
+            "Security Reader",
+            &["MSSP SOC Tier 1", "MSSP SOC Tier 2"],
+        )],
+    );
+    let plan = diff_tenant(&d, &o);
+    assert_eq!(
+        plan.objects.len(),
+        1,
+        "the other principal's assignment is never a deletion"
+    );
+    let obj = &plan.objects[0];
+    assert_eq!(obj.action, Action::Update, "{obj:#?}");
+    assert_eq!(obj.requests.len(), 1);
+    assert_eq!(
+        obj.requests[0].path,
+        "/v1.0/roleManagement/directory/roleAssignments"
+    );
+    assert_eq!(
+        obj.requests[0]
+            .body
+            .as_ref()
+            .map(|b| b["principalId"].clone()),
+        Some(json!("44444444-4444-4444-4444-444444444444"))
+    );
+    assert!(
+        obj.notes[0].contains("1 other principal"),
+        "{:?}",
+        obj.notes
+    );
+}
+
+#[test]
+fn intune_role_assignment_create_then_no_change() {
+    use rampart::desired::RbacSystem;
+    let mut rbac = rampart::plan::ObservedRbac::default();
+    rbac.role_definitions.push(
+        rampart::plan::ObservedRoleDefinition::from_graph(&json!({"id": "esm", "displayName": "Endpoint Security Manager", "isBuiltIn": true,
+            "rolePermissions": [{"resourceActions": [{"allowedResourceActions": ["Microsoft.Intune_DeviceConfigurations_Read"]}]}]}))
+            .expect("def"),
+    );
+    let d = desired(
+        "contoso",
+        false,
+        vec![role(
+            RbacSystem::Intune,
+            "Endpoint Security Manager",
+            &["MSSP SOC Tier 1"],
+        )],
+    );
+    let mut o = observed(&[], &[], None);
+    o.rbac.insert(RbacSystem::Intune, rbac.clone());
+    let plan = diff_tenant(&d, &o);
+    let obj = &plan.objects[0];
+    assert_eq!(obj.action, Action::Create);
+    let body = obj.requests[0].body.clone().expect("body");
+    assert_eq!(
+        body["members"],
+        json!(["33333333-3333-3333-3333-333333333333"])
+    );
+    assert_eq!(body["scopeType"], json!("allDevicesAndLicensedUsers"));
+    assert!(
+        body["roleDefinition@odata.bind"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("roleDefinitions('esm')")
+    );
+    assert!(
+        body["description"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("[rampart:soc-readers]")
+    );
+
+    // What Graph returns after that create plans no change.
+    let mut read_back = body.clone();
+    read_back["id"] = json!("ra-1");
+    read_back["roleDefinition"] = json!({"id": "esm"});
+    rbac.role_assignments.push(
+        rampart::plan::ObservedRoleAssignment::from_graph(RbacSystem::Intune, &read_back)
+            .expect("assignment"),
+    );
+    o.rbac.insert(RbacSystem::Intune, rbac);
+    let again = diff_tenant(&d, &o);
+    assert_eq!(
+        again.objects[0].action,
+        Action::NoOp,
+        "{:#?}",
+        again.objects[0]
+    );
+}

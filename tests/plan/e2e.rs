@@ -62,6 +62,13 @@ fn emulator_demo_plans_each_tenant_state() {
         demo.emulator.shutdown().await;
         plan
     });
+    // `RAMPART_SHOW_DEMO=1 cargo test ... -- --nocapture` prints the demo plan.
+    if std::env::var_os("RAMPART_SHOW_DEMO").is_some() {
+        println!(
+            "{}",
+            rampart::render::render_human(&plan, Default::default())
+        );
+    }
     assert!(
         plan.tenants.len() >= 4,
         "the shipped profiles name at least four tenants"
@@ -181,5 +188,43 @@ fn no_change_plan_round_trips_per_tenant() {
             );
         }
         demo.emulator.shutdown().await;
+    });
+}
+
+/// A tenant whose consent was revoked fails alone: the others are planned, the plan is
+/// errored (apply refuses it), and the failure names the tenant.
+#[test]
+fn one_failed_tenant_never_stops_the_others() {
+    runtime().block_on(async {
+        let all = tenants();
+        let demo = demo::start(&all, &repo_root().join("profiles"))
+            .await
+            .expect("demo");
+        let victim = &all[1];
+        demo.emulator
+            .admin()
+            .revoke(&victim.tenant.id, demo::APP_ID)
+            .expect("revoke");
+        let plan = plan_on(&demo, &all, 4).await;
+        demo.emulator.shutdown().await;
+        assert!(plan.errored);
+        assert_eq!(plan.summary.failed_tenants, 1);
+        for t in &plan.tenants {
+            if t.tenant == victim.tenant.name {
+                let TenantStatus::Failed { error } = &t.status else {
+                    panic!("{} should have failed", t.tenant)
+                };
+                assert!(error.contains(&victim.tenant.id), "{error}");
+                assert!(t.objects.is_empty());
+            } else {
+                assert_eq!(t.status, TenantStatus::Ok, "{}", t.tenant);
+            }
+        }
+        let text = String::from_utf8(save(&plan)).expect("utf8");
+        assert!(
+            !text.contains("rampart-demo"),
+            "the demo secret never reaches a plan"
+        );
+        assert!(!text.contains("eyJ"), "no token reaches a plan");
     });
 }
