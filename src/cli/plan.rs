@@ -264,3 +264,65 @@ fn sorted(v: &[String]) -> Vec<String> {
     v.dedup();
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::{Address, Kind};
+    use crate::plan::{Action, ObjectPlan, TenantPlan, TenantStatus};
+
+    fn plan_with(action: Option<Action>, failed: bool) -> Plan {
+        let mut t = TenantPlan {
+            tenant: "contoso".into(),
+            tenant_id: "t".into(),
+            status: TenantStatus::Ok,
+            objects: vec![],
+        };
+        if let Some(a) = action {
+            t.objects.push(ObjectPlan::new(
+                Address {
+                    tenant: "contoso".into(),
+                    kind: Kind::DetectionRule,
+                    name: "r".into(),
+                },
+                a,
+                "r",
+            ));
+        }
+        let mut tenants = vec![t];
+        if failed {
+            tenants.push(TenantPlan::failed("fabrikam", "f", "403"));
+        }
+        Plan::new(tenants, "sha256:00".into(), CreatedFrom::default())
+    }
+
+    #[test]
+    fn detailed_exit_codes() {
+        assert_eq!(exit_code(&plan_with(None, false), true), exit::OK);
+        assert_eq!(
+            exit_code(&plan_with(Some(Action::NoOp), false), true),
+            exit::OK
+        );
+        assert_eq!(
+            exit_code(&plan_with(Some(Action::Create), false), true),
+            exit::CHANGES
+        );
+        assert_eq!(
+            exit_code(&plan_with(Some(Action::Create), false), false),
+            exit::OK
+        );
+        assert_eq!(
+            exit_code(&plan_with(Some(Action::Error), false), true),
+            exit::ERROR
+        );
+        assert_eq!(
+            exit_code(&plan_with(Some(Action::Create), true), true),
+            exit::ERROR
+        );
+        // An adoption candidate is not a change apply would make.
+        assert_eq!(
+            exit_code(&plan_with(Some(Action::Adopt), false), true),
+            exit::OK
+        );
+    }
+}
