@@ -38,15 +38,26 @@ fn explicit() -> Value {
 
 /// The short form of one known definition, or the explicit form.
 fn value_schema(d: &SettingDefinition) -> Value {
-    let names: Vec<Value> = d
-        .options
-        .iter()
-        .map(|o| match o.name.as_str() {
-            "true" => json!(true),
-            "false" => json!(false),
-            n => json!(n),
-        })
-        .collect();
+    // Every spelling the reader accepts: readable name (booleans for true/false), raw
+    // itemId and short suffix (also as a number when it is one).
+    let mut names: Vec<Value> = Vec::new();
+    for o in &d.options {
+        let suffix = d.option_suffix(o);
+        let mut spellings = vec![json!(o.name), json!(o.item_id), json!(suffix)];
+        match o.name.as_str() {
+            "true" => spellings.push(json!(true)),
+            "false" => spellings.push(json!(false)),
+            _ => {}
+        }
+        if let Ok(n) = suffix.parse::<i64>() {
+            spellings.push(json!(n));
+        }
+        for v in spellings {
+            if !names.contains(&v) {
+                names.push(v);
+            }
+        }
+    }
     let short = match d.value_type {
         ValueType::Choice => json!({"enum": names}),
         ValueType::ChoiceCollection => json!({"type": "array", "items": {"enum": names}}),
@@ -113,7 +124,15 @@ pub fn asr_rules_schema() -> Value {
             }),
         );
     }
-    json!({"type": "object", "properties": props, "additionalProperties": false})
+    // Raw rule definition ids are accepted as keys too.
+    json!({
+        "type": "object",
+        "properties": props,
+        "patternProperties": {
+            format!("^{ASR_ROOT}_[a-z0-9]+$"): {"anyOf": [mode, {"type": "object"}, {"type": "string"}]}
+        },
+        "additionalProperties": false
+    })
 }
 
 fn fields_schema(parent: &str, skip_required: bool) -> Map<String, Value> {
@@ -155,4 +174,26 @@ pub fn firewall_rules_schema() -> Value {
         "type": "array",
         "items": {"type": "object", "properties": props, "required": ["name"]}
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choice_schema_accepts_every_spelling_the_reader_accepts() {
+        let s = settings_schema();
+        let e = &s["properties"]["cloudBlockLevel"]["anyOf"][0]["enum"];
+        for v in [
+            json!("high"),
+            json!("2"),
+            json!(2),
+            json!("device_vendor_msft_policy_config_defender_cloudblocklevel_2"),
+        ] {
+            assert!(e.as_array().unwrap().contains(&v), "{v}");
+        }
+        let fw = firewall_profiles_schema();
+        let enabled = &fw["properties"]["domain"]["properties"]["enabled"]["anyOf"][0]["enum"];
+        assert!(enabled.as_array().unwrap().contains(&json!(true)));
+    }
 }
