@@ -1019,12 +1019,13 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Raw definition ids are lower case with underscores; readable names are camelCase.
+/// Raw definition ids are lower case with underscores (ADMX-backed ones also contain `~`);
+/// readable names are camelCase.
 fn looks_raw(key: &str) -> bool {
     key.contains('_')
         && key
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_{}.-".contains(c))
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_{}.-~".contains(c))
 }
 
 /// Which readable sections a template has.

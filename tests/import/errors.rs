@@ -99,6 +99,19 @@ fn unknown_raw_id_needs_the_explicit_form() {
     )
     .unwrap();
     assert_eq!(ok[0].instance_template_id, None);
+    // ADMX-backed ids contain `~` (an escaped character in JSON pointers, too).
+    let admx =
+        "device_vendor_msft_policy_config_office16v2~policy~l_updates_l_enableautomaticupdates";
+    let errs = errors(
+        Kind::AntivirusPolicy,
+        "antivirus",
+        json!({"settings": {admx: 1}}),
+    );
+    one(
+        &errs,
+        "explicit-form-required",
+        &format!("/settings/{}", admx.replace('~', "~0")),
+    );
 }
 
 #[test]
