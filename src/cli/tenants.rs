@@ -310,7 +310,7 @@ fn run_add(args: &AddArgs) -> anyhow::Result<i32> {
     Ok(exit::OK)
 }
 
-fn run_import(args: &ImportTenantArgs) -> anyhow::Result<i32> {
+pub fn run_import(args: &ImportTenantArgs) -> anyhow::Result<i32> {
     let (text, code) = runtime()?.block_on(import(args, false))?;
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
@@ -388,12 +388,29 @@ pub async fn import_with(
             s.kind, s.graph_id, s.display_name, s.reason
         ));
     }
+    for s in &imported.managed {
+        text.push_str(&format!(
+            "already managed {} {} ({}): {}\n",
+            s.kind, s.graph_id, s.display_name, s.reason
+        ));
+    }
     text.push_str(&format!(
-        "Imported {} object(s) from tenant `{name}`, skipped {}.\n",
+        "Imported {} object(s) from tenant `{name}`, skipped {}, already managed {}.\n",
         imported.documents.len(),
-        imported.skipped.len()
+        imported.skipped.len(),
+        imported.managed.len()
     ));
     if !args.adopt {
+        if imported.documents.is_empty() {
+            return Ok((
+                text,
+                if imported.skipped.is_empty() {
+                    exit::OK
+                } else {
+                    exit::ERROR
+                },
+            ));
+        }
         text.push_str(&format!(
             "\nTo manage them, add `- {{ label: {} }}` to the `policies` of a profile that targets `{name}`; `rampart plan --tenant {name}` then lists them as adoption candidates with no changes, and `rampart import --tenant {name} --adopt` (or re-running with --adopt) writes rampart's marker into them.\n",
             tenant_label(name)

@@ -67,7 +67,10 @@ pub struct SkippedObject {
 pub struct TenantImport {
     pub tenant: String,
     pub documents: Vec<ImportedDocument>,
+    /// Objects that could not be converted (a reason to look).
     pub skipped: Vec<SkippedObject>,
+    /// Objects that already carry rampart's marker (nothing to import; not a problem).
+    pub managed: Vec<SkippedObject>,
 }
 
 /// Why the tenant could not be read at all.
@@ -228,7 +231,7 @@ pub async fn import_tenant(
         let id = s(p, "id").to_string();
         let display = s(p, "name").to_string();
         if let (_, Some(m)) = marker::split(s(p, "description")) {
-            out.skipped.push(SkippedObject {
+            out.managed.push(SkippedObject {
                 kind: "configurationPolicy",
                 graph_id: id,
                 display_name: display,
@@ -288,7 +291,7 @@ pub async fn import_tenant(
         let id = s(r, "id").to_string();
         let display = s(r, "displayName").to_string();
         if let (_, Some(m)) = marker::split(s(r, "description")) {
-            out.skipped.push(SkippedObject {
+            out.managed.push(SkippedObject {
                 kind: "detectionRule",
                 graph_id: id,
                 display_name: display,
@@ -563,6 +566,8 @@ pub fn adopt(
                 }),
             }
             op.changes.sort_by(|a, b| a.path.cmp(&b.path));
+            // The planner's note says the look-alike is left alone: no longer true here.
+            op.notes.clear();
             op.notes.push(format!(
                 "adoption: rampart writes its ownership marker `{}` and manages this object from now on",
                 marker::marker_line(&op.address.name)

@@ -500,7 +500,7 @@ pub enum AddError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot add the tenant to {path}: {source}")]
+    #[error("cannot add the tenant to {path}")]
     Edit {
         path: PathBuf,
         #[source]
