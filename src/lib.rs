@@ -14,6 +14,7 @@ pub mod fetch;
 pub mod graph;
 pub mod import;
 pub mod load;
+pub mod onboard;
 pub mod plan;
 pub mod render;
 pub mod resolve;
