@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use rampart::catalog::{Catalog, ValueType};
+use rampart::catalog::{Catalog, SettingDefinition, ValueType};
 use rampart::desired::Kind;
 use rampart::settings::{
     ChoiceValue, GroupValue, SettingInstance, SettingValue, SimpleValue, normalised,
@@ -226,5 +226,165 @@ proptest! {
         prop_assert_eq!(&doc, &sections, "YAML text changed the document:\n{}", text);
         let back = settings_from_yaml(Kind::AntivirusPolicy, t, &doc).map_err(|e| TestCaseError::fail(format!("{e:#?}\n{text}")))?;
         prop_assert_eq!(normalised(&back), normalised(&instances), "\n{}", text);
+    }
+}
+
+/// A valid tree of catalog-known settings for one template: any subset of its root
+/// settings, children where the catalog allows them, template references either the
+/// catalog's, none, or others (which force the explicit form).
+fn catalog_tree(alias: &'static str) -> impl Strategy<Value = Vec<SettingInstance>> {
+    // A deterministic expansion driven by a byte stream keeps the strategy simple.
+    prop::collection::vec(any::<u8>(), 64..512).prop_map(move |bytes| {
+        let cat = Catalog::builtin();
+        let t = cat.template_by_alias(alias).unwrap();
+        let mut src = bytes.into_iter().cycle();
+        let mut next = move || src.next().unwrap_or(0) as usize;
+        let mut out = Vec::new();
+        for d in cat.root_definitions(&t.id) {
+            if next() % 3 != 0 {
+                out.push(instance(cat, d, true, &mut next, 0));
+            }
+        }
+        out
+    })
+}
+
+fn template_ref(
+    catalog: Option<&String>,
+    root: bool,
+    next: &mut dyn FnMut() -> usize,
+) -> Option<String> {
+    // Mostly what the catalog says, so the readable sections are exercised too.
+    match next() % 10 {
+        0 => None,
+        1 => Some(format!("{:08x}-0000", next())),
+        _ if root => catalog.cloned(),
+        _ => None,
+    }
+}
+
+fn kids(
+    cat: &Catalog,
+    d: &SettingDefinition,
+    item: Option<&str>,
+    next: &mut dyn FnMut() -> usize,
+    depth: usize,
+) -> Vec<SettingInstance> {
+    if depth > 3 {
+        return vec![];
+    }
+    let mut out = Vec::new();
+    for c in cat.children_of(&d.id).filter(|c| {
+        item.is_none_or(|i| c.parent_options.is_empty() || c.parent_options.iter().any(|p| p == i))
+    }) {
+        if next() % 2 == 0 {
+            out.push(instance(cat, c, false, next, depth + 1));
+        }
+    }
+    out
+}
+
+fn instance(
+    cat: &Catalog,
+    d: &SettingDefinition,
+    root: bool,
+    next: &mut dyn FnMut() -> usize,
+    depth: usize,
+) -> SettingInstance {
+    let value = match d.value_type {
+        ValueType::Choice => {
+            let item = d.options[next() % d.options.len()].item_id.clone();
+            let vt = template_ref(d.setting_value_template_id.as_ref(), root, next);
+            let children = kids(cat, d, Some(&item), next, depth);
+            SettingValue::Choice(ChoiceValue {
+                value: item,
+                value_template_id: vt,
+                children,
+            })
+        }
+        ValueType::ChoiceCollection => {
+            let n = next() % 3;
+            let mut items = Vec::new();
+            for _ in 0..n {
+                let value = d.options[next() % d.options.len()].item_id.clone();
+                items.push(ChoiceValue {
+                    value,
+                    value_template_id: None,
+                    children: vec![],
+                });
+            }
+            SettingValue::ChoiceCollection(items)
+        }
+        ValueType::Integer => {
+            let (lo, hi) = (d.minimum.unwrap_or(0), d.maximum.unwrap_or(1000));
+            let value = lo + (next() as i64 % (hi - lo + 1));
+            SettingValue::Simple(SimpleValue::Integer {
+                value,
+                value_template_id: template_ref(d.setting_value_template_id.as_ref(), root, next),
+            })
+        }
+        ValueType::String => {
+            let value = format!("v{}", next());
+            SettingValue::Simple(SimpleValue::String {
+                value,
+                value_template_id: template_ref(d.setting_value_template_id.as_ref(), root, next),
+            })
+        }
+        ValueType::StringCollection | ValueType::IntegerCollection => {
+            let n = next() % 3;
+            let mut items = Vec::new();
+            for i in 0..n {
+                items.push(SimpleValue::String {
+                    value: format!("s{i}-{}", next()),
+                    value_template_id: None,
+                });
+            }
+            SettingValue::SimpleCollection(items)
+        }
+        ValueType::GroupCollection | ValueType::Group => {
+            let n = 1 + next() % 3;
+            let mut groups = Vec::new();
+            for _ in 0..n {
+                groups.push(GroupValue {
+                    value_template_id: None,
+                    children: kids(cat, d, None, next, depth),
+                });
+            }
+            SettingValue::GroupCollection(groups)
+        }
+    };
+    SettingInstance {
+        definition_id: d.id.clone(),
+        instance_template_id: template_ref(d.setting_instance_template_id.as_ref(), root, next),
+        value,
+    }
+}
+
+fn round_trips(alias: &str, instances: &[SettingInstance]) -> Result<(), TestCaseError> {
+    let t = Catalog::builtin().template_by_alias(alias).unwrap();
+    let sections =
+        settings_to_yaml(t.kind, t, instances).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let text = serde_saphyr::to_string(&sections).expect("serialises");
+    let doc: serde_json::Value = serde_saphyr::from_str(&text).expect("parses back");
+    let back = settings_from_yaml(t.kind, t, &doc)
+        .map_err(|e| TestCaseError::fail(format!("{e:#?}\n{text}")))?;
+    prop_assert_eq!(normalised(&back), normalised(instances), "\n{}", text);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
+
+    #[test]
+    fn catalog_trees_round_trip_for_every_template(
+        asr in catalog_tree("asr"),
+        fw in catalog_tree("firewall"),
+        rules in catalog_tree("firewallRules"),
+        av in catalog_tree("antivirus"),
+    ) {
+        round_trips("asr", &asr)?;
+        round_trips("firewall", &fw)?;
+        round_trips("firewallRules", &rules)?;
+        round_trips("antivirus", &av)?;
     }
 }
