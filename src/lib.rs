@@ -4,6 +4,7 @@
 //! The core (resolve, normalise, diff, plan, render) is pure; I/O lives at the edges: the
 //! loader, the Graph client, the emulator and the CLI. Only `cli` writes to stdout/stderr.
 
+pub mod apply;
 pub mod catalog;
 pub mod cli;
 pub mod config;

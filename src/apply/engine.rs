@@ -1,0 +1,648 @@
+//! Applying one tenant's plan: freshness check, ordered writes with exactly-once creates,
+//! and verification by reading back.
+//!
+//! Order within a tenant: every object that creates or updates (in address order, each
+//! object's requests in plan order, so an object is written before its assignments and a
+//! custom role before the role assignment that uses it), then the deletions, last.
+//!
+//! Stale-plan rule (checked for every object of the tenant before the tenant's first write):
+//! each Graph object the plan observed is re-read at its recorded path and fingerprinted
+//! with the planner's own function; a changed fingerprint, a vanished object or (for
+//! deletions) a missing marker makes the object *stale*. A create is stale when its target
+//! now exists: an object carrying its marker, a detection rule with its id, an unmanaged
+//! policy with its display name (an adoption candidate), or for Entra directory roles the
+//! same (role, principal, scope). A stale object is not written at all.
+//! Independence: the planner puts every Graph object one address touches into that
+//! address's `ObjectPlan` (a custom role with its assignment, a replaced object's old and
+//! new versions), so objects of one tenant are independent and the tenant goes on with its
+//! other objects. The one exception is checked, not assumed: an object that shares an
+//! observed Graph id with a stale object is skipped too.
+//!
+//! Exactly once: a create (POST) whose outcome is unknown ([`CallError::Ambiguous`]) is
+//! followed by a lookup of the object by its marker (detection rules: by their client-chosen
+//! id); if found, it is used; otherwise the create is sent again (bounded). `/assign` (a
+//! full replacement), PUT, PATCH of the whole desired body and DELETE are idempotent in
+//! effect and are simply sent again. After a crash at any point a re-plan sees what exists
+//! (by marker) and plans only what is missing, so a re-run converges without duplicates.
+//!
+//! A tenant-wide failure (no token, 401/403, service unreachable) stops that tenant: its
+//! remaining objects are skipped. Other tenants are never affected.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::ApplyOptions;
+use super::entity::{self, EntityKind, EntityPath};
+use super::graph::{CallError, TenantGraph};
+use super::report::{Counts, ObjectResult, Outcome, TenantReport};
+use crate::desired::Kind;
+use crate::plan::{
+    Action, CREATED_ID, CREATED_ROLE_DEFINITION_ID, HttpMethod, ObjectPlan, PlannedRequest,
+    RequestPurpose, TenantPlan, TenantStatus,
+};
+
+/// Why an object may not be written.
+enum Fresh {
+    Ok,
+    Stale(String),
+}
+
+/// Collections listed once per tenant for the create-target checks.
+#[derive(Default)]
+struct Lists {
+    by_path: BTreeMap<String, Vec<Value>>,
+}
+
+impl Lists {
+    async fn get(&mut self, g: &dyn TenantGraph, path: &str) -> Result<&Vec<Value>, CallError> {
+        if !self.by_path.contains_key(path) {
+            let items = g.list(path).await?;
+            self.by_path.insert(path.to_string(), items);
+        }
+        Ok(&self.by_path[path])
+    }
+}
+
+/// The path to list a collection for marker lookups (policies: only the fields needed).
+fn list_path(collection: &str) -> String {
+    if collection == entity::POLICIES {
+        format!("{collection}?$select=id,name,description,templateReference")
+    } else {
+        collection.to_string()
+    }
+}
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Finds, in a listed collection, an existing object that a create would duplicate.
+/// `exclude`: ids the plan itself observed (a replacement deletes them first).
+fn find_existing(
+    collection: &str,
+    items: &[Value],
+    body: &Value,
+    name: &str,
+    kind: Kind,
+    exclude: &BTreeSet<String>,
+    look_alikes: bool,
+) -> Option<(String, String)> {
+    let ep = EntityPath::parse(collection)?;
+    for it in items {
+        let id = s(it, "id").to_string();
+        if exclude.contains(&id) {
+            continue;
+        }
+        match ep.kind {
+            EntityKind::RoleAssignment(crate::desired::RbacSystem::Directory) => {
+                if s(it, "roleDefinitionId") == s(body, "roleDefinitionId")
+                    && s(it, "principalId") == s(body, "principalId")
+                    && it
+                        .get("directoryScopeId")
+                        .and_then(Value::as_str)
+                        .unwrap_or("/")
+                        == body
+                            .get("directoryScopeId")
+                            .and_then(Value::as_str)
+                            .unwrap_or("/")
+                {
+                    return Some((id, "the same directory role assignment exists".into()));
+                }
+            }
+            EntityKind::Rule => {
+                if id == s(body, "id") {
+                    return Some((id, "a detection rule with this id exists".into()));
+                }
+                if entity::marker_of(it).as_deref() == Some(name) {
+                    return Some((id, "a detection rule carrying this marker exists".into()));
+                }
+            }
+            EntityKind::Policy => {
+                let same_kind = entity::policy_kind(it) == Some(kind);
+                match entity::marker_of(it) {
+                    Some(m) if m == name && same_kind => {
+                        return Some((id, "a policy carrying this marker exists".into()));
+                    }
+                    None if look_alikes && same_kind && s(it, "name") == s(body, "name") => {
+                        return Some((
+                            id,
+                            "an unmanaged policy with this display name appeared (adoption candidate)"
+                                .into(),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            EntityKind::RoleDefinition(_) | EntityKind::RoleAssignment(_) => {
+                if entity::marker_of(it).as_deref() == Some(name) {
+                    return Some((id, "an object carrying this marker exists".into()));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Where to re-read an observed object. Intune role assignments name their role only when
+/// `roleDefinition` is expanded (as the planner lists them); without it every fingerprint
+/// would differ.
+fn reread_path(r: &crate::plan::ObservedRef) -> String {
+    if r.resource == crate::plan::Resource::IntuneRoleAssignment && !r.path.contains('?') {
+        format!("{}?$expand=roleDefinition($select=id)", r.path)
+    } else {
+        r.path.clone()
+    }
+}
+
+/// Re-reads what the plan observed and checks the create targets.
+async fn check_fresh(
+    g: &dyn TenantGraph,
+    o: &ObjectPlan,
+    lists: &mut Lists,
+) -> Result<Fresh, CallError> {
+    for r in &o.observed {
+        let Some(v) = g.get(&reread_path(r)).await? else {
+            return Ok(Fresh::Stale(format!("{} vanished since the plan", r.id)));
+        };
+        let fp = match entity::fingerprint(r.resource, &v) {
+            Ok(fp) => fp,
+            Err(e) => return Ok(Fresh::Stale(format!("{} can no longer be read: {e}", r.id))),
+        };
+        if fp != r.fingerprint {
+            let lm = v
+                .get("lastModifiedDateTime")
+                .and_then(Value::as_str)
+                .map(|now| {
+                    format!(
+                        " (lastModifiedDateTime {} -> {now})",
+                        r.last_modified.as_deref().unwrap_or("?")
+                    )
+                })
+                .unwrap_or_default();
+            return Ok(Fresh::Stale(format!("{} changed since the plan{lm}", r.id)));
+        }
+        // Directory role assignments carry no marker (and are never deleted).
+        if o.action == Action::Delete
+            && r.resource != crate::plan::Resource::DirectoryRoleAssignment
+            && entity::marker_of(&v).as_deref() != Some(o.address.name.as_str())
+        {
+            return Ok(Fresh::Stale(format!(
+                "{} no longer carries the marker [rampart:{}]; it is not deleted",
+                r.id, o.address.name
+            )));
+        }
+    }
+    let observed: BTreeSet<String> = o.observed.iter().map(|r| r.id.clone()).collect();
+    for rq in &o.requests {
+        if !matches!(
+            rq.purpose,
+            RequestPurpose::Create | RequestPurpose::CreateRoleDefinition
+        ) {
+            continue;
+        }
+        let Some(body) = &rq.body else { continue };
+        let items = lists.get(g, &list_path(&rq.path)).await?;
+        if let Some((id, why)) = find_existing(
+            &rq.path,
+            items,
+            body,
+            &o.address.name,
+            o.address.kind,
+            &observed,
+            true,
+        ) {
+            return Ok(Fresh::Stale(format!("{why} (id {id}) since the plan")));
+        }
+    }
+    Ok(Fresh::Ok)
+}
+
+/// Replaces the create placeholders in a path or a body.
+fn substitute(s: &str, ids: &BTreeMap<&'static str, String>) -> String {
+    let mut out = s.to_string();
+    for (ph, id) in ids {
+        out = out.replace(ph, id);
+    }
+    out
+}
+
+fn substitute_value(v: &Value, ids: &BTreeMap<&'static str, String>) -> Value {
+    match v {
+        Value::String(s) => Value::String(substitute(s, ids)),
+        Value::Array(a) => Value::Array(a.iter().map(|x| substitute_value(x, ids)).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), substitute_value(x, ids)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// What was written to one entity, for verification.
+#[derive(Default)]
+struct Written {
+    kind: Option<EntityKind>,
+    body: Option<Value>,
+    assignments: Option<Value>,
+    created: bool,
+    deleted: bool,
+}
+
+struct ObjectRun<'a> {
+    g: &'a dyn TenantGraph,
+    opts: &'a ApplyOptions,
+    o: &'a ObjectPlan,
+    result: ObjectResult,
+    ids: BTreeMap<&'static str, String>,
+    written: BTreeMap<String, Written>,
+}
+
+impl<'a> ObjectRun<'a> {
+    fn new(g: &'a dyn TenantGraph, opts: &'a ApplyOptions, o: &'a ObjectPlan) -> Self {
+        ObjectRun {
+            g,
+            opts,
+            o,
+            result: ObjectResult {
+                address: o.address.to_string(),
+                action: o.action,
+                outcome: Outcome::Applied,
+                writes: 0,
+                created_ids: Vec::new(),
+                messages: Vec::new(),
+            },
+            ids: BTreeMap::new(),
+            written: BTreeMap::new(),
+        }
+    }
+
+    /// Sends a create exactly once; returns the new object's id.
+    async fn create(&mut self, path: &str, body: &Value) -> Result<String, CallError> {
+        let attempts = self.opts.ambiguous_attempts.max(1);
+        let mut last = None;
+        for attempt in 0..attempts {
+            match self.g.write(HttpMethod::Post, path, Some(body)).await {
+                Ok(resp) => {
+                    self.result.writes += 1;
+                    let id = Some(s(&resp, "id").to_string())
+                        .filter(|i| !i.is_empty())
+                        .or_else(|| Some(s(body, "id").to_string()).filter(|i| !i.is_empty()));
+                    return id.ok_or_else(|| CallError::Other {
+                        detail: format!("POST {path}: the create answer carries no id"),
+                    });
+                }
+                Err(e @ CallError::Ambiguous { .. }) => {
+                    self.pause(attempt).await;
+                    // Did it happen? Look for the object by its marker (rules: by id)
+                    // before sending it again.
+                    if let Some(id) = self.lookup_created(path, body).await? {
+                        self.result.writes += 1;
+                        self.result.messages.push(format!(
+                            "create recovered after an ambiguous failure ({e}): found {id} by its marker"
+                        ));
+                        return Ok(id);
+                    }
+                    last = Some(e);
+                }
+                Err(e @ CallError::Http { status: 409, .. }) => {
+                    // A conflict on a client-chosen id: ours if it carries our marker (an
+                    // earlier attempt that we did not hear back from).
+                    if let Some(id) = self.lookup_created(path, body).await? {
+                        self.result.messages.push(format!(
+                            "create answered 409 but the object carrying the marker exists ({id}); used it"
+                        ));
+                        return Ok(id);
+                    }
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(CallError::Other {
+            detail: format!("POST {path}: no attempt made"),
+        }))
+    }
+
+    /// Backs off after an unknown outcome (doubling, capped at 32x).
+    async fn pause(&self, attempt: u32) {
+        let d = self.opts.ambiguous_backoff * (1u32 << attempt.min(5));
+        if !d.is_zero() {
+            tokio::time::sleep(d).await;
+        }
+    }
+
+    /// Finds an object this create may already have made.
+    async fn lookup_created(&self, path: &str, body: &Value) -> Result<Option<String>, CallError> {
+        let name = self.o.address.name.as_str();
+        if EntityPath::parse(path).map(|p| p.kind) == Some(EntityKind::Rule) {
+            let id = s(body, "id");
+            if let Some(v) = self.g.get(&format!("{}/{id}", entity::RULES)).await? {
+                if entity::marker_of(&v).as_deref() == Some(name) {
+                    return Ok(Some(id.to_string()));
+                }
+            }
+            return Ok(None);
+        }
+        let items = self.g.list(&list_path(path)).await?;
+        let exclude: BTreeSet<String> = self.o.observed.iter().map(|r| r.id.clone()).collect();
+        Ok(find_existing(
+            path,
+            &items,
+            body,
+            name,
+            self.o.address.kind,
+            &exclude,
+            false,
+        )
+        .map(|(id, _)| id))
+    }
+
+    /// Sends a write that is idempotent in effect, again after an ambiguous outcome.
+    async fn resend(
+        &mut self,
+        method: HttpMethod,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(), CallError> {
+        let attempts = self.opts.ambiguous_attempts.max(1);
+        let mut last = None;
+        for attempt in 0..attempts {
+            match self.g.write(method, path, body).await {
+                Ok(_) => {
+                    self.result.writes += 1;
+                    return Ok(());
+                }
+                // A DELETE that finds nothing: an earlier attempt (or someone) removed it.
+                Err(CallError::Http { status: 404, .. }) if method == HttpMethod::Delete => {
+                    return Ok(());
+                }
+                Err(e @ CallError::Ambiguous { .. }) => {
+                    self.pause(attempt).await;
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(CallError::Other {
+            detail: format!("{method:?} {path}: no attempt made"),
+        }))
+    }
+
+    async fn send(&mut self, rq: &PlannedRequest) -> Result<(), CallError> {
+        let path = substitute(&rq.path, &self.ids);
+        let body = rq.body.as_ref().map(|b| substitute_value(b, &self.ids));
+        let ep = EntityPath::parse(&path);
+        match (rq.purpose, rq.method) {
+            (RequestPurpose::Create | RequestPurpose::CreateRoleDefinition, HttpMethod::Post) => {
+                let b = body.clone().unwrap_or(Value::Null);
+                let id = self.create(&path, &b).await?;
+                let ph = if rq.purpose == RequestPurpose::Create {
+                    CREATED_ID
+                } else {
+                    CREATED_ROLE_DEFINITION_ID
+                };
+                self.ids.insert(ph, id.clone());
+                self.result.created_ids.push(id.clone());
+                let w = self.written.entry(format!("{path}/{id}")).or_default();
+                w.kind = ep.map(|p| p.kind);
+                w.body = body;
+                w.created = true;
+                w.deleted = false;
+            }
+            (_, method) => {
+                self.resend(method, &path, body.as_ref()).await?;
+                if let Some(ep) = ep
+                    && let Some(e) = ep.entity()
+                {
+                    let w = self.written.entry(e).or_default();
+                    w.kind = Some(ep.kind);
+                    if method == HttpMethod::Delete {
+                        w.deleted = true;
+                    } else if ep.assign {
+                        w.assignments = body.and_then(|b| b.get("assignments").cloned());
+                    } else {
+                        w.body = body;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads back every entity written and compares it with the plan's intent.
+    async fn verify(&mut self) -> Result<(), CallError> {
+        let written = std::mem::take(&mut self.written);
+        let mut problems = Vec::new();
+        for (path, w) in &written {
+            let Some(kind) = w.kind else { continue };
+            let ep = EntityPath::parse(path);
+            let read = ep
+                .as_ref()
+                .and_then(EntityPath::read_path)
+                .unwrap_or_else(|| path.clone());
+            let got = self.g.get(&read).await?;
+            match (w.deleted, got) {
+                (true, None) => {}
+                (true, Some(_)) => problems.push(format!("{path} still exists after its deletion")),
+                (false, None) => problems.push(format!("{path} is missing after it was written")),
+                (false, Some(v)) => {
+                    let id = ep.and_then(|p| p.id).unwrap_or_default();
+                    let want = entity::intended(&id, w.body.as_ref(), w.assignments.as_ref());
+                    let want = if kind == EntityKind::Policy && w.created && w.assignments.is_none()
+                    {
+                        // A new policy without an /assign request has no assignments.
+                        let mut m = want;
+                        m["assignments"] = Value::Array(vec![]);
+                        m
+                    } else {
+                        want
+                    };
+                    let cmp_assign =
+                        w.assignments.is_some() || (w.created && kind == EntityKind::Policy);
+                    match entity::differences(kind, &want, &v, w.body.is_some(), cmp_assign) {
+                        Ok(d) if d.is_empty() => {}
+                        Ok(d) => problems.push(format!(
+                            "read-back of {path} differs from the plan in: {}",
+                            d.join(", ")
+                        )),
+                        Err(e) => {
+                            problems.push(format!("read-back of {path} cannot be compared: {e}"))
+                        }
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            self.result.outcome = Outcome::Inconsistent;
+            self.result.messages.extend(problems);
+        }
+        Ok(())
+    }
+}
+
+fn skipped(o: &ObjectPlan, outcome: Outcome, why: String) -> ObjectResult {
+    ObjectResult {
+        address: o.address.to_string(),
+        action: o.action,
+        outcome,
+        writes: 0,
+        created_ids: Vec::new(),
+        messages: vec![why],
+    }
+}
+
+/// Applies one tenant's plan with its own Graph connection.
+pub async fn apply_tenant(
+    tp: &TenantPlan,
+    g: Arc<dyn TenantGraph>,
+    opts: &ApplyOptions,
+) -> TenantReport {
+    let g: &dyn TenantGraph = g.as_ref();
+    let mut counts = Counts::default();
+    let mut results = Vec::new();
+    let mut tenant_error: Option<String> = None;
+    if let TenantStatus::Failed { error } = &tp.status {
+        // An errored plan is refused before this; keep the tenant out regardless.
+        tenant_error = Some(format!("the tenant failed at plan time: {error}"));
+    }
+    // Creates and updates in address order, then deletions.
+    let mut order: Vec<&ObjectPlan> = tp
+        .objects
+        .iter()
+        .filter(|o| o.action.writes() && !o.requests.is_empty())
+        .collect();
+    counts.unchanged = tp.objects.len() - order.len();
+    order.sort_by(|a, b| {
+        ((a.action == Action::Delete), &a.address).cmp(&((b.action == Action::Delete), &b.address))
+    });
+
+    // 1. Freshness of every object before the tenant's first write.
+    let mut fresh: Vec<Option<ObjectResult>> = Vec::with_capacity(order.len());
+    let mut lists = Lists::default();
+    let mut stale_ids: BTreeSet<String> = BTreeSet::new();
+    for o in &order {
+        if let Some(e) = &tenant_error {
+            fresh.push(Some(skipped(
+                o,
+                Outcome::Skipped,
+                format!("tenant unreachable: {e}"),
+            )));
+            continue;
+        }
+        match check_fresh(g, o, &mut lists).await {
+            Ok(Fresh::Ok) => fresh.push(None),
+            Ok(Fresh::Stale(why)) => {
+                stale_ids.extend(o.observed.iter().map(|r| r.id.clone()));
+                fresh.push(Some(skipped(o, Outcome::Stale, why)));
+            }
+            Err(e) => {
+                if e.tenant_wide() {
+                    tenant_error = Some(e.to_string());
+                }
+                fresh.push(Some(skipped(
+                    o,
+                    Outcome::Failed,
+                    format!("cannot check it is unchanged since the plan: {e}"),
+                )));
+            }
+        }
+    }
+    // Objects sharing a Graph object with a stale one are not independent of it.
+    for (i, o) in order.iter().enumerate() {
+        if fresh[i].is_none() && o.observed.iter().any(|r| stale_ids.contains(&r.id)) {
+            fresh[i] = Some(skipped(
+                o,
+                Outcome::Skipped,
+                "shares a Graph object with a stale object".to_string(),
+            ));
+        }
+    }
+
+    // 2. Writes and verification, object by object.
+    for (o, pre) in order.iter().zip(fresh) {
+        if let Some(r) = pre {
+            results.push(r);
+            continue;
+        }
+        if let Some(e) = &tenant_error {
+            results.push(skipped(
+                o,
+                Outcome::Skipped,
+                format!("tenant unreachable: {e}"),
+            ));
+            continue;
+        }
+        let mut run = ObjectRun::new(g, opts, o);
+        let mut failed = None;
+        for rq in &o.requests {
+            if let Err(e) = run.send(rq).await {
+                failed = Some(e);
+                break;
+            }
+        }
+        match failed {
+            Some(e) => {
+                if e.tenant_wide() {
+                    tenant_error = Some(e.to_string());
+                }
+                run.result.outcome = Outcome::Failed;
+                let done = run.result.writes;
+                run.result.messages.push(if done == 0 {
+                    format!("nothing written: {e}")
+                } else {
+                    format!("{done} of {} writes done, then: {e}", o.requests.len())
+                });
+            }
+            None if opts.verify => {
+                if let Err(e) = run.verify().await {
+                    if e.tenant_wide() {
+                        tenant_error = Some(e.to_string());
+                    }
+                    run.result.outcome = Outcome::Inconsistent;
+                    run.result
+                        .messages
+                        .push(format!("written, but cannot be read back: {e}"));
+                }
+            }
+            None => {}
+        }
+        results.push(run.result);
+    }
+    for r in &results {
+        counts.add(r.outcome);
+    }
+    TenantReport {
+        tenant: tp.tenant.clone(),
+        tenant_id: tp.tenant_id.clone(),
+        error: tenant_error,
+        counts,
+        objects: results,
+        requests: g.stats(),
+    }
+}
+
+/// The report of a tenant that could not be connected at all: every object skipped.
+pub fn unreachable_tenant(tp: &TenantPlan, error: String) -> TenantReport {
+    let mut counts = Counts::default();
+    let mut objects = Vec::new();
+    for o in &tp.objects {
+        if o.action.writes() && !o.requests.is_empty() {
+            let r = skipped(o, Outcome::Skipped, format!("tenant unreachable: {error}"));
+            counts.add(r.outcome);
+            objects.push(r);
+        } else {
+            counts.unchanged += 1;
+        }
+    }
+    TenantReport {
+        tenant: tp.tenant.clone(),
+        tenant_id: tp.tenant_id.clone(),
+        error: Some(error),
+        counts,
+        objects,
+        requests: super::graph::CallStats::default(),
+    }
+}

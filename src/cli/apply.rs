@@ -1,0 +1,314 @@
+//! `rampart apply [PLANFILE]`: applies a saved plan exactly (approval happened at review,
+//! so no prompt), or plans afresh, shows the plan and asks for a typed `yes` on the
+//! terminal (`--auto-approve` for pipelines; without a terminal and without it, refused).
+//!
+//! Exit codes: 0 when every object was applied and verified; 1 when the apply was refused
+//! (errored, stale-version or changed-input plan, removal guard) or anything did not go to
+//! plan (failed, stale, skipped, inconsistent objects, unreachable tenants). The JSON report
+//! (`--format json` on stdout, or `--report FILE`) is for pipelines.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+
+use crate::apply::{ApplyOptions, ApplyReport, GraphConnector, apply_plan};
+use crate::desired::Kind;
+use crate::desired::TenantDesired;
+use crate::fetch::{self, demo};
+use crate::graph::auth::{AuthConfig, AuthMethod, Authenticator};
+use crate::graph::client::{GraphContext, GraphOptions};
+use crate::plan::{CreatedFrom, Plan, inputs_digest};
+use crate::render::{HumanOptions, render_human};
+
+use super::exit;
+use super::plan::{GraphArgs, PlanArgs, PlanFormat, select_tenants};
+
+/// How the apply report is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ApplyFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// Make the tenants match the plan.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// A plan saved by `rampart plan --out FILE`: applied exactly, without a prompt.
+    /// Without it, rampart plans afresh and asks for confirmation.
+    pub plan_file: Option<PathBuf>,
+    /// Do not ask for confirmation of a fresh plan (for pipelines).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Repository root (holding policies/ and profiles/).
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+    /// Fresh plan only: tenants of this distribution profile (repeatable).
+    #[arg(long = "profile")]
+    pub profiles: Vec<String>,
+    /// Fresh plan only: this tenant, by name or id (repeatable).
+    #[arg(long = "tenant")]
+    pub tenants: Vec<String>,
+    /// Fresh plan only: this address: tenant, tenant/Kind or tenant/Kind/name (repeatable).
+    #[arg(long = "target")]
+    pub targets: Vec<String>,
+    /// Fresh plan only: objects of this kind (repeatable).
+    #[arg(long = "kind")]
+    pub kinds: Vec<String>,
+    /// Tenants applied at the same time (each tenant is paced under Intune's write limit).
+    #[arg(long, default_value_t = crate::apply::DEFAULT_PARALLELISM)]
+    pub parallelism: usize,
+    /// Refuse a plan that deletes more objects than this.
+    #[arg(long, default_value_t = crate::apply::DEFAULT_MAX_DELETIONS)]
+    pub max_deletions: usize,
+    /// Refuse a plan that deletes more than this share (0..1) of a tenant's managed objects.
+    #[arg(long, default_value_t = crate::apply::DEFAULT_MAX_DELETION_SHARE)]
+    pub max_deletion_share: f64,
+    /// Apply deletions beyond --max-deletions / --max-deletion-share.
+    #[arg(long)]
+    pub allow_mass_deletion: bool,
+    /// Do not refuse a saved plan whose policies/profiles changed since (not recommended).
+    #[arg(long)]
+    pub skip_inputs_check: bool,
+    /// Report format on stdout.
+    #[arg(long, value_enum, default_value_t = ApplyFormat::Human)]
+    pub format: ApplyFormat,
+    /// Also write the JSON report to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Fresh plan only: plan and apply against the built-in Graph emulator seeded as for
+    /// `rampart plan --emulator` (no credentials, no network).
+    #[arg(long)]
+    pub emulator: bool,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+impl ApplyArgs {
+    fn plan_args(&self) -> PlanArgs {
+        PlanArgs {
+            root: self.root.clone(),
+            profiles: self.profiles.clone(),
+            tenants: self.tenants.clone(),
+            targets: self.targets.clone(),
+            kinds: self.kinds.clone(),
+            parallelism: self.parallelism,
+            format: PlanFormat::Human,
+            out: None,
+            detailed_exitcode: false,
+            emulator: self.emulator,
+            graph: self.graph.clone(),
+        }
+    }
+
+    fn options(&self) -> anyhow::Result<ApplyOptions> {
+        if self.parallelism == 0 {
+            bail!("--parallelism must be at least 1");
+        }
+        if !(0.0..=1.0).contains(&self.max_deletion_share) {
+            bail!("--max-deletion-share must be between 0 and 1");
+        }
+        Ok(ApplyOptions {
+            parallelism: self.parallelism,
+            max_deletions: self.max_deletions,
+            max_deletion_share: self.max_deletion_share,
+            allow_mass_deletion: self.allow_mass_deletion,
+            ..ApplyOptions::default()
+        })
+    }
+}
+
+/// Runs `rampart apply`; returns the exit code.
+pub fn run(args: &ApplyArgs, color: bool) -> anyhow::Result<i32> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report = match rt.block_on(execute(args, color))? {
+        Some(r) => r,
+        None => return Ok(exit::ERROR),
+    };
+    if let Some(path) = &args.report {
+        std::fs::write(path, report.to_json())
+            .with_context(|| format!("cannot write the report to {}", path.display()))?;
+    }
+    let text = match args.format {
+        ApplyFormat::Human => report.render_human(),
+        ApplyFormat::Json => report.to_json(),
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(if report.success {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
+}
+
+/// Loads or makes the plan, confirms, applies. `None`: the user declined.
+async fn execute(args: &ApplyArgs, color: bool) -> anyhow::Result<Option<ApplyReport>> {
+    let mut opts = args.options()?;
+    if let Some(file) = &args.plan_file {
+        if args.emulator {
+            bail!("--emulator plans afresh; it cannot be combined with a plan file");
+        }
+        let bytes =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let plan = crate::plan::load(&bytes)
+            .with_context(|| format!("{} cannot be applied", file.display()))?;
+        if !args.skip_inputs_check {
+            opts.current_inputs_digest = Some(current_digest(args, &plan)?);
+        }
+        let connector = graph_connector(&args.graph)?;
+        return Ok(Some(apply_plan(&plan, &connector, &opts).await?));
+    }
+
+    let plan_args = args.plan_args();
+    let kinds = parse_kinds(&args.kinds)?;
+    let (all, selected) = select_tenants(&plan_args)?;
+    let parallelism =
+        NonZeroUsize::new(args.parallelism).context("--parallelism must be at least 1")?;
+    let created_from = CreatedFrom {
+        source: String::new(),
+        profiles: sorted(&args.profiles),
+        tenants: sorted(&args.tenants),
+        targets: sorted(&args.targets),
+        kinds: sorted(&args.kinds),
+    };
+    if args.emulator {
+        let d = demo::start(&all, &args.root.join("profiles"))
+            .await
+            .context("cannot start the built-in emulator")?;
+        let ctx = d.context()?;
+        let mut tenants = Vec::new();
+        for t in selected {
+            tenants.push((t.clone(), d.auth(&t.tenant.id)?));
+        }
+        let mut from = created_from;
+        from.source = "emulator".into();
+        let mut plan = fetch::plan_fleet(&ctx, tenants, parallelism, from, None).await;
+        plan.filter(&args.targets, &kinds);
+        let demo::Demo {
+            emulator,
+            authenticator,
+            ..
+        } = d;
+        let connector = GraphConnector {
+            context: ctx,
+            authenticator: Arc::new(authenticator),
+        };
+        let r = confirm_and_apply(args, &plan, &connector, &opts, color).await;
+        emulator.shutdown().await;
+        return r;
+    }
+    let (connector, source) = graph_setup(&args.graph)?;
+    let mut tenants = Vec::new();
+    for t in selected {
+        tenants.push((
+            t.clone(),
+            connector.authenticator.tenant_auth(&t.tenant.id)?,
+        ));
+    }
+    let mut from = created_from;
+    from.source = source;
+    let mut plan = fetch::plan_fleet(&connector.context, tenants, parallelism, from, None).await;
+    plan.filter(&args.targets, &kinds);
+    confirm_and_apply(args, &plan, &connector, &opts, color).await
+}
+
+/// Shows a fresh plan, asks for `yes` unless auto-approved, applies.
+async fn confirm_and_apply(
+    args: &ApplyArgs,
+    plan: &Plan,
+    connector: &GraphConnector,
+    opts: &ApplyOptions,
+    color: bool,
+) -> anyhow::Result<Option<ApplyReport>> {
+    // The plan goes to stderr so that stdout stays the report (JSON for pipelines).
+    eprint!("{}", render_human(plan, HumanOptions { color }));
+    if plan.errored {
+        // apply_plan refuses it too; say it before asking anything.
+        bail!("the plan has errors; nothing was applied");
+    }
+    if !plan.summary.has_changes() {
+        eprintln!("No changes. Nothing to apply.");
+        return Ok(Some(ApplyReport::new(Vec::new())));
+    }
+    if !args.auto_approve {
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
+            bail!("no terminal to confirm on: pass --auto-approve, or apply a saved plan file");
+        }
+        eprint!("\nDo you want to apply these changes? Only `yes` will be accepted: ");
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        stdin.lock().read_line(&mut answer)?;
+        if answer.trim() != "yes" {
+            eprintln!("Apply cancelled.");
+            return Ok(None);
+        }
+    }
+    Ok(Some(apply_plan(plan, connector, opts).await?))
+}
+
+/// The digest of the repository's current desired state for the plan's tenants.
+fn current_digest(args: &ApplyArgs, plan: &Plan) -> anyhow::Result<String> {
+    let mut pa = args.plan_args();
+    pa.profiles.clear();
+    pa.tenants.clear();
+    let (all, _) = select_tenants(&pa).context(
+        "cannot read the policies and profiles to check the plan against them (run from the repository, give --root, or pass --skip-inputs-check)",
+    )?;
+    let names: std::collections::BTreeSet<&str> =
+        plan.tenants.iter().map(|t| t.tenant.as_str()).collect();
+    let chosen: Vec<TenantDesired> = all
+        .into_iter()
+        .filter(|d| names.contains(d.tenant.name.as_str()))
+        .collect();
+    Ok(inputs_digest(&chosen))
+}
+
+fn graph_setup(g: &GraphArgs) -> anyhow::Result<(GraphConnector, String)> {
+    let options = match &g.graph_url {
+        Some(u) => GraphOptions::with_graph_url(u)?,
+        None => GraphOptions::default(),
+    };
+    let source = options.graph_url.to_string();
+    let method = g
+        .auth
+        .as_deref()
+        .map(str::parse::<AuthMethod>)
+        .transpose()?;
+    let config = AuthConfig::from_env(method, g.login_url.as_deref(), |k| std::env::var(k).ok())?;
+    let context = GraphContext::builder(options).build()?;
+    let authenticator = Arc::new(Authenticator::new(config, context.http().clone())?);
+    Ok((
+        GraphConnector {
+            context,
+            authenticator,
+        },
+        source,
+    ))
+}
+
+fn graph_connector(g: &GraphArgs) -> anyhow::Result<GraphConnector> {
+    Ok(graph_setup(g)?.0)
+}
+
+fn parse_kinds(kinds: &[String]) -> anyhow::Result<Vec<Kind>> {
+    kinds
+        .iter()
+        .map(|k| Kind::parse(k).with_context(|| format!("unknown kind `{k}`")))
+        .collect()
+}
+
+fn sorted(v: &[String]) -> Vec<String> {
+    let mut v = v.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}
