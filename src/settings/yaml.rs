@@ -1636,13 +1636,16 @@ impl<'a> Writer<'a> {
 /// (ASR map or firewall-rule list) and `profiles`. Empty sections are left out. Reading the
 /// result with [`settings_from_yaml`] gives the same instances (up to [`normalise`] order).
 ///
+/// The kind argument is the document kind (the template decides the sections). Fails only
+/// for trees no YAML mapping can hold (two siblings with one definition id) or values the
+/// catalog rejects in every form.
+///
 /// [`normalise`]: super::wire::normalise
 pub fn settings_to_yaml(
-    kind: Kind,
+    _kind: Kind,
     template: &Template,
     instances: &[SettingInstance],
 ) -> Result<Value, ToYamlError> {
-    let _ = kind;
     let cat = Catalog::builtin();
     let w = Writer { cat, template };
     let (asr_rules, fw_rules, profiles_ok) = sections(template);
