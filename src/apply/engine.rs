@@ -31,6 +31,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use futures::StreamExt;
 use serde_json::Value;
 
 use super::ApplyOptions;
@@ -42,6 +43,10 @@ use crate::plan::{
     Action, CREATED_ID, CREATED_ROLE_DEFINITION_ID, HttpMethod, ObjectPlan, PlannedRequest,
     RequestPurpose, TenantPlan, TenantStatus,
 };
+
+/// Reads a tenant's apply sends at the same time (freshness checks, read-backs). Writes
+/// are always one at a time per tenant.
+const READS_AT_ONCE: usize = 4;
 
 /// Why an object may not be written.
 enum Fresh {
@@ -56,12 +61,20 @@ struct Lists {
 }
 
 impl Lists {
-    async fn get(&mut self, g: &dyn TenantGraph, path: &str) -> Result<&Vec<Value>, CallError> {
-        if !self.by_path.contains_key(path) {
-            let items = g.list(path).await?;
-            self.by_path.insert(path.to_string(), items);
+    /// Lists every collection in `paths` at the same time; a failed listing is left out
+    /// (the object that needs it reads it again and reports the error).
+    async fn prefetch(g: &dyn TenantGraph, paths: BTreeSet<String>) -> Lists {
+        let fetched = futures::future::join_all(paths.into_iter().map(|p| async move {
+            let r = g.list(&p).await;
+            (p, r)
+        }))
+        .await;
+        Lists {
+            by_path: fetched
+                .into_iter()
+                .filter_map(|(p, r)| r.ok().map(|v| (p, v)))
+                .collect(),
         }
-        Ok(&self.by_path[path])
     }
 }
 
@@ -160,7 +173,7 @@ fn reread_path(r: &crate::plan::ObservedRef) -> String {
 async fn check_fresh(
     g: &dyn TenantGraph,
     o: &ObjectPlan,
-    lists: &mut Lists,
+    lists: &Lists,
 ) -> Result<Fresh, CallError> {
     for r in &o.observed {
         let Some(v) = g.get(&reread_path(r)).await? else {
@@ -203,7 +216,15 @@ async fn check_fresh(
             continue;
         }
         let Some(body) = &rq.body else { continue };
-        let items = lists.get(g, &list_path(&rq.path)).await?;
+        let path = list_path(&rq.path);
+        let fetched;
+        let items = match lists.by_path.get(&path) {
+            Some(items) => items,
+            None => {
+                fetched = g.list(&path).await?;
+                &fetched
+            }
+        };
         if let Some((id, why)) = find_existing(
             &rq.path,
             items,
@@ -502,7 +523,6 @@ pub async fn apply_tenant(
 ) -> TenantReport {
     let g: &dyn TenantGraph = g.as_ref();
     let mut counts = Counts::default();
-    let mut results = Vec::new();
     let mut tenant_error: Option<String> = None;
     if let TenantStatus::Failed { error } = &tp.status {
         // An errored plan is refused before this; keep the tenant out regardless.
@@ -519,26 +539,58 @@ pub async fn apply_tenant(
         ((a.action == Action::Delete), &a.address).cmp(&((b.action == Action::Delete), &b.address))
     });
 
-    // 1. Freshness of every object before the tenant's first write.
+    // 1. Freshness of every object before the tenant's first write. The collections that
+    // creates must not duplicate are listed once, and the re-reads run a few at a time.
+    let list_paths: BTreeSet<String> = order
+        .iter()
+        .flat_map(|o| &o.requests)
+        .filter(|rq| {
+            rq.body.is_some()
+                && matches!(
+                    rq.purpose,
+                    RequestPurpose::Create | RequestPurpose::CreateRoleDefinition
+                )
+        })
+        .map(|rq| list_path(&rq.path))
+        .collect();
+    let lists = if tenant_error.is_none() {
+        Lists::prefetch(g, list_paths).await
+    } else {
+        Lists::default()
+    };
+    let checks: Vec<Option<Result<Fresh, CallError>>> =
+        futures::stream::iter(order.iter().map(|o| {
+            let skip = tenant_error.is_some();
+            let lists = &lists;
+            async move {
+                if skip {
+                    None
+                } else {
+                    Some(check_fresh(g, o, lists).await)
+                }
+            }
+        }))
+        .buffered(READS_AT_ONCE)
+        .collect()
+        .await;
     let mut fresh: Vec<Option<ObjectResult>> = Vec::with_capacity(order.len());
-    let mut lists = Lists::default();
     let mut stale_ids: BTreeSet<String> = BTreeSet::new();
-    for o in &order {
-        if let Some(e) = &tenant_error {
+    for (o, check) in order.iter().zip(checks) {
+        if tenant_error.is_some() {
             fresh.push(Some(skipped(
                 o,
                 Outcome::Skipped,
-                format!("tenant unreachable: {e}"),
+                "not attempted: the tenant is unreachable (see its error)".to_string(),
             )));
             continue;
         }
-        match check_fresh(g, o, &mut lists).await {
-            Ok(Fresh::Ok) => fresh.push(None),
-            Ok(Fresh::Stale(why)) => {
+        match check {
+            None | Some(Ok(Fresh::Ok)) => fresh.push(None),
+            Some(Ok(Fresh::Stale(why))) => {
                 stale_ids.extend(o.observed.iter().map(|r| r.id.clone()));
                 fresh.push(Some(skipped(o, Outcome::Stale, why)));
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 if e.tenant_wide() {
                     tenant_error = Some(e.to_string());
                 }
@@ -561,18 +613,21 @@ pub async fn apply_tenant(
         }
     }
 
-    // 2. Writes and verification, object by object.
-    for (o, pre) in order.iter().zip(fresh) {
+    // 2. Writes, object by object, in order (pacing, and ids flow from one request to the
+    // next within an object).
+    let mut slots: Vec<Option<ObjectResult>> = Vec::with_capacity(order.len());
+    let mut to_verify: Vec<(usize, ObjectRun<'_>)> = Vec::new();
+    for (i, (o, pre)) in order.iter().zip(fresh).enumerate() {
         if let Some(r) = pre {
-            results.push(r);
+            slots.push(Some(r));
             continue;
         }
-        if let Some(e) = &tenant_error {
-            results.push(skipped(
+        if tenant_error.is_some() {
+            slots.push(Some(skipped(
                 o,
                 Outcome::Skipped,
-                format!("tenant unreachable: {e}"),
-            ));
+                "not attempted: the tenant is unreachable (see its error)".to_string(),
+            )));
             continue;
         }
         let mut run = ObjectRun::new(g, opts, o);
@@ -595,22 +650,38 @@ pub async fn apply_tenant(
                 } else {
                     format!("{done} of {} writes done, then: {e}", o.requests.len())
                 });
+                slots.push(Some(run.result));
             }
             None if opts.verify => {
-                if let Err(e) = run.verify().await {
-                    if e.tenant_wide() {
-                        tenant_error = Some(e.to_string());
-                    }
-                    run.result.outcome = Outcome::Inconsistent;
-                    run.result
-                        .messages
-                        .push(format!("written, but cannot be read back: {e}"));
-                }
+                slots.push(None);
+                to_verify.push((i, run));
             }
-            None => {}
+            None => slots.push(Some(run.result)),
         }
-        results.push(run.result);
     }
+
+    // 3. Verification: read every written object back, a few at a time.
+    let verified: Vec<(usize, ObjectResult, Option<CallError>)> =
+        futures::stream::iter(to_verify.into_iter().map(|(i, mut run)| async move {
+            let r = run.verify().await;
+            (i, run.result, r.err())
+        }))
+        .buffered(READS_AT_ONCE)
+        .collect()
+        .await;
+    for (i, mut result, err) in verified {
+        if let Some(e) = err {
+            if e.tenant_wide() && tenant_error.is_none() {
+                tenant_error = Some(e.to_string());
+            }
+            result.outcome = Outcome::Inconsistent;
+            result
+                .messages
+                .push(format!("written, but cannot be read back: {e}"));
+        }
+        slots[i] = Some(result);
+    }
+    let results: Vec<ObjectResult> = slots.into_iter().flatten().collect();
     for r in &results {
         counts.add(r.outcome);
     }
@@ -630,7 +701,11 @@ pub fn unreachable_tenant(tp: &TenantPlan, error: String) -> TenantReport {
     let mut objects = Vec::new();
     for o in &tp.objects {
         if o.action.writes() && !o.requests.is_empty() {
-            let r = skipped(o, Outcome::Skipped, format!("tenant unreachable: {error}"));
+            let r = skipped(
+                o,
+                Outcome::Skipped,
+                "not attempted: the tenant is unreachable (see its error)".to_string(),
+            );
             counts.add(r.outcome);
             objects.push(r);
         } else {

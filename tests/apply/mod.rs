@@ -504,9 +504,10 @@ async fn plans_that_must_not_be_applied_are_refused_before_any_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark, run on demand"]
 async fn bench_apply_200_tenants() {
-    let r = rampart::apply::bench::bench_apply_from(&repo_root(), 200, Duration::from_millis(50), 50)
-        .await
-        .expect("bench runs");
+    let r =
+        rampart::apply::bench::bench_apply_from(&repo_root(), 200, Duration::from_millis(50), 50)
+            .await
+            .expect("bench runs");
     println!("{}", serde_json::to_string_pretty(&r).unwrap());
     assert!(r.success && r.converged);
 }
