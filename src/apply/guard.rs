@@ -154,3 +154,94 @@ pub fn removal_guard(plan: &Plan, opts: &ApplyOptions) -> Result<(), ApplyRefuse
         Err(ApplyRefused::MassDeletion { reasons })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::{Address, Kind};
+    use crate::plan::{
+        CreatedFrom, HttpMethod, ObjectPlan, ObservedRef, PlannedRequest, RequestPurpose, Resource,
+        TenantPlan, TenantStatus,
+    };
+
+    fn object(name: &str, action: Action) -> ObjectPlan {
+        let mut o = ObjectPlan::new(
+            Address {
+                tenant: "t".into(),
+                kind: Kind::DetectionRule,
+                name: name.into(),
+            },
+            action,
+            name,
+        );
+        o.observed.push(ObservedRef {
+            resource: Resource::DetectionRule,
+            id: name.into(),
+            path: format!("/beta/security/rules/detectionRules/{name}"),
+            last_modified: None,
+            fingerprint: "sha256:x".into(),
+        });
+        if action == Action::Delete {
+            o.requests.push(PlannedRequest {
+                purpose: RequestPurpose::Delete,
+                method: HttpMethod::Delete,
+                path: format!("/beta/security/rules/detectionRules/{name}"),
+                body: None,
+            });
+        }
+        o
+    }
+
+    fn plan(deletes: usize, keeps: usize) -> Plan {
+        let mut objects: Vec<ObjectPlan> = (0..deletes)
+            .map(|i| object(&format!("d{i}"), Action::Delete))
+            .collect();
+        objects.extend((0..keeps).map(|i| object(&format!("k{i}"), Action::NoOp)));
+        Plan::new(
+            vec![TenantPlan {
+                tenant: "t".into(),
+                tenant_id: "id".into(),
+                status: TenantStatus::Ok,
+                objects,
+            }],
+            "sha256:inputs".into(),
+            CreatedFrom::default(),
+        )
+    }
+
+    #[test]
+    fn one_deletion_never_trips_the_share_rule() {
+        assert_eq!(removal_guard(&plan(1, 0), &ApplyOptions::default()), Ok(()));
+        assert_eq!(removal_guard(&plan(1, 1), &ApplyOptions::default()), Ok(()));
+    }
+
+    #[test]
+    fn share_and_count_rules() {
+        let opts = ApplyOptions::default();
+        // 2 of 8 managed = 25%: allowed; 3 of 8: refused.
+        assert_eq!(removal_guard(&plan(2, 6), &opts), Ok(()));
+        assert!(matches!(
+            removal_guard(&plan(3, 5), &opts),
+            Err(ApplyRefused::MassDeletion { .. })
+        ));
+        // 11 of 100: the count rule alone.
+        let e = removal_guard(&plan(11, 89), &opts).unwrap_err();
+        assert!(e.to_string().contains("11 deletions"), "{e}");
+        let allowed = ApplyOptions {
+            allow_mass_deletion: true,
+            ..ApplyOptions::default()
+        };
+        assert_eq!(removal_guard(&plan(11, 0), &allowed), Ok(()));
+    }
+
+    #[test]
+    fn a_deletion_that_writes_anything_but_delete_is_malformed() {
+        let mut p = plan(1, 0);
+        p.tenants[0].objects[0].requests[0].method = HttpMethod::Post;
+        assert!(matches!(
+            check_plan(&p, None),
+            Err(ApplyRefused::Malformed(_))
+        ));
+        assert_eq!(check_plan(&plan(1, 0), Some("sha256:inputs")), Ok(()));
+    }
+}
