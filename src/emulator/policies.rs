@@ -115,10 +115,18 @@ pub fn import_policy(t: &mut Tenant, p: &Value) -> Result<String, String> {
         .cloned()
         .unwrap_or_default();
     let now = graph_time(OffsetDateTime::now_utc());
-    let tref = o
-        .get("templateReference")
-        .cloned()
-        .unwrap_or_else(templates::no_template_reference);
+    // Graph fills the read-only template fields (family, display name, version) from the
+    // template whatever a seed or export carries, so a policy seeded with only a
+    // `templateId` is still found by `$filter=templateReference/templateFamily eq ...`.
+    let tref = match o.get("templateReference") {
+        Some(given) => given
+            .get("templateId")
+            .and_then(Value::as_str)
+            .and_then(templates::template)
+            .map(templates::template_reference)
+            .unwrap_or_else(|| given.clone()),
+        None => templates::no_template_reference(),
+    };
     let policy = json!({
         "createdDateTime": o.get("createdDateTime").cloned().unwrap_or(json!(now)),
         "creationSource": o.get("creationSource").cloned().unwrap_or(Value::Null),
