@@ -1,5 +1,21 @@
 //! The command-line layer: argument parsing (clap) and the only place that writes to
-//! stdout/stderr. Each subcommand lives in its own file and maps its outcome to an exit code.
+//! stdout/stderr. Each subcommand lives in its own file and maps its outcome to an exit
+//! code; `main.rs` only calls [`run`].
+
+use std::io::IsTerminal;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+pub mod apply;
+pub mod bench;
+pub mod emulator;
+pub mod import;
+pub mod permissions;
+pub mod plan;
+pub mod show;
+pub mod show_plan;
+pub mod tenants;
+pub mod validate;
 
 /// Exit codes, as documented in the README.
 pub mod exit {
@@ -11,7 +27,155 @@ pub mod exit {
     pub const CHANGES: i32 = 2;
 }
 
+/// Policy-as-code for Microsoft Defender across many tenants.
+#[derive(Debug, Parser)]
+#[command(name = "rampart", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// When to colour output: auto (a terminal and NO_COLOR unset), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Shorthand for --color never.
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Log verbosity on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Cli {
+    /// Whether stdout output should be coloured, honouring `NO_COLOR` (https://no-color.org).
+    pub fn stdout_color(&self) -> bool {
+        if self.no_color {
+            return false;
+        }
+        match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check policies and profiles (every file, every tenant) without touching any tenant.
+    Validate(validate::ValidateArgs),
+    /// Show what rampart would change in each tenant.
+    Plan(plan::PlanArgs),
+    /// Apply a saved plan exactly, or plan afresh and apply after a typed `yes`.
+    Apply(apply::ApplyArgs),
+    /// Show a saved plan (`rampart show FILE`) or a tenant's desired state
+    /// (`rampart show desired --tenant T`).
+    Show(ShowArgs),
+    /// Convert exported settings-catalog policy JSON into rampart YAML (offline).
+    Import(import::ImportArgs),
+    /// Onboard tenants: verify access, import what a tenant has, add it to a profile.
+    Tenants(tenants::TenantsArgs),
+    /// The least-privilege application permissions the configuration needs.
+    Permissions(permissions::PermissionsArgs),
+    /// Measure plan and apply on an emulated fleet (prints figures).
+    Bench(bench::BenchArgs),
+    /// Serve the built-in Microsoft Graph emulator (login, Intune, Defender, Entra).
+    Emulator(emulator::EmulatorArgs),
+    /// Print shell completions for bash, zsh, fish, elvish or powershell.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
 /// Runs the CLI with the process arguments and returns the exit code.
 pub fn run() -> i32 {
-    exit::OK
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    match dispatch(&cli) {
+        Ok(code) => code,
+        Err(err) => {
+            anstream::eprintln!("error: {err:#}");
+            exit::ERROR
+        }
+    }
+}
+
+/// `show` takes either a plan file or a `desired` subcommand.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub plan: Option<show_plan::ShowPlanArgs>,
+    #[command(subcommand)]
+    pub what: Option<show::ShowCommand>,
+}
+
+fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
+    let color = cli.stdout_color();
+    match &cli.command {
+        Command::Validate(args) => {
+            let (text, code) = validate::render(args, color);
+            write_stdout(&text)?;
+            Ok(code)
+        }
+        Command::Plan(args) => plan::run(args, color),
+        Command::Show(ShowArgs {
+            what: Some(what), ..
+        }) => show::run(what),
+        Command::Show(ShowArgs {
+            plan: Some(args), ..
+        }) => show_plan::run(args, color),
+        Command::Show(_) => {
+            anyhow::bail!("`rampart show` needs a plan file or `desired --tenant T`")
+        }
+        Command::Apply(args) => apply::run(args, color),
+        Command::Import(args) => import::run(args),
+        Command::Tenants(args) => tenants::run(args),
+        Command::Permissions(args) => permissions::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Emulator(args) => emulator::run(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "rampart",
+                &mut std::io::stdout(),
+            );
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Logs go to stderr only; stdout is reserved for the command's output.
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
