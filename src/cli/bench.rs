@@ -117,7 +117,10 @@ async fn bench_plan(args: &FleetArgs) -> anyhow::Result<BenchPlanReport> {
             },
         )
         .await?;
-    anyhow::ensure!(applied.success, "the baseline could not be applied to the fleet");
+    anyhow::ensure!(
+        applied.success,
+        "the baseline could not be applied to the fleet"
+    );
     fleet.emulator.admin().set_faults(FaultConfig {
         latency_ms: args.latency_ms,
         ..FaultConfig::none()
@@ -130,8 +133,8 @@ async fn bench_plan(args: &FleetArgs) -> anyhow::Result<BenchPlanReport> {
     }
     let parallelism = NonZeroUsize::new(args.parallelism.max(1)).unwrap_or(NonZeroUsize::MIN);
     let started = Instant::now();
-    let plan = crate::fetch::plan_fleet(&ctx, tenants, parallelism, CreatedFrom::default(), None)
-        .await;
+    let plan =
+        crate::fetch::plan_fleet(&ctx, tenants, parallelism, CreatedFrom::default(), None).await;
     let wall = started.elapsed();
     fleet.emulator.shutdown().await;
 
@@ -159,7 +162,11 @@ async fn bench_plan(args: &FleetArgs) -> anyhow::Result<BenchPlanReport> {
         throughput_bound_ms: throughput.round() as u64,
         per_tenant_path_ms: path.round() as u64,
         lower_bound_ms: lower.round() as u64,
-        ratio: if lower > 0.0 { wall_ms as f64 / lower } else { 0.0 },
+        ratio: if lower > 0.0 {
+            wall_ms as f64 / lower
+        } else {
+            0.0
+        },
         changes_in_plan: plan.summary.has_changes(),
         errored: plan.errored,
         peak_memory_mib: peak_memory_mib(),
