@@ -15,9 +15,9 @@
 //! and their detection-rule `ruleId` the Graph id: a plan right after shows each as an
 //! adoption candidate with no change. Objects that already carry rampart's marker are
 //! skipped (they are managed already). [`adopt`] turns those candidates into a reviewable
-//! plan whose only writes put the ownership marker on them; [`adoption_plan`] also treats
-//! an unmanaged detection rule holding the desired `ruleId` as a candidate (the planner
-//! reports that clash as an error, because creating would fail).
+//! plan whose only writes put the ownership marker on them. The planner reports an
+//! unmanaged detection rule holding the desired `ruleId` as an adoption candidate too;
+//! [`adoption_plan`] still turns any such rule left in error into one, defensively.
 //!
 //! Limits: role assignments (Defender, Intune, Entra) are NOT imported yet; policies of
 //! other template families are skipped with the catalog's reason.

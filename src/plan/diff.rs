@@ -564,10 +564,22 @@ fn diff_rule(address: Address, r: &DesiredDetectionRule, obs: &ObservedTenant) -
                 ));
             }
         }
+        Some(o) if o.marker.is_none() => {
+            // An unmanaged rule holds the id: an adoption candidate, as for policies. Show
+            // what adopting it would change; never write to it.
+            plan.action = Action::Adopt;
+            plan.look_alike = Some(rule_ref(o));
+            let observed = rule_leaves(&o.display_name, &o.description, &o.normalised);
+            plan.unchanged_fields = compare("", &observed, &desired, &mut plan.changes);
+            plan.notes.push(format!(
+                "an unmanaged detection rule with id {:?} exists; rampart will not modify it. Adopt it (`rampart tenants import --adopt`) or choose another `ruleId`.",
+                o.id
+            ));
+        }
         Some(o) => {
             let owner = match &o.marker {
                 Some(m) => format!("managed by rampart as {m:?}"),
-                None => "not managed by rampart (adoption candidate)".to_string(),
+                None => "not managed by rampart".to_string(),
             };
             plan = error(
                 address,

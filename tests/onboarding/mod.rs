@@ -421,14 +421,11 @@ async fn import_then_plan_shows_no_changes_and_adopt_makes_them_managed() {
     ] {
         assert_eq!(r.body.pointer(pointer), rule.pointer(pointer), "{pointer}");
     }
-    // The planner reports an unmanaged rule with the same id as an error, not as an
-    // adoption candidate (see the report), so the first plan covers the policies only.
-    let rule_file = dir.join(format!("{}.yaml", rule_doc.name));
-    let aside = root.path().join("rule.yaml.aside");
-    std::fs::rename(&rule_file, &aside).expect("mv");
+    // Every imported object, the detection rule included, plans as an adoption candidate
+    // with no change.
     let all = desired(root.path());
     let d = all[0].clone();
-    assert_eq!(d.objects.len(), n_policies);
+    assert_eq!(d.objects.len(), n_policies + 1);
     let plan = rampart::fetch::plan_fleet(
         &ctx,
         vec![(d.clone(), auth.tenant_auth(HEALTHY).expect("auth"))],
@@ -450,9 +447,7 @@ async fn import_then_plan_shows_no_changes_and_adopt_makes_them_managed() {
         assert!(o.changes.is_empty(), "{}: {:#?}", o.address, o.changes);
     }
 
-    // --adopt: a reviewable plan whose only writes carry the marker, then apply. The rule
-    // comes back: adoption handles the planner's id clash.
-    std::fs::rename(&aside, &rule_file).expect("mv back");
+    // --adopt: a reviewable plan whose only writes carry the marker, then apply.
     let all = desired(root.path());
     let d = all[0].clone();
     let chosen: BTreeSet<String> = imported

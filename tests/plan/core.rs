@@ -296,7 +296,7 @@ fn detection_rule_kql_change_and_technique_forms() {
 }
 
 #[test]
-fn detection_rule_id_clash_is_an_error() {
+fn detection_rule_id_held_by_an_unmanaged_rule_is_an_adoption_candidate() {
     let r = rule("encoded-powershell", QUERY, &["T1059"]);
     let plan = diff_tenant(
         &desired("contoso", true, vec![r.clone()]),
@@ -304,14 +304,13 @@ fn detection_rule_id_clash_is_an_error() {
     );
     assert_eq!(plan.objects.len(), 1);
     let o = &plan.objects[0];
-    assert_eq!(o.action, Action::Error);
-    assert!(o.requests.is_empty());
+    assert_eq!(o.action, Action::Adopt);
     assert!(
-        o.error
-            .as_deref()
-            .unwrap_or("")
-            .contains("not managed by rampart")
+        o.requests.is_empty(),
+        "an adoption candidate is never written"
     );
+    assert!(o.look_alike.is_some());
+    assert!(o.changes.is_empty(), "{:#?}", o.changes);
 }
 
 #[test]
