@@ -79,8 +79,9 @@ pub enum Command {
     /// Show a saved plan (`rampart show FILE`) or a tenant's desired state
     /// (`rampart show desired --tenant T`).
     Show(ShowArgs),
-    /// Convert exported settings-catalog policy JSON into rampart YAML (offline).
-    Import(import::ImportArgs),
+    /// Write rampart YAML for existing policies: from exported JSON (offline,
+    /// `--from-json`) or from what a tenant holds (`--tenant`, optionally `--adopt`).
+    Import(ImportCommandArgs),
     /// Onboard tenants: verify access, import what a tenant has, add it to a profile.
     Tenants(tenants::TenantsArgs),
     /// The least-privilege application permissions the configuration needs.
@@ -105,6 +106,65 @@ pub fn run() -> i32 {
         Err(err) => {
             anstream::eprintln!("error: {err:#}");
             exit::ERROR
+        }
+    }
+}
+
+/// `import` reads either exported JSON files (offline) or a live tenant.
+#[derive(Debug, clap::Args)]
+pub struct ImportCommandArgs {
+    /// A JSON file (a policy, a Graph list response, an array) or a directory of them.
+    #[arg(long = "from-json", value_name = "FILE|DIR", required_unless_present = "tenant",
+          conflicts_with_all = ["tenant", "adopt", "emulator"])]
+    pub from_json: Option<std::path::PathBuf>,
+    /// Import what this tenant holds (by profile name or id).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Directory to write one `<name>.yaml` per object into (with --from-json, default
+    /// stdout; with --tenant, default policies/imported/<tenant>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// Overwrite files that already exist.
+    #[arg(long)]
+    pub force: bool,
+    /// With --tenant: plan and apply an adoption plan that writes rampart's ownership
+    /// marker into the imported objects (the plan is printed first).
+    #[arg(long, requires = "tenant")]
+    pub adopt: bool,
+    /// With --tenant: read from the built-in emulator instead of Graph.
+    #[arg(long, requires = "tenant")]
+    pub emulator: bool,
+    /// Repository root (with --tenant).
+    #[arg(long, default_value = ".")]
+    pub root: std::path::PathBuf,
+    #[command(flatten)]
+    pub graph: plan::GraphArgs,
+}
+
+impl ImportCommandArgs {
+    fn run(&self) -> anyhow::Result<i32> {
+        match (&self.from_json, &self.tenant) {
+            (Some(from_json), _) => {
+                anyhow::ensure!(
+                    !self.force || self.out.is_some(),
+                    "--force only applies with --out"
+                );
+                import::run(&import::ImportArgs {
+                    from_json: from_json.clone(),
+                    out: self.out.clone(),
+                    force: self.force,
+                })
+            }
+            (None, Some(tenant)) => tenants::run_import(&tenants::ImportTenantArgs {
+                root: self.root.clone(),
+                tenant: tenant.clone(),
+                out: self.out.clone(),
+                force: self.force,
+                adopt: self.adopt,
+                emulator: self.emulator,
+                graph: self.graph.clone(),
+            }),
+            (None, None) => anyhow::bail!("`rampart import` needs --from-json or --tenant"),
         }
     }
 }
@@ -138,7 +198,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             anyhow::bail!("`rampart show` needs a plan file or `desired --tenant T`")
         }
         Command::Apply(args) => apply::run(args, color),
-        Command::Import(args) => import::run(args),
+        Command::Import(args) => args.run(),
         Command::Tenants(args) => tenants::run(args),
         Command::Permissions(args) => permissions::run(args),
         Command::Bench(args) => bench::run(args),

@@ -582,3 +582,43 @@ fn tenants_add_keeps_comments_and_refuses_invalid_ids() {
     assert!(matches!(err, AddError::Invalid { .. }), "{err}");
     assert_eq!(std::fs::read_to_string(&file).expect("read"), edited);
 }
+
+/// `rampart import --tenant` reaches the tenant import through the real binary (here the
+/// built-in emulator's demo tenant holding an unmanaged look-alike), and `import` refuses
+/// a call that names neither source.
+#[test]
+fn import_command_reads_a_tenant_through_the_binary() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let done = assert_cmd::Command::cargo_bin("rampart")
+        .expect("binary")
+        .args([
+            "import",
+            "--tenant",
+            "northwind",
+            "--emulator",
+            "--root",
+            root,
+            "--out",
+        ])
+        .arg(out.path())
+        .env("NO_COLOR", "1")
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&done.get_output().stdout).to_string();
+    let files: Vec<_> = std::fs::read_dir(out.path())
+        .expect("read out")
+        .filter_map(Result::ok)
+        .collect();
+    assert!(!files.is_empty(), "nothing written; stdout: {stdout}");
+    for f in files {
+        let text = std::fs::read_to_string(f.path()).expect("read yaml");
+        assert!(text.contains("kind: "), "{text}");
+        assert!(text.contains("imported-northwind"), "{text}");
+    }
+    assert_cmd::Command::cargo_bin("rampart")
+        .expect("binary")
+        .arg("import")
+        .assert()
+        .code(2);
+}
