@@ -295,18 +295,10 @@ pub fn handle(
         },
         "defenderDef.create" => {
             let o = try_body!();
-            let name = o
-                .get("displayName")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if name.trim().is_empty() {
+            let Some(name) = required_display_name(&o) else {
                 return (Reply::bad_request("displayName is required."), false);
-            }
-            if t.defender_role_definitions.values().any(|d| {
-                d["displayName"]
-                    .as_str()
-                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
-            }) {
+            };
+            if display_name_taken(t.defender_role_definitions.values(), name) {
                 return (
                     Reply::error(
                         409,
@@ -469,18 +461,10 @@ pub fn handle(
         },
         "intuneDef.create" => {
             let o = try_body!();
-            let name = o
-                .get("displayName")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if name.trim().is_empty() {
+            let Some(name) = required_display_name(&o) else {
                 return (Reply::bad_request("displayName is required."), false);
-            }
-            if t.intune_role_definitions.values().any(|d| {
-                d["displayName"]
-                    .as_str()
-                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
-            }) {
+            };
+            if display_name_taken(t.intune_role_definitions.values(), name) {
                 return (
                     Reply::bad_request(format!("A role definition named '{name}' already exists.")),
                     false,
@@ -791,6 +775,22 @@ pub fn handle(
         },
         _ => (Reply::bad_request("Unsupported operation."), false),
     }
+}
+
+/// A create body's non-blank `displayName`, which Graph requires of role definitions.
+fn required_display_name(o: &serde_json::Map<String, Value>) -> Option<&str> {
+    o.get("displayName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.trim().is_empty())
+}
+
+/// Role definition names are unique per tenant, compared case-insensitively.
+fn display_name_taken<'a>(mut existing: impl Iterator<Item = &'a Value>, name: &str) -> bool {
+    existing.any(|d| {
+        d["displayName"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+    })
 }
 
 #[cfg(test)]
