@@ -15,16 +15,15 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 
 use crate::apply::{ApplyOptions, ApplyReport, GraphConnector, apply_plan};
-use crate::desired::Kind;
 use crate::desired::TenantDesired;
 use crate::fetch::{self, demo};
 use crate::graph::auth::{AuthConfig, AuthMethod, Authenticator};
 use crate::graph::client::{GraphContext, GraphOptions};
-use crate::plan::{CreatedFrom, Plan, inputs_digest};
+use crate::plan::{Plan, inputs_digest};
 use crate::render::{HumanOptions, render_human};
 
 use super::exit;
-use super::plan::{GraphArgs, PlanArgs, PlanFormat, select_tenants};
+use super::plan::{GraphArgs, PlanArgs, PlanFormat, Selection, select_tenants};
 
 /// How the apply report is printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -46,18 +45,9 @@ pub struct ApplyArgs {
     /// Repository root (holding policies/ and profiles/).
     #[arg(long, default_value = ".")]
     pub root: PathBuf,
-    /// Fresh plan only: tenants of this distribution profile (repeatable).
-    #[arg(long = "profile")]
-    pub profiles: Vec<String>,
-    /// Fresh plan only: this tenant, by name or id (repeatable).
-    #[arg(long = "tenant")]
-    pub tenants: Vec<String>,
-    /// Fresh plan only: this address: tenant, tenant/Kind or tenant/Kind/name (repeatable).
-    #[arg(long = "target")]
-    pub targets: Vec<String>,
-    /// Fresh plan only: objects of this kind (repeatable).
-    #[arg(long = "kind")]
-    pub kinds: Vec<String>,
+    /// Fresh plan only: which tenants and objects.
+    #[command(flatten)]
+    pub select: Selection,
     /// Tenants applied at the same time (each tenant is paced under Intune's write limit).
     #[arg(long, default_value_t = crate::apply::DEFAULT_PARALLELISM)]
     pub parallelism: usize,
@@ -91,10 +81,7 @@ impl ApplyArgs {
     fn plan_args(&self) -> PlanArgs {
         PlanArgs {
             root: self.root.clone(),
-            profiles: self.profiles.clone(),
-            tenants: self.tenants.clone(),
-            targets: self.targets.clone(),
-            kinds: self.kinds.clone(),
+            select: self.select.clone(),
             parallelism: self.parallelism,
             format: PlanFormat::Human,
             out: None,
@@ -168,17 +155,11 @@ async fn execute(args: &ApplyArgs, color: bool) -> anyhow::Result<Option<ApplyRe
     }
 
     let plan_args = args.plan_args();
-    let kinds = parse_kinds(&args.kinds)?;
+    let kinds = args.select.kinds()?;
     let (all, selected) = select_tenants(&plan_args)?;
     let parallelism =
         NonZeroUsize::new(args.parallelism).context("--parallelism must be at least 1")?;
-    let created_from = CreatedFrom {
-        source: String::new(),
-        profiles: sorted(&args.profiles),
-        tenants: sorted(&args.tenants),
-        targets: sorted(&args.targets),
-        kinds: sorted(&args.kinds),
-    };
+    let created_from = args.select.created_from();
     if args.emulator {
         let d = demo::start(&all, &args.root.join("profiles"))
             .await
@@ -191,7 +172,7 @@ async fn execute(args: &ApplyArgs, color: bool) -> anyhow::Result<Option<ApplyRe
         let mut from = created_from;
         from.source = "emulator".into();
         let mut plan = fetch::plan_fleet(&ctx, tenants, parallelism, from, None).await;
-        plan.filter(&args.targets, &kinds);
+        plan.filter(&args.select.targets, &kinds);
         let demo::Demo {
             emulator,
             authenticator,
@@ -216,7 +197,7 @@ async fn execute(args: &ApplyArgs, color: bool) -> anyhow::Result<Option<ApplyRe
     let mut from = created_from;
     from.source = source;
     let mut plan = fetch::plan_fleet(&connector.context, tenants, parallelism, from, None).await;
-    plan.filter(&args.targets, &kinds);
+    plan.filter(&args.select.targets, &kinds);
     confirm_and_apply(args, &plan, &connector, &opts, color).await
 }
 
@@ -258,8 +239,7 @@ async fn confirm_and_apply(
 /// The digest of the repository's current desired state for the plan's tenants.
 fn current_digest(args: &ApplyArgs, plan: &Plan) -> anyhow::Result<String> {
     let mut pa = args.plan_args();
-    pa.profiles.clear();
-    pa.tenants.clear();
+    pa.select = Selection::default();
     let (all, _) = select_tenants(&pa).context(
         "cannot read the policies and profiles to check the plan against them (run from the repository, give --root, or pass --skip-inputs-check)",
     )?;
@@ -297,18 +277,4 @@ fn graph_setup(g: &GraphArgs) -> anyhow::Result<(GraphConnector, String)> {
 
 fn graph_connector(g: &GraphArgs) -> anyhow::Result<GraphConnector> {
     Ok(graph_setup(g)?.0)
-}
-
-fn parse_kinds(kinds: &[String]) -> anyhow::Result<Vec<Kind>> {
-    kinds
-        .iter()
-        .map(|k| Kind::parse(k).with_context(|| format!("unknown kind `{k}`")))
-        .collect()
-}
-
-fn sorted(v: &[String]) -> Vec<String> {
-    let mut v = v.to_vec();
-    v.sort();
-    v.dedup();
-    v
 }

@@ -62,12 +62,9 @@ impl GraphArgs {
     }
 }
 
-/// Show what rampart would change in each tenant.
-#[derive(Clone, Debug, clap::Args)]
-pub struct PlanArgs {
-    /// Repository root (holding policies/ and profiles/).
-    #[arg(long, default_value = ".")]
-    pub root: PathBuf,
+/// Which tenants and objects a plan covers (shared by `plan` and a fresh `apply`).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Selection {
     /// Only tenants of this distribution profile (repeatable).
     #[arg(long = "profile")]
     pub profiles: Vec<String>,
@@ -80,6 +77,34 @@ pub struct PlanArgs {
     /// Only objects of this kind (repeatable).
     #[arg(long = "kind")]
     pub kinds: Vec<String>,
+}
+
+impl Selection {
+    /// The `--kind` values as kinds.
+    pub fn kinds(&self) -> anyhow::Result<Vec<Kind>> {
+        parse_kinds(&self.kinds)
+    }
+
+    /// The selection as the plan records it, each list sorted (reproducible bytes).
+    pub fn created_from(&self) -> CreatedFrom {
+        CreatedFrom {
+            source: String::new(),
+            profiles: sorted(&self.profiles),
+            tenants: sorted(&self.tenants),
+            targets: sorted(&self.targets),
+            kinds: sorted(&self.kinds),
+        }
+    }
+}
+
+/// Show what rampart would change in each tenant.
+#[derive(Clone, Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Repository root (holding policies/ and profiles/).
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+    #[command(flatten)]
+    pub select: Selection,
     /// Tenants read at the same time.
     #[arg(long, default_value_t = crate::graph::fleet::DEFAULT_PARALLELISM)]
     pub parallelism: usize,
@@ -147,7 +172,7 @@ pub fn select_tenants(args: &PlanArgs) -> anyhow::Result<(Vec<TenantDesired>, Ve
         bail!("the repository does not validate:\n{text}");
     }
     let all: Vec<TenantDesired> = validated.tenants.values().cloned().collect();
-    for t in &args.tenants {
+    for t in &args.select.tenants {
         if !all
             .iter()
             .any(|d| &d.tenant.name == t || d.tenant.id.eq_ignore_ascii_case(t))
@@ -155,7 +180,7 @@ pub fn select_tenants(args: &PlanArgs) -> anyhow::Result<(Vec<TenantDesired>, Ve
             bail!("no profile names tenant `{t}`");
         }
     }
-    for p in &args.profiles {
+    for p in &args.select.profiles {
         if !all.iter().any(|d| d.profiles.contains(p)) {
             bail!("no profile named `{p}` targets any tenant");
         }
@@ -163,11 +188,13 @@ pub fn select_tenants(args: &PlanArgs) -> anyhow::Result<(Vec<TenantDesired>, Ve
     let selected = all
         .iter()
         .filter(|d| {
-            args.profiles.is_empty() || d.profiles.iter().any(|p| args.profiles.contains(p))
+            args.select.profiles.is_empty()
+                || d.profiles.iter().any(|p| args.select.profiles.contains(p))
         })
         .filter(|d| {
-            args.tenants.is_empty()
+            args.select.tenants.is_empty()
                 || args
+                    .select
                     .tenants
                     .iter()
                     .any(|t| &d.tenant.name == t || d.tenant.id.eq_ignore_ascii_case(t))
@@ -217,17 +244,11 @@ fn progress(total: usize) -> Progress {
 
 /// Loads, reads and plans; the whole of `rampart plan` but the output.
 pub async fn make_plan(args: &PlanArgs) -> anyhow::Result<Plan> {
-    let kinds = parse_kinds(&args.kinds)?;
+    let kinds = args.select.kinds()?;
     let (all, selected) = select_tenants(args)?;
     let parallelism =
         NonZeroUsize::new(args.parallelism).context("--parallelism must be at least 1")?;
-    let mut created_from = CreatedFrom {
-        source: String::new(),
-        profiles: sorted(&args.profiles),
-        tenants: sorted(&args.tenants),
-        targets: sorted(&args.targets),
-        kinds: sorted(&args.kinds),
-    };
+    let mut created_from = args.select.created_from();
     let bar = Some(progress(selected.len()));
     let mut plan = if args.emulator {
         created_from.source = "emulator".into();
@@ -254,7 +275,7 @@ pub async fn make_plan(args: &PlanArgs) -> anyhow::Result<Plan> {
         }
         fetch::plan_fleet(&ctx, tenants, parallelism, created_from, bar).await
     };
-    plan.filter(&args.targets, &kinds);
+    plan.filter(&args.select.targets, &kinds);
     Ok(plan)
 }
 
