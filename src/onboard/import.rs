@@ -15,9 +15,8 @@
 //! and their detection-rule `ruleId` the Graph id: a plan right after shows each as an
 //! adoption candidate with no change. Objects that already carry rampart's marker are
 //! skipped (they are managed already). [`adopt`] turns those candidates into a reviewable
-//! plan whose only writes put the ownership marker on them. The planner reports an
-//! unmanaged detection rule holding the desired `ruleId` as an adoption candidate too;
-//! [`adoption_plan`] still turns any such rule left in error into one, defensively.
+//! plan whose only writes put the ownership marker on them (the planner reports an
+//! unmanaged detection rule holding the desired `ruleId` as an adoption candidate too).
 //!
 //! Limits: role assignments (Defender, Intune, Entra) are NOT imported yet; policies of
 //! other template families are skipped with the catalog's reason.
@@ -623,43 +622,6 @@ pub async fn adoption_plan(
         None,
     )
     .await;
-    // The planner reports an unmanaged detection rule holding the desired rule's id as an
-    // error (creating would clash). For adoption it is exactly the candidate: read it, and
-    // turn the error into an adoption candidate with what was observed.
-    let client = context.client(authenticator.tenant_auth(&desired.tenant.id)?);
-    for tp in &mut plan.tenants {
-        for op in &mut tp.objects {
-            if op.action != Action::Error || op.address.kind != Kind::DetectionRule {
-                continue;
-            }
-            let Some(DesiredObject::DetectionRule(r)) = desired
-                .objects
-                .get(&(Kind::DetectionRule, op.address.name.clone()))
-            else {
-                continue;
-            };
-            let path = format!("{}/{}", crate::fetch::RULES_PATH, r.rule_id);
-            let Ok(v) = client.get(&path).await else {
-                continue;
-            };
-            let Ok(o) = crate::plan::ObservedDetectionRule::from_graph(&v) else {
-                continue;
-            };
-            if o.marker.is_some() {
-                continue;
-            }
-            rule_changes(op, r, &o);
-            op.look_alike = Some(crate::plan::ObservedRef {
-                resource: crate::plan::Resource::DetectionRule,
-                path,
-                id: o.id.clone(),
-                last_modified: o.last_modified.clone(),
-                fingerprint: o.fingerprint(),
-            });
-            op.action = Action::Adopt;
-            op.error = None;
-        }
-    }
     plan.recount();
     // Only adoption is this command's business: other changes are left to `rampart plan`.
     for tp in &mut plan.tenants {
@@ -671,55 +633,4 @@ pub async fn adoption_plan(
     }
     plan.recount();
     Ok((plan, n))
-}
-
-/// The differences between a desired rule and the unmanaged rule it adopts, per top-level
-/// field of the normalised body (the planner's leaf-level view is private to it).
-fn rule_changes(
-    op: &mut crate::plan::ObjectPlan,
-    r: &crate::desired::DesiredDetectionRule,
-    o: &crate::plan::ObservedDetectionRule,
-) {
-    let want = crate::plan::normalise::detection_rule(&r.body);
-    let desc = r
-        .body
-        .get("description")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let display = r
-        .body
-        .get("displayName")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let mut changes = Vec::new();
-    if crate::plan::normalise::text(desc) != o.description {
-        changes.push(FieldChange {
-            path: "description".into(),
-            before: json!(o.description),
-            after: json!(desc),
-        });
-    }
-    if display != o.display_name {
-        changes.push(FieldChange {
-            path: "displayName".into(),
-            before: json!(o.display_name),
-            after: json!(display),
-        });
-    }
-    if let (Value::Object(w), Value::Object(g)) = (&want, &o.normalised) {
-        let keys: BTreeSet<&String> = w.keys().chain(g.keys()).collect();
-        for k in keys {
-            if matches!(k.as_str(), "description" | "displayName" | "id") {
-                continue;
-            }
-            if w.get(k) != g.get(k) {
-                changes.push(FieldChange {
-                    path: k.clone(),
-                    before: g.get(k).cloned().unwrap_or(Value::Null),
-                    after: w.get(k).cloned().unwrap_or(Value::Null),
-                });
-            }
-        }
-    }
-    op.changes = changes;
 }
