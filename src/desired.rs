@@ -9,53 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::settings::SettingInstance;
 
-/// The kinds of object rampart manages; the `kind` of a policy document.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Kind {
-    AntivirusPolicy,
-    FirewallPolicy,
-    AttackSurfaceReductionPolicy,
-    DetectionRule,
-    RoleAssignment,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 5] = [
-        Kind::AntivirusPolicy,
-        Kind::FirewallPolicy,
-        Kind::AttackSurfaceReductionPolicy,
-        Kind::DetectionRule,
-        Kind::RoleAssignment,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::AntivirusPolicy => "AntivirusPolicy",
-            Kind::FirewallPolicy => "FirewallPolicy",
-            Kind::AttackSurfaceReductionPolicy => "AttackSurfaceReductionPolicy",
-            Kind::DetectionRule => "DetectionRule",
-            Kind::RoleAssignment => "RoleAssignment",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    /// Whether objects of this kind are Intune settings-catalog configuration policies.
-    pub fn is_configuration_policy(self) -> bool {
-        matches!(
-            self,
-            Kind::AntivirusPolicy | Kind::FirewallPolicy | Kind::AttackSurfaceReductionPolicy
-        )
-    }
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use rampart_catalog::Kind;
 
 /// Where a desired object came from, for messages that must name the file.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

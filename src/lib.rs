@@ -5,12 +5,12 @@
 //! loader, the Graph client, the emulator and the CLI. Only `cli` writes to stdout/stderr.
 
 pub mod apply;
-pub mod catalog;
+pub use rampart_catalog as catalog;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod desired;
 pub mod diag;
-pub mod emulator;
 pub mod fetch;
 pub mod graph;
 pub mod import;

@@ -1,7 +1,6 @@
 //! The one integration-test binary (`autotests = false`): each area is a module.
 
 mod apply;
-mod emulator;
 mod graph;
 mod import;
 mod language;

@@ -27,10 +27,12 @@ use serde_json::Value;
 
 use super::{ApplyOptions, ApplyReport, GraphConnector, apply_plan};
 use crate::desired::{TenantDesired, TenantRef};
-use crate::emulator::{self, AppSeed, EmulatorConfig, FaultConfig, RunningEmulator, TenantSeed};
 use crate::graph::auth::{AuthConfig, AuthMethod, Authenticator};
 use crate::graph::client::{GraphContext, GraphOptions, build_http_client};
 use crate::plan::{CreatedFrom, Plan};
+use rampart_emulator::{
+    self as emulator, AppSeed, EmulatorConfig, FaultConfig, RunningEmulator, TenantSeed,
+};
 
 /// The emulated app's client id.
 pub const FLEET_APP_ID: &str = "7e57a990-0000-4000-8000-0000000000a1";

@@ -15,8 +15,9 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 
 use crate::apply::{ApplyOptions, ApplyReport, GraphConnector, apply_plan};
+use crate::demo;
 use crate::desired::TenantDesired;
-use crate::fetch::{self, demo};
+use crate::fetch;
 use crate::graph::auth::{AuthConfig, AuthMethod, Authenticator};
 use crate::graph::client::{GraphContext, GraphOptions};
 use crate::plan::{Plan, inputs_digest};

@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use crate::apply::ApplyOptions;
 use crate::apply::bench::{EmulatedFleet, baseline_template, bench_apply_from, fleet_tenant};
-use crate::emulator::FaultConfig;
 use crate::plan::CreatedFrom;
+use rampart_emulator::FaultConfig;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct BenchArgs {

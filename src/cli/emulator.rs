@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::emulator::{self, AppSeed, EmulatorConfig, FaultConfig, TenantSeed, WriteLimit};
+use rampart_emulator::{
+    self as emulator, AppSeed, EmulatorConfig, FaultConfig, TenantSeed, WriteLimit,
+};
 
 /// Client id of the app the emulator registers unless a seed file brings its own apps.
 pub const DEFAULT_APP_ID: &str = "7e57a990-0000-4000-8000-000000000001";

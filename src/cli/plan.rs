@@ -13,9 +13,10 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 
+use crate::demo;
 use crate::desired::{Kind, TenantDesired};
 use crate::diag::{self, Format};
-use crate::fetch::{self, FleetEvent, Progress, demo};
+use crate::fetch::{self, FleetEvent, Progress};
 use crate::graph::auth::AuthMethod;
 use crate::graph::setup::{ConnectOptions, connect};
 use crate::plan::{CreatedFrom, Plan, save};

@@ -229,7 +229,7 @@ pub async fn verify_report(args: &VerifyArgs) -> anyhow::Result<VerifyReport> {
     let targets = verify_targets(&all, &args.profiles, &args.tenants, purpose)?;
     if args.emulator {
         let desired: Vec<TenantDesired> = all.values().cloned().collect();
-        let demo = crate::fetch::demo::start(&desired, &args.root.join("profiles"))
+        let demo = crate::demo::start(&desired, &args.root.join("profiles"))
             .await
             .context("cannot start the built-in emulator")?;
         let access = GraphAccess::new(&demo.authenticator, demo.options.graph_url.clone());
@@ -334,7 +334,7 @@ pub async fn import(args: &ImportTenantArgs, color: bool) -> anyhow::Result<(Str
     let mut demo = None;
     let (auth, options) = if args.emulator {
         let list: Vec<TenantDesired> = all.values().cloned().collect();
-        let d = crate::fetch::demo::start(&list, &args.root.join("profiles"))
+        let d = crate::demo::start(&list, &args.root.join("profiles"))
             .await
             .context("cannot start the built-in emulator")?;
         let options = d.options.clone();

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use rampart::apply::bench::fleet_tenant;
 use rampart::apply::{ApplyOptions, CallError, CallStats, Connector, TenantGraph, apply_plan};
 use rampart::desired::{DesiredObject, TenantDesired};
-use rampart::emulator::FaultConfig;
 use rampart::plan::{HttpMethod, TenantPlan};
+use rampart_emulator::FaultConfig;
 use serde_json::Value;
 
 use super::{assert_converged, duplicates, fleet, template};

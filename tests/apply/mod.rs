@@ -13,9 +13,9 @@ use std::time::Duration;
 use rampart::apply::bench::{EmulatedFleet, baseline_template, fleet_tenant};
 use rampart::apply::{ApplyOptions, ApplyRefused, Outcome, apply_plan};
 use rampart::desired::{DesiredObject, Kind, TenantDesired};
-use rampart::emulator::{Emulator, FaultConfig};
 use rampart::graph::retry::BudgetConfig;
 use rampart::plan::{Action, Plan, marker};
+use rampart_emulator::{Emulator, FaultConfig};
 use serde_json::Value;
 
 pub fn repo_root() -> PathBuf {
@@ -101,7 +101,7 @@ pub fn duplicates(emu: &Emulator, tenant: &str) -> Vec<String> {
 }
 
 /// Writes (POST/PUT/PATCH/DELETE to Graph) in the emulator's log.
-pub fn writes(emu: &Emulator) -> Vec<rampart::emulator::RequestRecord> {
+pub fn writes(emu: &Emulator) -> Vec<rampart_emulator::RequestRecord> {
     emu.requests()
         .into_iter()
         .filter(|r| {
@@ -157,8 +157,8 @@ async fn plan_apply_plan_converges_across_50_tenants_under_faults() {
         body["description"] = Value::String("Made by hand in the Intune portal".into());
         // As Graph stores it: the template reference filled in from the template.
         let template =
-            rampart::emulator::templates::template(&p.template_id).expect("known template");
-        body["templateReference"] = rampart::emulator::templates::template_reference(template);
+            rampart_emulator::templates::template(&p.template_id).expect("known template");
+        body["templateReference"] = rampart_emulator::templates::template_reference(template);
         let look_alike = emu.add_policy(&d.tenant.id, &body).expect("seeded");
         body["name"] = Value::String("Helpdesk exceptions".into());
         let other = emu.add_policy(&d.tenant.id, &body).expect("seeded");

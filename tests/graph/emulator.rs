@@ -3,10 +3,10 @@
 //! a throttling storm survived.
 
 use super::*;
-use rampart::emulator::{ALL_ROLES, AppSeed, EmulatorConfig, FaultConfig, TenantSeed, start};
 use rampart::graph::auth::{AuthConfig, AuthError, Authenticator, env};
 use rampart::graph::client::{BatchRequest, GroupError};
 use rampart::graph::error::GraphError;
+use rampart_emulator::{ALL_ROLES, AppSeed, EmulatorConfig, FaultConfig, TenantSeed, start};
 
 const APP: &str = "11111111-1111-4111-8111-111111111111";
 const SECRET: &str = "emulator-secret-42";

@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use rampart::desired::TenantDesired;
-use rampart::emulator::{self, ALL_ROLES, AppSeed, EmulatorConfig, RunningEmulator, TenantSeed};
 use rampart::graph::auth::{AuthConfig, AuthMethod, Authenticator};
 use rampart::graph::client::{GraphContext, GraphOptions, build_http_client};
 use rampart::onboard::import::{
@@ -15,6 +14,9 @@ use rampart::onboard::permissions::{self, Purpose};
 use rampart::onboard::profile_edit::{AddError, EditError, NewTenant, add_to_repository};
 use rampart::onboard::verify::{GraphAccess, Status, VerifyTarget, render_human, verify};
 use rampart::plan::Action;
+use rampart_emulator::{
+    self as emulator, ALL_ROLES, AppSeed, EmulatorConfig, RunningEmulator, TenantSeed,
+};
 use serde_json::{Value, json};
 
 const APP: &str = "a1b2c3d4-0000-4000-8000-00000000ab01";

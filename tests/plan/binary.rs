@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use rampart::apply::{ApplyOptions, EmulatedFleet};
 use rampart::desired::TenantDesired;
-use rampart::emulator::{self, AppSeed, FaultConfig};
+use rampart_emulator::{self as emulator, AppSeed, FaultConfig};
 
 /// The app the binary signs in as (distinct from the fleet's own app, which the test uses
 /// to bring tenants in step through the library).

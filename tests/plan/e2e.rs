@@ -4,8 +4,8 @@
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
+use rampart::demo::{self, DemoState};
 use rampart::desired::TenantDesired;
-use rampart::fetch::demo::{self, DemoState};
 use rampart::fetch::plan_fleet;
 use rampart::plan::{Action, CreatedFrom, Plan, TenantStatus, save};
 

@@ -6,7 +6,7 @@
 //!   (`id`, `name`, `displayName`); the groups the repository refers to (assignment
 //!   `group`/`excludeGroup`, role assignment `groups`, after `${tenant.*}`/`${vars.*}`
 //!   substitution with the tenant's and profile's vars) are created in each of them, so a
-//!   plan against a fresh emulator resolves its groups. YAML is read through `crate::yaml`.
+//!   plan against a fresh emulator resolves its groups. YAML is read with serde-saphyr.
 //! - Policies directory: `*.json` files at its top level go to every tenant; files under a
 //!   sub-directory named after a tenant id, domain or profile short name go to that tenant.
 //!   They are imported as pre-existing, unmanaged policies (server fields kept).
@@ -128,15 +128,14 @@ pub fn seed_from_profiles(
             path: f.clone(),
             source,
         })?;
-        let parsed = crate::yaml::parse(&text, &crate::yaml::Limits::default());
-        if let Some(e) = parsed.errors.first() {
-            return Err(EmulatorError::State {
+        // serde-saphyr's default budget refuses alias bombs and oversized documents; the
+        // emulator needs values, not spans (rampart's own loader reports those).
+        let docs: Vec<Value> =
+            serde_saphyr::from_multiple(&text).map_err(|e| EmulatorError::State {
                 path: f.clone(),
-                message: e.message.clone(),
-            });
-        }
-        for doc in &parsed.documents {
-            let (v, _) = crate::yaml::to_json(&doc.root);
+                message: e.to_string(),
+            })?;
+        for v in docs {
             collect_groups(&v, &mut group_refs);
             if v.get("kind").and_then(Value::as_str) != Some("DistributionProfile") {
                 continue;

@@ -1,7 +1,7 @@
 //! Every fault mode, driven by the seed; assertions on counts and behaviour only.
 
 use super::*;
-use rampart::emulator::WriteLimit;
+use rampart_emulator::WriteLimit;
 
 const GROUPS: &str = "/v1.0/groups";
 

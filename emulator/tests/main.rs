@@ -7,7 +7,7 @@ mod graph;
 mod login;
 mod state;
 
-use rampart::emulator::{
+use rampart_emulator::{
     ALL_ROLES, AppSeed, EmulatorConfig, FaultConfig, FederatedCredential, RunningEmulator,
     TenantSeed, start,
 };

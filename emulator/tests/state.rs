@@ -2,7 +2,7 @@
 //! admin endpoints, request log and counters, scale.
 
 use super::*;
-use rampart::emulator::seed::{load_seed_file, seed_from_profiles, seed_policies};
+use rampart_emulator::seed::{load_seed_file, seed_from_profiles, seed_policies};
 
 #[tokio::test]
 async fn state_survives_a_restart() {
@@ -363,7 +363,7 @@ async fn request_log_and_counters_per_tenant_method_route() {
 
 #[test]
 fn in_process_calls_without_http() {
-    let emu = rampart::emulator::Emulator::new(&quiet()).unwrap();
+    let emu = rampart_emulator::Emulator::new(&quiet()).unwrap();
     emu.add_app(&AppSeed {
         app_id: APP.into(),
         ..Default::default()
@@ -415,7 +415,7 @@ async fn holds_two_thousand_tenants() {
     let env = setup(quiet()).await;
     let admin = env.emu.admin();
     for i in 0..2000u32 {
-        let id = rampart::emulator::stable_guid(&format!("scale-tenant-{i}"));
+        let id = rampart_emulator::stable_guid(&format!("scale-tenant-{i}"));
         admin
             .add_tenant(&TenantSeed {
                 id,
@@ -426,7 +426,7 @@ async fn holds_two_thousand_tenants() {
             .unwrap();
     }
     assert_eq!(admin.tenant_ids().len(), 2002);
-    let last = rampart::emulator::stable_guid("scale-tenant-1999");
+    let last = rampart_emulator::stable_guid("scale-tenant-1999");
     let t = env.token(&last).await;
     let (s, _, g) = env.call(&t, "GET", "/v1.0/groups", None).await;
     assert_eq!(s, 200);
@@ -441,7 +441,7 @@ async fn holds_two_thousand_tenants() {
 async fn bench_once() {
     let env = setup(quiet()).await;
     let t = env.token(TENANT_A).await;
-    let r = rampart::emulator::bench_requests(&env.emu.graph_url(), &t, "/v1.0/groups", 20_000, 32)
+    let r = rampart_emulator::bench_requests(&env.emu.graph_url(), &t, "/v1.0/groups", 20_000, 32)
         .await
         .unwrap();
     println!(

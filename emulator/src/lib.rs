@@ -1,4 +1,5 @@
-//! A Microsoft Graph emulator for Defender, Intune and Entra, built into rampart.
+//! A Microsoft Graph emulator for Defender, Intune and Entra, shipped with rampart (crate
+//! `rampart-emulator`: a product of its own, usable by any Graph client).
 //!
 //! It serves, on loopback, the Graph endpoints rampart (and real third-party Graph clients)
 //! use: Entra's client-credentials token endpoint, Intune settings-catalog configuration
@@ -10,8 +11,8 @@
 //! # Using it from Rust
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), rampart::emulator::EmulatorError> {
-//! use rampart::emulator::{start, EmulatorConfig, AppSeed, TenantSeed, ALL_ROLES};
+//! # async fn demo() -> Result<(), rampart_emulator::EmulatorError> {
+//! use rampart_emulator::{start, EmulatorConfig, AppSeed, TenantSeed, ALL_ROLES};
 //! let emu = start(EmulatorConfig::default()).await?;          // binds 127.0.0.1:0
 //! let admin = emu.admin();                                   // in-process, no HTTP
 //! admin.add_app(&AppSeed { app_id: "11111111-1111-4111-8111-111111111111".into(),

@@ -760,13 +760,13 @@ async fn batch_answers_each_request_on_its_own() {
 }
 
 fn strip(v: &Value) -> Value {
-    rampart::emulator::policies::strip_annotations(v)
+    rampart_emulator::policies::strip_annotations(v)
 }
 
 #[tokio::test]
 async fn real_fixture_policies_round_trip() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/openintunebaseline");
+        .join("../../shared/fixtures/openintunebaseline");
     let Ok(rd) = std::fs::read_dir(&dir) else {
         eprintln!("fixtures absent, skipping");
         return;

@@ -1,5 +1,8 @@
 //! The settings catalog: Microsoft's facts about the Windows endpoint-security templates
-//! rampart knows, kept as data (`catalog.json`, embedded at build time and parsed once).
+//! rampart knows, kept as data (`catalog.json`, embedded at build time and parsed once), and
+//! the document [`Kind`]s that use them. A crate of its own because both rampart (readable
+//! names, validation, import) and its Graph emulator (template validation) read it; it
+//! depends on neither, so the dependency runs one way.
 //!
 //! For each template: its id (with the `_N` version suffix), family, display name, platforms,
 //! technologies and a short alias (`antivirus`, `firewall`, `asr`, ...). For the setting
@@ -21,7 +24,53 @@ use std::sync::LazyLock;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::desired::Kind;
+/// The kinds of object rampart manages; the `kind` of a policy document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Kind {
+    AntivirusPolicy,
+    FirewallPolicy,
+    AttackSurfaceReductionPolicy,
+    DetectionRule,
+    RoleAssignment,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::AntivirusPolicy,
+        Kind::FirewallPolicy,
+        Kind::AttackSurfaceReductionPolicy,
+        Kind::DetectionRule,
+        Kind::RoleAssignment,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::AntivirusPolicy => "AntivirusPolicy",
+            Kind::FirewallPolicy => "FirewallPolicy",
+            Kind::AttackSurfaceReductionPolicy => "AttackSurfaceReductionPolicy",
+            Kind::DetectionRule => "DetectionRule",
+            Kind::RoleAssignment => "RoleAssignment",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether objects of this kind are Intune settings-catalog configuration policies.
+    pub fn is_configuration_policy(self) -> bool {
+        matches!(
+            self,
+            Kind::AntivirusPolicy | Kind::FirewallPolicy | Kind::AttackSurfaceReductionPolicy
+        )
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The data file: the only place where Microsoft ids are written down.
 const CATALOG_JSON: &str = include_str!("catalog.json");

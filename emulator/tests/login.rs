@@ -3,7 +3,7 @@
 use super::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rampart::emulator::token::make_assertion;
+use rampart_emulator::token::make_assertion;
 
 fn claims(token: &str) -> Value {
     let p = token.split('.').nth(1).unwrap();

@@ -1,4 +1,4 @@
-//! Configuration policy templates and settings validation, backed by `crate::catalog`.
+//! Configuration policy templates and settings validation, backed by `rampart_catalog`.
 //!
 //! Graph validates a policy's settings against its template: every `settingDefinitionId`
 //! must belong to the template, instances must have the definition's shape, choice values
@@ -10,7 +10,7 @@
 //! Policies without a template (plain settings catalog) are not validated per definition:
 //! the emulator does not hold Microsoft's whole settings catalog.
 
-use crate::catalog::{Catalog, SettingDefinition, Template, ValueType};
+use rampart_catalog::{Catalog, SettingDefinition, Template, ValueType};
 use serde_json::{Value, json};
 
 /// The catalog the emulator validates against.
