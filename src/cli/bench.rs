@@ -59,7 +59,10 @@ pub struct BenchPlanReport {
     pub wall_ms: u64,
     pub requests: u64,
     pub round_trips: u64,
+    /// Requests the token endpoint answered (counted by the emulator).
     pub token_requests: u64,
+    /// Tokens asked of the credentials, cache hits included (counted by rampart).
+    pub token_lookups: u64,
     pub retries: u64,
     pub requests_per_tenant: f64,
     pub round_trips_per_tenant: f64,
@@ -132,10 +135,14 @@ async fn bench_plan(args: &FleetArgs) -> anyhow::Result<BenchPlanReport> {
         tenants.push((d.clone(), fleet.authenticator.tenant_auth(&d.tenant.id)?));
     }
     let parallelism = NonZeroUsize::new(args.parallelism.max(1)).unwrap_or(NonZeroUsize::MIN);
+    // The fleet's seeding asked for tokens too: count only what the plan asked for.
+    let tokens_before = token_endpoint_requests(&fleet.emulator.admin().counters());
     let started = Instant::now();
     let plan =
         crate::fetch::plan_fleet(&ctx, tenants, parallelism, CreatedFrom::default(), None).await;
     let wall = started.elapsed();
+    let token_requests =
+        token_endpoint_requests(&fleet.emulator.admin().counters()) - tokens_before;
     fleet.emulator.shutdown().await;
 
     let totals = ctx.stats().total();
@@ -155,7 +162,8 @@ async fn bench_plan(args: &FleetArgs) -> anyhow::Result<BenchPlanReport> {
         wall_ms,
         requests: totals.requests,
         round_trips: totals.round_trips,
-        token_requests: totals.token_requests,
+        token_requests,
+        token_lookups: totals.token_lookups,
         retries: totals.retries,
         requests_per_tenant: totals.requests as f64 / n,
         round_trips_per_tenant: rt_per_tenant,
@@ -171,6 +179,16 @@ async fn bench_plan(args: &FleetArgs) -> anyhow::Result<BenchPlanReport> {
         errored: plan.errored,
         peak_memory_mib: peak_memory_mib(),
     })
+}
+
+/// Requests the emulator's token endpoint answered, over all tenants.
+fn token_endpoint_requests(counters: &rampart_emulator::Counters) -> u64 {
+    counters
+        .by_route
+        .iter()
+        .filter(|(key, _)| key.ends_with(" POST token"))
+        .map(|(_, n)| n)
+        .sum()
 }
 
 /// Peak resident set size of this process (`VmHWM`), in MiB; 0 where /proc is absent.

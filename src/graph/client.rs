@@ -620,7 +620,7 @@ impl GraphClient {
         self.ctx
             .shared
             .stats
-            .record(self.tenant_id(), |c| c.token_requests += 1);
+            .record(self.tenant_id(), |c| c.token_lookups += 1);
         match self.auth.token().await {
             Ok((t, _)) => Ok(t.token.secret().to_string()),
             Err(AuthError::WrongTenant { expected, actual }) => {

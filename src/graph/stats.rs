@@ -19,8 +19,10 @@ pub struct Counters {
     pub retries: u64,
     /// Answers with status 429 (batch sub-responses included).
     pub throttled: u64,
-    /// Token acquisitions (cache hits included).
-    pub token_requests: u64,
+    /// Tokens asked of the credential: one per Graph round trip, mostly answered from
+    /// its cache. Not the number of requests sent to the token endpoint, which only the
+    /// endpoint (or the emulator's counters) can see.
+    pub token_lookups: u64,
 }
 
 impl Counters {
@@ -29,7 +31,7 @@ impl Counters {
         self.round_trips += other.round_trips;
         self.retries += other.retries;
         self.throttled += other.throttled;
-        self.token_requests += other.token_requests;
+        self.token_lookups += other.token_lookups;
     }
 }
 
