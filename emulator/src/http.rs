@@ -1,4 +1,4 @@
-//! The HTTP layer: a hyper HTTP/1.1 server (keep-alive) in front of [`super::graph`], the
+//! The HTTP layer: a hyper HTTP/1.1 server (keep-alive) in front of [`crate::router`], the
 //! Entra token endpoint, and the admin endpoints under `/_emulator/`.
 //!
 //! hyper is used directly (not through an axum router) because a dropped connection must
@@ -19,9 +19,10 @@
 
 use super::EmulatorError;
 use super::faults::connection_faults;
-use super::graph::{Ctx, GraphRequest, Reply, batch, dispatch, finish};
+use super::router::{batch, dispatch};
 use super::state::{Emulator, RequestRecord, lock, new_guid, unix_now};
 use super::token::{self, AssertionError};
+use super::wire::{Ctx, GraphRequest, Reply, finish};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, Response, StatusCode, header};
 use hyper::body::Incoming;

@@ -53,24 +53,27 @@
 //! signatures are not verified; `$filter` supports `eq`, `ne`, `startswith` and `and`/`or`
 //! on property paths, which covers what Graph clients send to these collections.
 
+// Layers, bottom to top (each uses only the ones above it in this list):
+// token, faults -> state (the store) -> templates, wire (shared request/reply types)
+// -> surfaces (one module per Graph surface) -> router -> admin, seed -> http.
+pub mod admin;
 pub mod faults;
-pub mod graph;
 pub mod http;
-pub mod policies;
-pub mod roles;
-pub mod rules;
+pub mod router;
 pub mod seed;
 pub mod state;
+pub mod surfaces;
 pub mod templates;
 pub mod token;
+pub mod wire;
 
 pub use faults::{FaultConfig, WriteLimit};
-pub use graph::Reply;
 pub use http::{BenchReport, bench_requests};
 pub use state::{
     ALL_ROLES, App, AppSeed, Counters, Emulator, FederatedCredential, RequestRecord, Seed, Tenant,
     TenantSeed, stable_guid,
 };
+pub use wire::Reply;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

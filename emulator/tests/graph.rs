@@ -760,7 +760,7 @@ async fn batch_answers_each_request_on_its_own() {
 }
 
 fn strip(v: &Value) -> Value {
-    rampart_emulator::policies::strip_annotations(v)
+    rampart_emulator::surfaces::policies::strip_annotations(v)
 }
 
 #[tokio::test]

@@ -10,8 +10,8 @@
 //! Server-set fields (`createdBy`, timestamps, `detectorId`, `lastRunDetails`,
 //! `schedule.nextRunDateTime`) are ignored when sent. KQL itself is not parsed.
 
-use super::graph::{Ctx, GraphRequest, Query, Reply, collection, entity, object_body};
-use super::state::{Tenant, graph_time, later_than, new_guid};
+use crate::state::{Tenant, graph_time, later_than, new_guid};
+use crate::wire::{Ctx, GraphRequest, Query, Reply, collection, entity, object_body};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 

@@ -9,11 +9,11 @@
 //! pages by 25. Collection contexts of `/settings` and `/assignments` name the policy id
 //! (`configurationPolicies('ID')/settings`), as Graph does and as IntuneCD relies on.
 
-use super::graph::{
+use crate::state::{Emulator, StoredPolicy, Tenant, graph_time, later_than, lock, new_guid};
+use crate::templates;
+use crate::wire::{
     Ctx, GraphRequest, Query, Reply, collection, entity, object_body, page_of, project,
 };
-use super::state::{Emulator, StoredPolicy, Tenant, graph_time, later_than, lock, new_guid};
-use super::templates;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 

@@ -10,8 +10,8 @@
 //!
 //! Intune built-in role ids are derived by the emulator (stable per name), not Microsoft's.
 
-use super::graph::{Ctx, GraphRequest, Query, Reply, collection, entity, object_body};
-use super::state::{Tenant, graph_time, new_guid, stable_guid};
+use crate::state::{Tenant, graph_time, new_guid, stable_guid};
+use crate::wire::{Ctx, GraphRequest, Query, Reply, collection, entity, object_body};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
