@@ -7,3 +7,4 @@ mod import;
 mod language;
 mod onboarding;
 mod plan;
+mod report;

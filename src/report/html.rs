@@ -18,10 +18,10 @@ use sha2::{Digest as _, Sha256};
 use similar::{ChangeTag, TextDiff};
 
 use super::model::{
-    CellState, Group, Report, STATES, StateInfo, TenantRow, fix_hint, has_details, shown,
+    CellState, Group, ObjectEntry, Report, STATES, StateInfo, TenantDetails, TenantRow, fix_hint,
 };
 use crate::desired::Kind;
-use crate::plan::{Action, FieldChange, ObjectPlan, TenantPlan, TenantStatus};
+use crate::plan::{Action, FieldChange, TenantPlan, TenantStatus};
 use crate::render::human::{change_action, is_multiline, value_text};
 use crate::render::summary_line;
 
@@ -87,7 +87,7 @@ fn state_css() -> String {
     let mut css = String::new();
     for s in &STATES {
         css.push_str(&format!(
-            ".s-{c}{{background:{b};color:{f}}}td.s-{c}::before{{content:\"{sym} \" / \"\";font-weight:700}}\n",
+            ".s-{c}{{background:{b};color:{f}}}.matrix td.s-{c}::before{{content:\"{sym} \" / \"\";font-weight:700}}\n",
             c = s.code,
             b = s.background,
             f = s.foreground,
@@ -332,26 +332,19 @@ fn tenant_row(row: &TenantRow) -> Markup {
 }
 
 fn details(report: &Report) -> Markup {
-    let with: Vec<(usize, &TenantPlan)> = report
-        .plan
-        .tenants
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| has_details(t))
-        .collect();
-    let open = with.len() <= OPEN_DETAILS_UP_TO;
+    let open = report.details.len() <= OPEN_DETAILS_UP_TO;
     html! {
         section #details {
             h2 { "Changes by tenant" }
-            @if with.is_empty() {
+            @if report.details.is_empty() {
                 p { "Every tenant is in step: nothing to change." }
             } @else {
                 p {
-                    (with.len()) " of " (report.plan.tenants.len())
+                    (report.details.len()) " of " (report.plan.tenants.len())
                     " tenants have changes, candidates, notes or errors; the others are in step."
                 }
             }
-            @for (i, t) in with { (tenant_details(i, t, open)) }
+            @for d in &report.details { (tenant_details(d, open)) }
         }
     }
 }
@@ -372,9 +365,10 @@ fn tenant_counts(t: &TenantPlan) -> String {
     parts.join(", ")
 }
 
-fn tenant_details(index: usize, t: &TenantPlan, open: bool) -> Markup {
+fn tenant_details(d: &TenantDetails, open: bool) -> Markup {
+    let t = d.plan;
     html! {
-        details.tenant id=(format!("t-{index}")) open[open] {
+        details.tenant id=(format!("t-{}", d.index)) open[open] {
             summary {
                 b { (t.tenant) } " "
                 span.tid { "(" (t.tenant_id) ")" } " \u{2014} "
@@ -389,14 +383,15 @@ fn tenant_details(index: usize, t: &TenantPlan, open: bool) -> Markup {
                     @if let Some(h) = fix_hint(error) { p.hint { "Fix: " (h) } }
                 }
                 TenantStatus::Ok => {
-                    @for o in t.objects.iter().filter(|o| shown(o)) { (object(o)) }
+                    @for e in &d.objects { (object(e)) }
                 }
             }
         }
     }
 }
 
-fn object(o: &ObjectPlan) -> Markup {
+fn object(e: &ObjectEntry) -> Markup {
+    let o = e.object;
     let state = CellState::from_action(o.action).info();
     let ids: Vec<&str> = o
         .observed
@@ -407,7 +402,7 @@ fn object(o: &ObjectPlan) -> Markup {
     let (lines, table): (Vec<&FieldChange>, Vec<&FieldChange>) =
         o.changes.iter().partition(|c| is_multiline(c));
     html! {
-        div.obj {
+        div.obj id=(e.anchor) {
             p {
                 span class=(format!("sym s-{}", state.code)) title=(state.word) { (o.action.symbol()) }
                 " " code { (o.address) } " "
@@ -420,7 +415,13 @@ fn object(o: &ObjectPlan) -> Markup {
                 p.err { "! " (message) }
                 @if let Some(h) = fix_hint(message) { p.hint { "Fix: " (h) } }
             }
-            @if !table.is_empty() && o.action != Action::Delete {
+            @if let Some((anchor, address)) = &e.same_as {
+                p.same {
+                    "The same " (o.changes.len()) " field change(s) as "
+                    a href=(format!("#{anchor}")) { (address) }
+                    "."
+                }
+            } @else if !table.is_empty() && o.action != Action::Delete {
                 table.changes {
                     thead { tr { th { "" } th { "field" } th { "before" } th { "after" } } }
                     tbody {
@@ -436,8 +437,8 @@ fn object(o: &ObjectPlan) -> Markup {
                     }
                 }
             }
-            @for c in &lines { (line_diff(c)) }
-            @if o.unchanged_fields + o.unchanged_settings > 0 {
+            @if e.same_as.is_none() { @for c in &lines { (line_diff(c)) } }
+            @if e.same_as.is_none() && o.unchanged_fields + o.unchanged_settings > 0 {
                 p.hidden-count { (hidden_text(o.unchanged_fields, o.unchanged_settings)) }
             }
             @if !o.notes.is_empty() {

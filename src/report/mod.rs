@@ -16,6 +16,6 @@ pub mod model;
 
 pub use html::render_html;
 pub use model::{
-    CellState, Column, Group, Placement, Report, RingCounts, RunInfo, STATES, StateInfo,
-    TenantPlacement, TenantRow, fix_hint,
+    CellState, Column, Group, ObjectEntry, Placement, Report, RingCounts, RunInfo, STATES,
+    StateInfo, TenantDetails, TenantPlacement, TenantRow, fix_hint,
 };

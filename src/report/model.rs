@@ -271,6 +271,28 @@ impl RingCounts {
     }
 }
 
+/// One object in a tenant's details.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObjectEntry<'p> {
+    pub object: &'p ObjectPlan,
+    /// Element id of this entry (`o-<tenant>-<object>`, plan positions only).
+    pub anchor: String,
+    /// When an earlier entry (in plan order) holds exactly the same field changes for the
+    /// same object: its anchor and address. The changes are shown there only, which keeps
+    /// a first rollout to 1,000 tenants (every field of every object created everywhere) a
+    /// readable, small page.
+    pub same_as: Option<(String, &'p crate::desired::Address)>,
+}
+
+/// A tenant's entry in the details section (only tenants with something to show).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TenantDetails<'p> {
+    pub plan: &'p TenantPlan,
+    /// Position in the plan; the element id is `t-<index>`.
+    pub index: usize,
+    pub objects: Vec<ObjectEntry<'p>>,
+}
+
 /// The whole report, ready to render.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report<'p> {
@@ -281,6 +303,8 @@ pub struct Report<'p> {
     pub rings: Vec<RingCounts>,
     /// Cells per state over the whole fleet, in table order.
     pub totals: [usize; STATES.len()],
+    /// Tenants with a failure or an object to show, in plan order.
+    pub details: Vec<TenantDetails<'p>>,
 }
 
 impl<'p> Report<'p> {
@@ -354,8 +378,54 @@ impl<'p> Report<'p> {
             groups,
             rings,
             totals,
+            details: details(plan),
         }
     }
+}
+
+/// The details entries, each repeated change set pointing at its first occurrence.
+fn details(plan: &Plan) -> Vec<TenantDetails<'_>> {
+    // Key: the object's kind and name, action and its changes as the plan serialises them.
+    let mut first: BTreeMap<String, (String, &crate::desired::Address)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (ti, t) in plan.tenants.iter().enumerate() {
+        if !has_details(t) {
+            continue;
+        }
+        let mut objects = Vec::new();
+        for (oi, o) in t.objects.iter().enumerate().filter(|(_, o)| shown(o)) {
+            let anchor = format!("o-{ti}-{oi}");
+            let mut same_as = None;
+            if !o.changes.is_empty() {
+                let key = serde_json::to_string(&(
+                    o.address.kind,
+                    &o.address.name,
+                    o.action,
+                    &o.changes,
+                    o.unchanged_fields,
+                    o.unchanged_settings,
+                ))
+                .unwrap_or_default();
+                match first.get(&key) {
+                    Some(seen) => same_as = Some(seen.clone()),
+                    None => {
+                        first.insert(key, (anchor.clone(), &o.address));
+                    }
+                }
+            }
+            objects.push(ObjectEntry {
+                object: o,
+                anchor,
+                same_as,
+            });
+        }
+        out.push(TenantDetails {
+            plan: t,
+            index: ti,
+            objects,
+        });
+    }
+    out
 }
 
 /// The desired objects of tenants that could not be read.
