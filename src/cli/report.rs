@@ -31,7 +31,12 @@ pub struct ReportArgs {
     #[arg(value_name = "PLAN")]
     pub plan: Option<PathBuf>,
     /// The HTML file to write.
-    #[arg(short = 'o', long = "out", value_name = "FILE", default_value = "fleet.html")]
+    #[arg(
+        short = 'o',
+        long = "out",
+        value_name = "FILE",
+        default_value = "fleet.html"
+    )]
     pub out: PathBuf,
     /// Repository root (holding policies/ and profiles/): rings and profiles for grouping,
     /// and the desired state for a fresh plan.
@@ -103,11 +108,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
         plan.tenants.len(),
         html.len()
     );
-    Ok(if plan.errored {
-        exit::ERROR
-    } else {
-        exit::OK
-    })
+    Ok(if plan.errored { exit::ERROR } else { exit::OK })
 }
 
 /// Each planned tenant's ring and profiles from the repository at `root`, and the notes the

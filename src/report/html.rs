@@ -400,7 +400,7 @@ fn object(e: &ObjectEntry) -> Markup {
         .map(|r| r.id.as_str())
         .collect();
     let (lines, table): (Vec<&FieldChange>, Vec<&FieldChange>) =
-        o.changes.iter().partition(|c| is_multiline(c));
+        e.changes.iter().partition(|c| is_multiline(c));
     html! {
         div.obj id=(e.anchor) {
             p {
@@ -415,13 +415,14 @@ fn object(e: &ObjectEntry) -> Markup {
                 p.err { "! " (message) }
                 @if let Some(h) = fix_hint(message) { p.hint { "Fix: " (h) } }
             }
-            @if let Some((anchor, address)) = &e.same_as {
+            @if let Some(shared) = &e.same_as {
                 p.same {
-                    "The same " (o.changes.len()) " field change(s) as "
-                    a href=(format!("#{anchor}")) { (address) }
-                    "."
+                    (shared.shared) " field change(s) as at "
+                    a href=(format!("#{}", shared.anchor)) { (shared.address) }
+                    @if e.changes.is_empty() { "." } @else { "; the others:" }
                 }
-            } @else if !table.is_empty() && o.action != Action::Delete {
+            }
+            @if !table.is_empty() && o.action != Action::Delete {
                 table.changes {
                     thead { tr { th { "" } th { "field" } th { "before" } th { "after" } } }
                     tbody {
@@ -437,8 +438,8 @@ fn object(e: &ObjectEntry) -> Markup {
                     }
                 }
             }
-            @if e.same_as.is_none() { @for c in &lines { (line_diff(c)) } }
-            @if e.same_as.is_none() && o.unchanged_fields + o.unchanged_settings > 0 {
+            @for c in &lines { (line_diff(c)) }
+            @if o.unchanged_fields + o.unchanged_settings > 0 {
                 p.hidden-count { (hidden_text(o.unchanged_fields, o.unchanged_settings)) }
             }
             @if !o.notes.is_empty() {

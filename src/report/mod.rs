@@ -17,5 +17,5 @@ pub mod model;
 pub use html::render_html;
 pub use model::{
     CellState, Column, Group, ObjectEntry, Placement, Report, RingCounts, RunInfo, STATES,
-    StateInfo, TenantDetails, TenantPlacement, TenantRow, fix_hint,
+    SharedChanges, StateInfo, TenantDetails, TenantPlacement, TenantRow, fix_hint,
 };

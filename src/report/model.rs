@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::desired::Kind;
-use crate::plan::{Action, ObjectPlan, Plan, TenantPlan, TenantStatus};
+use crate::plan::{Action, FieldChange, ObjectPlan, Plan, TenantPlan, TenantStatus};
 
 /// The state of one tenant x object cell of the matrix. A closed set: its symbol, word,
 /// legend and colour live in [`STATES`].
@@ -277,11 +277,24 @@ pub struct ObjectEntry<'p> {
     pub object: &'p ObjectPlan,
     /// Element id of this entry (`o-<tenant>-<object>`, plan positions only).
     pub anchor: String,
-    /// When an earlier entry (in plan order) holds exactly the same field changes for the
-    /// same object: its anchor and address. The changes are shown there only, which keeps
-    /// a first rollout to 1,000 tenants (every field of every object created everywhere) a
-    /// readable, small page.
-    pub same_as: Option<(String, &'p crate::desired::Address)>,
+    /// The field changes shown here: all of them, or (with `same_as`) those that differ
+    /// from the reference entry's.
+    pub changes: Vec<&'p FieldChange>,
+    /// The reference entry (the first in plan order with the same object and action) and
+    /// how many of this entry's changes it shows identically. Set only when at least one
+    /// change is shared; this keeps a first rollout to 1,000 tenants (every field of every
+    /// object, mostly the same everywhere but for per-tenant variables) a small page.
+    pub same_as: Option<SharedChanges<'p>>,
+}
+
+/// Field changes shown at another entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharedChanges<'p> {
+    /// The reference entry's element id.
+    pub anchor: String,
+    pub address: &'p crate::desired::Address,
+    /// How many of this object's changes are identical there.
+    pub shared: usize,
 }
 
 /// A tenant's entry in the details section (only tenants with something to show).
@@ -383,10 +396,10 @@ impl<'p> Report<'p> {
     }
 }
 
-/// The details entries, each repeated change set pointing at its first occurrence.
+/// The details entries; an object's changes that the first entry of the same object and
+/// action already shows are referenced there instead of repeated.
 fn details(plan: &Plan) -> Vec<TenantDetails<'_>> {
-    // Key: the object's kind and name, action and its changes as the plan serialises them.
-    let mut first: BTreeMap<String, (String, &crate::desired::Address)> = BTreeMap::new();
+    let mut first: BTreeMap<(Kind, &str, Action), (String, &ObjectPlan)> = BTreeMap::new();
     let mut out = Vec::new();
     for (ti, t) in plan.tenants.iter().enumerate() {
         if !has_details(t) {
@@ -395,29 +408,35 @@ fn details(plan: &Plan) -> Vec<TenantDetails<'_>> {
         let mut objects = Vec::new();
         for (oi, o) in t.objects.iter().enumerate().filter(|(_, o)| shown(o)) {
             let anchor = format!("o-{ti}-{oi}");
-            let mut same_as = None;
-            if !o.changes.is_empty() {
-                let key = serde_json::to_string(&(
-                    o.address.kind,
-                    &o.address.name,
-                    o.action,
-                    &o.changes,
-                    o.unchanged_fields,
-                    o.unchanged_settings,
-                ))
-                .unwrap_or_default();
-                match first.get(&key) {
-                    Some(seen) => same_as = Some(seen.clone()),
-                    None => {
-                        first.insert(key, (anchor.clone(), &o.address));
+            let key = (o.address.kind, o.address.name.as_str(), o.action);
+            let entry = match first.get(&key) {
+                Some((reference, r)) if !o.changes.is_empty() => {
+                    let (same, differ): (Vec<&FieldChange>, Vec<&FieldChange>) =
+                        o.changes.iter().partition(|c| r.changes.contains(c));
+                    ObjectEntry {
+                        object: o,
+                        anchor,
+                        changes: differ,
+                        same_as: (!same.is_empty()).then(|| SharedChanges {
+                            anchor: reference.clone(),
+                            address: &r.address,
+                            shared: same.len(),
+                        }),
                     }
                 }
-            }
-            objects.push(ObjectEntry {
-                object: o,
-                anchor,
-                same_as,
-            });
+                _ => {
+                    if !o.changes.is_empty() {
+                        first.insert(key, (anchor.clone(), o));
+                    }
+                    ObjectEntry {
+                        object: o,
+                        anchor,
+                        changes: o.changes.iter().collect(),
+                        same_as: None,
+                    }
+                }
+            };
+            objects.push(entry);
         }
         out.push(TenantDetails {
             plan: t,
@@ -428,7 +447,6 @@ fn details(plan: &Plan) -> Vec<TenantDetails<'_>> {
     out
 }
 
-/// The desired objects of tenants that could not be read.
 fn failed_columns(plan: &Plan, placement: &Placement) -> Vec<Column> {
     plan.tenants
         .iter()
@@ -559,10 +577,21 @@ mod tests {
 
     #[test]
     fn hints_match_the_planners_phrases() {
-        assert!(fix_hint("group \"SOC\" does not exist in this tenant").is_some_and(|h| h.contains("group")));
-        assert!(fix_hint("role \"Reader\" does not exist in this tenant").is_some_and(|h| h.contains("role")));
-        assert!(fix_hint("2 policies carry the marker x (ids a, b); remove the duplicates by hand").is_some());
-        assert!(fix_hint("Graph answered 403 Forbidden").is_some_and(|h| h.contains("permissions")));
+        assert!(
+            fix_hint("group \"SOC\" does not exist in this tenant")
+                .is_some_and(|h| h.contains("group"))
+        );
+        assert!(
+            fix_hint("role \"Reader\" does not exist in this tenant")
+                .is_some_and(|h| h.contains("role"))
+        );
+        assert!(
+            fix_hint("2 policies carry the marker x (ids a, b); remove the duplicates by hand")
+                .is_some()
+        );
+        assert!(
+            fix_hint("Graph answered 403 Forbidden").is_some_and(|h| h.contains("permissions"))
+        );
         assert_eq!(fix_hint("something new"), None);
     }
 }

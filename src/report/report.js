@@ -116,4 +116,7 @@
     if (hasOption(fState, p.get("state") || "")) { fState.value = p.get("state") || ""; }
   }
   apply(false);
+  // When the page became usable, in ms since navigation started: read by the load-time
+  // measurement (`chromium --headless --dump-dom fleet.html | grep data-ready-ms`).
+  document.documentElement.setAttribute("data-ready-ms", String(Math.round(performance.now())));
 })();

@@ -155,7 +155,11 @@ fn write_shipped_report(dir: &Path) -> PathBuf {
         .arg(&file)
         .output()
         .expect("run rampart report");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     file
 }
 
@@ -258,12 +262,7 @@ fn the_shipped_fleet_report_works_in_chromium() {
         .count();
     assert_eq!(hidden_heads, columns - rule_columns);
 
-    let console = browser.screenshot(
-        &file_url(&file, ""),
-        &dir.join("fleet-5.png"),
-        1400,
-        1000,
-    );
+    let console = browser.screenshot(&file_url(&file, ""), &dir.join("fleet-5.png"), 1400, 1000);
     assert_eq!(console, Vec::<String>::new());
 }
 
@@ -283,6 +282,10 @@ fn a_thousand_tenant_report_works_in_chromium() {
     assert_eq!(rows.len(), 1000);
     assert_eq!(visible(&rows).len(), 1000);
     assert_eq!(status(&loaded.dom), "Showing 1000 of 1000 tenants.");
+    assert!(
+        loaded.dom.contains("data-ready-ms=\""),
+        "the script ran to its end"
+    );
     assert_eq!(
         cells_in_state(&loaded.dom, "create"),
         count_actions(&plan, &[Action::Create])

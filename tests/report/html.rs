@@ -28,7 +28,14 @@ fn the_page_allows_only_its_own_inline_style_and_script() {
     assert!(csp.contains("script-src 'sha256-"), "{csp}");
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     // Nothing is fetched: no external URL in any src or href.
-    for attr in ["src=\"http", "href=\"http", "src=\"//", "href=\"//", "@import", "url("] {
+    for attr in [
+        "src=\"http",
+        "href=\"http",
+        "src=\"//",
+        "href=\"//",
+        "@import",
+        "url(",
+    ] {
         assert!(!html.contains(attr), "{attr} in the page");
     }
 }
@@ -63,7 +70,10 @@ fn matrix_rows_and_states_match_the_shipped_plan() {
     let columns = matrix_html(&html).matches("data-k=").count();
     let cells: usize = STATES.iter().map(|s| cells_in_state(&html, s.code)).sum();
     assert_eq!(cells, rows.len() * columns);
-    assert!(plan.summary.to_add > 0 && plan.summary.to_change > 0, "the demo has changes");
+    assert!(
+        plan.summary.to_add > 0 && plan.summary.to_change > 0,
+        "the demo has changes"
+    );
 }
 
 #[test]
@@ -95,20 +105,56 @@ fn every_state_shows_its_symbol_and_word_not_only_a_colour() {
     assert!(failed.objects.is_empty());
     assert!(cells_in_state(&html, CellState::Error.info().code) >= 1);
     assert!(html.contains("token request failed: 401 Unauthorized"));
-    assert!(html.contains("Fix: The app could not sign in"), "a fix hint");
+    assert!(
+        html.contains("Fix: The app could not sign in"),
+        "a fix hint"
+    );
 }
 
 #[test]
-fn repeated_change_sets_are_shown_once_and_linked() {
-    let (_, html) = fleet_html(10);
-    assert!(html.contains("field change(s) as <a href=\"#o-"));
+fn repeated_field_changes_are_shown_once_and_linked() {
+    let (plan, placement) = fleet(10);
+    let report = Report::build(&plan, &placement, run_info());
+    let entries: Vec<_> = report.details.iter().flat_map(|d| &d.objects).collect();
+    let mut linked = 0;
+    for e in &entries {
+        match &e.same_as {
+            None => assert_eq!(e.changes.len(), e.object.changes.len()),
+            Some(shared) => {
+                linked += 1;
+                // Shown here plus shown there is every change, and the reference is the
+                // same object with the same action.
+                assert_eq!(shared.shared + e.changes.len(), e.object.changes.len());
+                let reference = entries
+                    .iter()
+                    .find(|r| r.anchor == shared.anchor)
+                    .expect("the reference entry");
+                assert!(reference.same_as.is_none());
+                assert_eq!(reference.object.action, e.object.action);
+                assert_eq!(reference.object.address.name, e.object.address.name);
+                for c in &e.object.changes {
+                    assert!(
+                        e.changes.contains(&c) || reference.object.changes.contains(c),
+                        "{} is shown somewhere",
+                        c.path
+                    );
+                }
+            }
+        }
+    }
+    assert!(linked > 5, "tenants repeat the shipped fleet's changes");
+    let html = render_html(&report);
+    assert!(html.contains("field change(s) as at <a href=\"#o-"));
 }
 
 #[test]
 fn a_thousand_tenant_report_is_under_5_mb() {
     let (plan, html) = fleet_html(1000);
     assert_eq!(matrix_rows(&html).len(), 1000);
-    assert!(plan.summary.to_add > 1000, "a first rollout to most tenants");
+    assert!(
+        plan.summary.to_add > 1000,
+        "a first rollout to most tenants"
+    );
     assert!(
         html.len() < 5 * 1024 * 1024,
         "{} bytes for 1,000 tenants",
@@ -146,7 +192,10 @@ fn rampart_report_writes_the_page_from_a_saved_plan() {
         String::from_utf8_lossy(&out.stderr)
     );
     let html = std::fs::read_to_string(&out_file).expect("the report");
-    assert!(html.contains("2025-11-29T12:00:00Z"), "SOURCE_DATE_EPOCH is the run time");
+    assert!(
+        html.contains("2025-11-29T12:00:00Z"),
+        "SOURCE_DATE_EPOCH is the run time"
+    );
     // Grouped by the shipped profiles' rings.
     assert!(html.contains("Ring 0 \u{b7} ring0-pilot"));
     assert!(html.contains("Ring 1 \u{b7} ring1-broad"));

@@ -103,7 +103,9 @@ pub fn fleet(n: usize) -> (Plan, Placement) {
                 Action::Error,
                 HOSTILE_TEXT,
             );
-            o.error = Some(format!("group {HOSTILE_TEXT:?} does not exist in this tenant"));
+            o.error = Some(format!(
+                "group {HOSTILE_TEXT:?} does not exist in this tenant"
+            ));
             t.objects.retain(|x| x.address.name != "soc-tier1");
             t.objects.push(o);
         }
@@ -122,7 +124,11 @@ pub fn fleet(n: usize) -> (Plan, Placement) {
         );
         tenants.push(t);
     }
-    let plan = Plan::new(tenants, base.inputs_digest.clone(), base.created_from.clone());
+    let plan = Plan::new(
+        tenants,
+        base.inputs_digest.clone(),
+        base.created_from.clone(),
+    );
     (plan, placement)
 }
 
