@@ -341,8 +341,7 @@ impl<'p> Report<'p> {
             .map(|(i, c)| ((c.kind, c.name.as_str()), i))
             .collect();
 
-        let mut groups: BTreeMap<(bool, (u8, u32), Vec<String>), Vec<TenantRow<'p>>> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<GroupKey, Vec<TenantRow<'p>>> = BTreeMap::new();
         let mut rings: BTreeMap<Option<u32>, RingCounts> = BTreeMap::new();
         let mut totals = [0usize; STATES.len()];
         for (i, t) in plan.tenants.iter().enumerate() {
@@ -446,6 +445,9 @@ fn details(plan: &Plan) -> Vec<TenantDetails<'_>> {
     }
     out
 }
+
+/// A group's sort key: (not in the repository, (no ring, ring), profiles).
+type GroupKey = (bool, (u8, u32), Vec<String>);
 
 fn failed_columns(plan: &Plan, placement: &Placement) -> Vec<Column> {
     plan.tenants
