@@ -1,7 +1,8 @@
 // rampart fleet report: filtering and sorting of the tenant x object matrix. Plain script,
 // no libraries, no network. The page is complete without it; this only hides and orders
-// rows. The filter lives in the address's fragment (#tenant=..&kind=..&state=..) so a
-// filtered view can be linked to and reopened from disk.
+// rows. The view lives in the address's fragment (#tenant=..&kind=..&state=..&sort=N, N the
+// column's position, 0 the tenant, -N descending) so it can be linked to and reopened from
+// disk.
 "use strict";
 (function () {
   var table = document.getElementById("matrix");
@@ -19,6 +20,7 @@
   var colKind = heads.map(function (th) { return th.getAttribute("data-k"); });
   var bodies = Array.prototype.slice.call(table.tBodies);
   var total = table.querySelectorAll("tbody tr.t").length;
+  var sorted = "";
 
   function stateOf(cell) {
     for (var i = 0; i < cell.classList.length; i++) {
@@ -77,16 +79,18 @@
       if (fTenant.value.trim()) { p.set("tenant", fTenant.value.trim()); }
       if (kind) { p.set("kind", kind); }
       if (state) { p.set("state", state); }
+      if (sorted) { p.set("sort", sorted); }
       var h = p.toString();
       history.replaceState(null, "", h ? "#" + h : location.pathname + location.search);
     }
   }
 
-  function sortBy(index) {
+  // Sorts every group's rows by column `index` (states by severity, then tenant name).
+  function sortBy(index, dir) {
     var th = heads[index];
-    var dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
     heads.forEach(function (h) { h.removeAttribute("aria-sort"); });
     th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
+    sorted = (dir === 1 ? "" : "-") + index;
     bodies.forEach(function (body) {
       var rows = Array.prototype.filter.call(body.rows, function (r) { return r.classList.contains("t"); });
       rows.sort(function (a, b) {
@@ -101,7 +105,12 @@
 
   heads.forEach(function (th, i) {
     var b = th.querySelector("button");
-    if (b) { b.addEventListener("click", function () { sortBy(i); }); }
+    if (b) {
+      b.addEventListener("click", function () {
+        sortBy(i, th.getAttribute("aria-sort") === "ascending" ? -1 : 1);
+        apply(true);
+      });
+    }
   });
   [fTenant, fKind, fState].forEach(function (el) {
     el.addEventListener("input", function () { apply(true); });
@@ -114,6 +123,8 @@
     fTenant.value = p.get("tenant") || "";
     if (hasOption(fKind, p.get("kind") || "")) { fKind.value = p.get("kind") || ""; }
     if (hasOption(fState, p.get("state") || "")) { fState.value = p.get("state") || ""; }
+    var sort = /^-?[0-9]+$/.test(p.get("sort") || "") ? parseInt(p.get("sort"), 10) : NaN;
+    if (Math.abs(sort) < heads.length) { sortBy(Math.abs(sort), (p.get("sort") || "").charAt(0) === "-" ? -1 : 1); }
   }
   apply(false);
   // When the page became usable, in ms since navigation started: read by the load-time

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rampart::plan::Action;
+use rampart::report::CellState;
 
 use super::*;
 
@@ -261,6 +262,61 @@ fn the_shipped_fleet_report_works_in_chromium() {
         })
         .count();
     assert_eq!(hidden_heads, columns - rule_columns);
+
+    // Sorting, from the fragment (`sort=-1`: the first object column, descending): within
+    // each group, rows by the column's state in the state table's order, then by name.
+    // Column 1 is the first kind's first object: the shipped baseline-antivirus.
+    assert!(matrix_html(&static_html).contains(
+        "data-k=\"AntivirusPolicy\"><span class=\"kind\">AntivirusPolicy</span><button type=\"button\">baseline-antivirus"
+    ));
+    let state_of = |name: &str| {
+        plan.tenants
+            .iter()
+            .find(|t| t.tenant == name)
+            .expect("tenant")
+            .objects
+            .iter()
+            .find(|o| o.address.name == "baseline-antivirus")
+            .map_or(CellState::NotDistributed, |o| {
+                CellState::from_action(o.action)
+            })
+    };
+    for (fragment, descending) in [("#sort=1", false), ("#sort=-1", true)] {
+        let dom = browser.load(&file_url(&file, fragment)).dom;
+        let rows = matrix_rows(&dom);
+        assert_eq!(rows.len(), 5);
+        let sort = if descending {
+            "descending"
+        } else {
+            "ascending"
+        };
+        assert!(dom.contains(&format!("aria-sort=\"{sort}\"")), "{fragment}");
+        // Groups keep their tenants; inside a group the order follows the column.
+        let groups = [
+            &["mssp-internal", "tailspin"][..],
+            &["fabrikam"][..],
+            &["contoso", "northwind"][..],
+        ];
+        let mut at = 0;
+        for g in groups {
+            let got: Vec<&str> = rows[at..at + g.len()]
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect();
+            let mut want = g.to_vec();
+            want.sort_by(|a, b| (state_of(a), *a).cmp(&(state_of(b), *b)));
+            if descending {
+                want.reverse();
+            }
+            assert_eq!(got, want, "{fragment}");
+            at += g.len();
+        }
+    }
+    assert_ne!(
+        state_of("contoso"),
+        state_of("northwind"),
+        "the sort is visible"
+    );
 
     let console = browser.screenshot(&file_url(&file, ""), &dir.join("fleet-5.png"), 1400, 1000);
     assert_eq!(console, Vec::<String>::new());
