@@ -577,6 +577,113 @@ mod tests {
         );
     }
 
+    use crate::desired::Address;
+    use crate::plan::CreatedFrom;
+
+    fn tenant(name: &str, objects: &[(Kind, &str, Action)]) -> TenantPlan {
+        TenantPlan {
+            tenant: name.into(),
+            tenant_id: format!("id-{name}"),
+            status: TenantStatus::Ok,
+            objects: objects
+                .iter()
+                .map(|(kind, n, a)| {
+                    ObjectPlan::new(
+                        Address {
+                            tenant: name.into(),
+                            kind: *kind,
+                            name: (*n).into(),
+                        },
+                        *a,
+                        *n,
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn place(ring: Option<u32>, profile: &str, desired: &[(Kind, &str)]) -> TenantPlacement {
+        TenantPlacement {
+            ring,
+            profiles: vec![profile.into()],
+            desired: desired
+                .iter()
+                .map(|(k, n)| (*k, (*n).to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn groups_follow_rings_then_profiles_with_the_unplaced_last() {
+        let r = (Kind::DetectionRule, "r");
+        let av = (Kind::AntivirusPolicy, "av");
+        let plan = Plan::new(
+            vec![
+                tenant("a", &[(r.0, r.1, Action::NoOp)]),
+                tenant("b", &[(r.0, r.1, Action::Update)]),
+                tenant("c", &[(av.0, av.1, Action::Create)]),
+                tenant("d", &[(r.0, r.1, Action::Replace)]),
+                tenant("e", &[]),
+                TenantPlan::failed("f", "id-f", "403 Forbidden"),
+            ],
+            "sha256:0".into(),
+            CreatedFrom::default(),
+        );
+        let mut placement = Placement::new();
+        placement.insert("a".into(), place(Some(1), "broad", &[r]));
+        placement.insert("b".into(), place(None, "adhoc", &[r]));
+        placement.insert("c".into(), place(Some(0), "pilot", &[av]));
+        placement.insert("d".into(), place(Some(1), "another", &[r]));
+        placement.insert("f".into(), place(Some(0), "pilot", &[av]));
+        let report = Report::build(&plan, &placement, RunInfo::default());
+        let labels: Vec<String> = report.groups.iter().map(Group::label).collect();
+        assert_eq!(
+            labels,
+            [
+                "Ring 0 \u{b7} pilot",
+                "Ring 1 \u{b7} another",
+                "Ring 1 \u{b7} broad",
+                "No ring \u{b7} adhoc",
+                "Not in the repository (ring and profile unknown)",
+            ]
+        );
+        // Columns: by kind, then name.
+        let columns: Vec<(Kind, &str)> = report
+            .columns
+            .iter()
+            .map(|c| (c.kind, c.name.as_str()))
+            .collect();
+        assert_eq!(columns, [av, r]);
+        let cells = |t: &str| -> Vec<CellState> {
+            report
+                .groups
+                .iter()
+                .flat_map(|g| &g.rows)
+                .find(|row| row.plan.tenant == t)
+                .map(|row| row.cells.clone())
+                .expect("row")
+        };
+        use CellState::*;
+        assert_eq!(cells("a"), [NotDistributed, InStep]);
+        assert_eq!(cells("b"), [NotDistributed, Update]);
+        assert_eq!(cells("d"), [NotDistributed, Update]);
+        assert_eq!(cells("e"), [NotDistributed, NotDistributed]);
+        // A failed tenant: its desired objects are errors, the others not distributed.
+        assert_eq!(cells("f"), [Error, NotDistributed]);
+        let ring0 = &report.rings[0];
+        assert_eq!((ring0.ring, ring0.tenants), (Some(0), 2));
+        assert_eq!(ring0.counts[Error as usize], 1);
+        assert_eq!(report.rings.last().map(|r| r.ring), Some(None));
+        assert_eq!(report.totals.iter().sum::<usize>(), 6 * 2);
+        // Details: tenants with something to show only.
+        let with: Vec<&str> = report
+            .details
+            .iter()
+            .map(|d| d.plan.tenant.as_str())
+            .collect();
+        assert_eq!(with, ["b", "c", "d", "f"]);
+    }
+
     #[test]
     fn hints_match_the_planners_phrases() {
         assert!(

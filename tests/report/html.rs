@@ -231,3 +231,41 @@ fn rampart_report_refuses_bad_input_and_writes_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!out_file.exists());
 }
+
+#[test]
+fn rampart_report_plans_afresh_with_plans_selection_flags() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_file = dir.path().join("fleet.html");
+    let out = rampart()
+        .args([
+            "report",
+            "--emulator",
+            "--profile",
+            "ring1-broad",
+            "--kind",
+            "DetectionRule",
+            "--root",
+        ])
+        .arg(root())
+        .arg("-o")
+        .arg(&out_file)
+        .output()
+        .expect("run rampart report");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&out_file).expect("the report");
+    let names: Vec<String> = matrix_rows(&html).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["contoso", "northwind"]);
+    let m = matrix_html(&html);
+    assert_eq!(
+        m.matches("data-k=").count(),
+        m.matches("data-k=\"DetectionRule\"").count()
+    );
+    assert!(
+        html.contains("--kind DetectionRule --profile ring1-broad")
+            || html.contains("--profile ring1-broad --kind DetectionRule")
+    );
+}
