@@ -201,6 +201,73 @@ fn rampart_report_writes_the_page_from_a_saved_plan() {
     assert!(html.contains("Ring 1 \u{b7} ring1-broad"));
     assert!(!html.contains("is not the desired state this plan was made from"));
     assert_eq!(matrix_rows(&html).len(), 5);
+    // The same plan and SOURCE_DATE_EPOCH give the same bytes.
+    let again = dir.path().join("again.html");
+    let out = rampart()
+        .env("SOURCE_DATE_EPOCH", "1764417600")
+        .arg("report")
+        .arg(shipped_plan_file())
+        .arg("--root")
+        .arg(root())
+        .arg("-o")
+        .arg(&again)
+        .output()
+        .expect("run rampart report");
+    assert!(out.status.success());
+    assert_eq!(std::fs::read(&again).expect("again"), html.as_bytes());
+}
+
+#[test]
+fn an_errored_plan_is_reported_and_exits_1_and_without_a_repository_is_ungrouped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (plan, _) = fleet(6);
+    assert!(plan.errored);
+    let plan_file = dir.path().join("plan.json");
+    std::fs::write(&plan_file, rampart::plan::save(&plan)).expect("write plan");
+    let out_file = dir.path().join("fleet.html");
+    let out = rampart()
+        .arg("report")
+        .arg(&plan_file)
+        .arg("--root")
+        .arg(dir.path())
+        .arg("-o")
+        .arg(&out_file)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "an errored plan exits 1");
+    let html = std::fs::read_to_string(&out_file).expect("the report is still written");
+    assert!(html.contains("This plan has errors: apply will refuse it."));
+    assert!(html.contains("no profiles/ directory"));
+    assert!(html.contains("Not in the repository (ring and profile unknown)"));
+    assert_eq!(matrix_rows(&html).len(), 6);
+}
+
+#[test]
+fn a_repository_that_does_not_validate_is_an_error_and_nothing_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("profiles")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("profiles/bad.yaml"),
+        "kind: DistributionProfile\nname: [unclosed\n",
+    )
+    .expect("write");
+    let out_file = dir.path().join("fleet.html");
+    let out = rampart()
+        .arg("report")
+        .arg(shipped_plan_file())
+        .arg("--root")
+        .arg(dir.path())
+        .arg("-o")
+        .arg(&out_file)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not validate") && err.contains("bad.yaml"),
+        "{err}"
+    );
+    assert!(!out_file.exists());
 }
 
 #[test]
