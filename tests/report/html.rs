@@ -336,3 +336,62 @@ fn rampart_report_plans_afresh_with_plans_selection_flags() {
             || html.contains("--profile ring1-broad --kind DetectionRule")
     );
 }
+
+#[test]
+fn kql_changes_show_as_a_line_diff_and_settings_by_readable_path() {
+    use rampart::desired::{Address, Kind};
+    use rampart::plan::{CreatedFrom, FieldChange, ObjectPlan, TenantPlan, TenantStatus};
+    use serde_json::json;
+    let address = Address {
+        tenant: "contoso".into(),
+        kind: Kind::DetectionRule,
+        name: "encoded-powershell".into(),
+    };
+    let mut o = ObjectPlan::new(address, Action::Update, "Encoded PowerShell");
+    o.changes = vec![
+        FieldChange {
+            path: "queryCondition.queryText".into(),
+            before: json!(
+                "DeviceProcessEvents\n| where FileName =~ \"powershell.exe\"\n| project Timestamp\n"
+            ),
+            after: json!(
+                "DeviceProcessEvents\n| where FileName in~ (\"powershell.exe\", \"pwsh.exe\")\n| project Timestamp\n"
+            ),
+        },
+        FieldChange {
+            path: "settings.cloudBlockLevel".into(),
+            before: json!("high"),
+            after: json!("zeroTolerance"),
+        },
+    ];
+    o.unchanged_fields = 7;
+    let plan = Plan::new(
+        vec![TenantPlan {
+            tenant: "contoso".into(),
+            tenant_id: "t".into(),
+            status: TenantStatus::Ok,
+            objects: vec![o],
+        }],
+        "sha256:0".into(),
+        CreatedFrom::default(),
+    );
+    let html = render_html(&Report::build(
+        &plan,
+        &rampart::report::Placement::new(),
+        run_info(),
+    ));
+    assert!(
+        html.contains("<del>- | where FileName =~ &quot;powershell.exe&quot;</del>"),
+        "{html}"
+    );
+    assert!(html.contains(
+        "<ins>+ | where FileName in~ (&quot;powershell.exe&quot;, &quot;pwsh.exe&quot;)</ins>"
+    ));
+    assert!(
+        html.contains("  DeviceProcessEvents\n"),
+        "unchanged lines plainly"
+    );
+    assert!(html.contains("<code>settings.cloudBlockLevel</code>"));
+    assert!(html.contains("&quot;high&quot;") && html.contains("&quot;zeroTolerance&quot;"));
+    assert!(html.contains("(7 unchanged attributes hidden)"));
+}
