@@ -6,3 +6,4 @@ mod import;
 mod language;
 mod onboarding;
 mod plan;
+mod report;

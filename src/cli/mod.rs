@@ -12,6 +12,7 @@ pub mod emulator;
 pub mod import;
 pub mod permissions;
 pub mod plan;
+pub mod report;
 pub mod show;
 pub mod show_plan;
 pub mod tenants;
@@ -76,6 +77,9 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Apply a saved plan exactly, or plan afresh and apply after a typed `yes`.
     Apply(apply::ApplyArgs),
+    /// Write the fleet report: one self-contained HTML page of every tenant's state, from a
+    /// saved plan or a fresh one.
+    Report(report::ReportArgs),
     /// Show a saved plan (`rampart show FILE`) or a tenant's desired state
     /// (`rampart show desired --tenant T`).
     Show(ShowArgs),
@@ -188,6 +192,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             Ok(code)
         }
         Command::Plan(args) => plan::run(args, color),
+        Command::Report(args) => report::run(args),
         Command::Show(ShowArgs {
             what: Some(what), ..
         }) => show::run(what),

@@ -189,7 +189,9 @@ fn hidden(out: &mut String, n: usize, what: &str) {
     }
 }
 
-fn change_action(c: &FieldChange) -> Action {
+/// The action a field change stands for: `before` null is an addition, `after` null a
+/// removal, else an update (shared with the HTML report).
+pub fn change_action(c: &FieldChange) -> Action {
     match (&c.before, &c.after) {
         (Value::Null, _) => Action::Create,
         (_, Value::Null) => Action::Delete,
@@ -197,7 +199,8 @@ fn change_action(c: &FieldChange) -> Action {
     }
 }
 
-fn is_multiline(c: &FieldChange) -> bool {
+/// Whether a change holds multi-line text (KQL), shown as a line diff.
+pub fn is_multiline(c: &FieldChange) -> bool {
     let ml = |v: &Value| v.as_str().is_some_and(|s| s.contains('\n'));
     ml(&c.before) || ml(&c.after)
 }
