@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::config::{self, DOCUMENT_KINDS, DocumentFile};
 use crate::desired::TenantDesired;
 use crate::diag::{self, Diagnostic, SourceMap, Span};
+use crate::repo_files::{FileError, Repo};
 use crate::yaml::{self, Limits, SpanIndex};
 
 pub use checks::{FREQUENCIES, TACTICS, is_guid};
@@ -116,15 +117,31 @@ impl Validated {
 /// The directories read when no path is given.
 pub const DEFAULT_DIRS: [&str; 2] = ["policies", "profiles"];
 
-/// Reads every `*.yaml`/`*.yml` file under `paths` (files or directories; relative paths
-/// are taken relative to `root`), or under `root/policies` and `root/profiles` when
-/// `paths` is empty, and runs the per-document checks.
+/// Reads every `*.yaml`/`*.yml` file under `paths` (files or directories; a relative path
+/// is taken from the current directory when it exists there, else from `root`), or under
+/// `root/policies` and `root/profiles` when `paths` is empty, and runs the per-document
+/// checks. Every file read must resolve (symlinks followed) inside `root`.
 pub fn load_repository(root: &Path, paths: &[PathBuf]) -> Loaded {
     let limits = Limits::default();
     let mut loaded = Loaded::default();
-    let files = discover(root, paths, &mut loaded.diagnostics);
+    let repo = match Repo::open(root) {
+        Ok(r) => r,
+        Err(e) => {
+            loaded.diagnostics.push(
+                Diagnostic::error(
+                    "no-input",
+                    format!("the repository root `{}` cannot be read: {}", root.display(), e.message()),
+                )
+                .with_help("pass --root with the path of a policy repository"),
+            );
+            loaded.incomplete = true;
+            return loaded;
+        }
+    };
+    let files = discover(&repo, paths, &mut loaded.diagnostics);
+    loaded.incomplete |= loaded.diagnostics.iter().any(Diagnostic::is_error);
     for (display, real) in files {
-        load_file(&display, &real, &limits, &mut loaded);
+        load_file(&repo, &display, &real, &limits, &mut loaded);
     }
     diag::sort_dedup(&mut loaded.diagnostics);
     loaded
@@ -151,12 +168,6 @@ pub fn validate_loaded(loaded: Loaded) -> Validated {
     }
 }
 
-fn display_path(root: &Path, path: &Path) -> String {
-    let shown = path.strip_prefix(root).unwrap_or(path);
-    let s = shown.to_string_lossy().replace('\\', "/");
-    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
-}
-
 fn is_yaml(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|e| e.to_str()),
@@ -164,8 +175,17 @@ fn is_yaml(path: &Path) -> bool {
     )
 }
 
-/// Files to read, as (displayed path, real path), sorted and unique.
-fn discover(root: &Path, paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<(String, PathBuf)> {
+/// A file or folder that leads out of the repository: an error at the path (no document
+/// names it, so there is no line to point at).
+fn outside_diagnostic(display: &str, e: &FileError) -> Diagnostic {
+    Diagnostic::error(e.code(), e.message())
+        .at(Span::new(display, 0..0))
+        .with_help("rampart reads only files inside the repository; copy the file in, or remove the link")
+}
+
+/// Files to read, as (displayed path, path under the root), sorted and unique.
+fn discover(repo: &Repo, paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<(String, PathBuf)> {
+    let root = repo.root();
     let mut found: BTreeMap<String, PathBuf> = BTreeMap::new();
     let defaults: Vec<PathBuf>;
     let inputs: &[PathBuf] = if paths.is_empty() {
@@ -190,16 +210,20 @@ fn discover(root: &Path, paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<
     } else {
         paths
     };
+    let mut visited = BTreeSet::new();
     for input in inputs {
-        let real = if input.is_absolute() {
+        let path = if input.is_absolute() || input.exists() || input.starts_with(root) {
             input.clone()
         } else {
             root.join(input)
         };
-        if real.is_dir() {
-            walk(&real, root, &mut found, diags);
-        } else if real.is_file() {
-            found.insert(display_path(root, &real), real);
+        let display = repo.display(&path);
+        if let Err(e) = repo.contain(&path) {
+            diags.push(outside_diagnostic(&display, &e));
+        } else if path.is_dir() {
+            walk(repo, &path, &mut found, &mut visited, diags);
+        } else if path.is_file() {
+            found.insert(display, path);
         } else {
             diags.push(Diagnostic::error(
                 "no-input",
@@ -211,17 +235,30 @@ fn discover(root: &Path, paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<
 }
 
 fn walk(
+    repo: &Repo,
     dir: &Path,
-    root: &Path,
     found: &mut BTreeMap<String, PathBuf>,
+    visited: &mut BTreeSet<PathBuf>,
     diags: &mut Vec<Diagnostic>,
 ) {
+    // A folder linked twice (or a link cycle inside the repository) is read once.
+    match repo.contain(dir) {
+        Ok(real) => {
+            if !visited.insert(real) {
+                return;
+            }
+        }
+        Err(e) => {
+            diags.push(outside_diagnostic(&repo.display(dir), &e));
+            return;
+        }
+    }
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
             diags.push(Diagnostic::error(
                 "io-error",
-                format!("cannot read directory `{}`: {e}", display_path(root, dir)),
+                format!("cannot read directory `{}`: {e}", repo.display(dir)),
             ));
             return;
         }
@@ -237,78 +274,59 @@ fn walk(
             continue;
         }
         if p.is_dir() {
-            walk(&p, root, found, diags);
+            walk(repo, &p, found, visited, diags);
         } else if is_yaml(&p) {
-            found.insert(display_path(root, &p), p);
+            found.insert(repo.display(&p), p);
         }
     }
 }
 
-fn load_file(display: &str, real: &Path, limits: &Limits, loaded: &mut Loaded) {
-    match read_file(display, real, limits) {
-        Ok(text) => {
-            let dir = real.parent().map(Path::to_path_buf).unwrap_or_default();
-            load_text(display, &text, &dir, limits, loaded);
-            loaded.sources.insert(display, text);
+fn load_file(repo: &Repo, display: &str, path: &Path, limits: &Limits, loaded: &mut Loaded) {
+    match repo.read(path) {
+        Ok(decoded) => {
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            load_text_in(Some(repo), display, &decoded.text, &dir, limits, loaded);
+            loaded.sources.insert(display, decoded.text);
         }
-        Err((diagnostic, text)) => {
+        Err(e) => {
+            // Reported by the file's own path; the other files are still read.
             loaded.incomplete = true;
-            loaded.sources.insert(display, text);
-            loaded.diagnostics.push(*diagnostic);
+            loaded.sources.insert(display, String::new());
+            let at = e.offset().unwrap_or(0);
+            let mut d = Diagnostic::error(e.code(), e.message()).at(Span::new(display, 0..0));
+            if at > 0 {
+                d = d.with_help(format!(
+                    "at byte {at}; save the file as UTF-8 (or UTF-16 with a byte-order mark)"
+                ));
+            } else if matches!(e, FileError::Outside { .. }) {
+                d = d.with_help("rampart reads only files inside the repository; copy the file in, or remove the link");
+            } else if matches!(e, FileError::Decode { .. }) {
+                d = d.with_help("save the file as UTF-8 (or UTF-16 with a byte-order mark)");
+            } else if matches!(e, FileError::TooLarge { .. }) {
+                d = d.with_help("policy files are small; split this one");
+            }
+            loaded.diagnostics.push(d);
         }
     }
-}
-
-/// The text of a file, or the diagnostic why not (with what text there is to show).
-fn read_file(
-    display: &str,
-    real: &Path,
-    limits: &Limits,
-) -> Result<String, (Box<Diagnostic>, String)> {
-    let io_error = |e: std::io::Error| {
-        (
-            Box::new(
-                Diagnostic::error("io-error", format!("cannot read `{display}`: {e}"))
-                    .at(Span::new(display, 0..0)),
-            ),
-            String::new(),
-        )
-    };
-    // Check the size before reading so a huge file costs no memory.
-    let size = std::fs::metadata(real).map_err(io_error)?.len();
-    if size > limits.max_file_bytes as u64 {
-        return Err((
-            Box::new(
-                Diagnostic::error(
-                    "file-too-large",
-                    format!(
-                        "file is {size} bytes, more than the limit of {} bytes",
-                        limits.max_file_bytes
-                    ),
-                )
-                .at(Span::new(display, 0..0))
-                .with_help("policy files are small; split this one"),
-            ),
-            String::new(),
-        ));
-    }
-    let bytes = std::fs::read(real).map_err(io_error)?;
-    String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-        (
-            Box::new(
-                Diagnostic::error("invalid-encoding", "file is not valid UTF-8")
-                    .at(Span::new(display, at..at + 1)),
-            ),
-            text,
-        )
-    })
 }
 
 /// Loads the documents of one file's text (`dir` is where `queryFile`s are looked up).
-/// Public for tests and tools that have the text in memory.
+/// Public for tests and tools that have the text in memory; `queryFile`s may not leave
+/// `dir` (see [`load_text_in`]).
 pub fn load_text(display: &str, text: &str, dir: &Path, limits: &Limits, loaded: &mut Loaded) {
+    load_text_in(None, display, text, dir, limits, loaded);
+}
+
+/// [`load_text`] with the repository that `queryFile`s must stay in (`None`: `dir` is the
+/// boundary).
+pub fn load_text_in(
+    repo: Option<&Repo>,
+    display: &str,
+    text: &str,
+    dir: &Path,
+    limits: &Limits,
+    loaded: &mut Loaded,
+) {
     let parsed = yaml::parse(text, limits);
     loaded.incomplete |= !parsed.errors.is_empty();
     for e in parsed.errors {
@@ -333,7 +351,7 @@ pub fn load_text(display: &str, text: &str, dir: &Path, limits: &Limits, loaded:
             path: display,
             spans: &spans,
         };
-        let loaded_doc = load_document(&ctx, json.clone(), dir, &mut loaded.diagnostics);
+        let loaded_doc = load_document(&ctx, json.clone(), repo, dir, &mut loaded.diagnostics);
         loaded.incomplete |= loaded_doc.is_none();
         if let Some(d) = loaded_doc {
             loaded.documents.push(LoadedDocument {
@@ -362,6 +380,7 @@ impl DocCtx<'_> {
 fn load_document(
     ctx: &DocCtx<'_>,
     json: Value,
+    repo: Option<&Repo>,
     dir: &Path,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<LoadedDocument> {
@@ -412,7 +431,7 @@ fn load_document(
         && let Some(Value::String(file)) = map.get("queryFile")
         && !file.contains("${")
     {
-        query_file_text = read_query_file(ctx, dir, file, diags);
+        query_file_text = read_query_file(ctx, repo, dir, file, diags);
     }
     let mut file = None;
     if valid {
@@ -462,6 +481,7 @@ fn load_document(
 
 fn read_query_file(
     ctx: &DocCtx<'_>,
+    repo: Option<&Repo>,
     dir: &Path,
     file: &str,
     diags: &mut Vec<Diagnostic>,
@@ -481,16 +501,42 @@ fn read_query_file(
         );
         return None;
     }
-    match std::fs::read_to_string(dir.join(rel)) {
-        Ok(t) => Some(t),
+    // Without a repository, the rule's directory is the boundary symlinks may not leave.
+    let own;
+    let repo = match repo {
+        Some(r) => r,
+        None => match Repo::open(dir) {
+            Ok(r) => {
+                own = r;
+                &own
+            }
+            Err(_) => {
+                own = Repo::open(Path::new(".")).ok()?;
+                &own
+            }
+        },
+    };
+    match repo.read(&dir.join(rel)) {
+        Ok(d) => Some(d.text),
         Err(e) => {
-            diags.push(
-                Diagnostic::error(
+            let (code, help) = match &e {
+                FileError::Outside { .. } => (
+                    "outside-repository",
+                    "rampart reads only files inside the repository; copy the query in, or remove the link",
+                ),
+                FileError::Decode { .. } => (
+                    "invalid-encoding",
+                    "save the query as UTF-8 (or UTF-16 with a byte-order mark)",
+                ),
+                _ => (
                     "missing-query-file",
-                    format!("cannot read query file `{file}`: {e}"),
-                )
-                .at(ctx.span("/queryFile", false))
-                .with_help("the path is relative to the directory of this YAML file"),
+                    "the path is relative to the directory of this YAML file",
+                ),
+            };
+            diags.push(
+                Diagnostic::error(code, format!("query file `{file}`: {}", e.message()))
+                    .at(ctx.span("/queryFile", false))
+                    .with_help(help),
             );
             None
         }
