@@ -114,7 +114,10 @@ pub fn import_path(path: &Path) -> std::io::Result<ImportReport> {
         let text = match crate::repo_files::read_decoded(&f, &source) {
             Ok(d) => d.text,
             Err(e) => {
-                report.unreadable.push((source, e.message()));
+                report.unreadable.push((source, match e.offset() {
+                    Some(at) => format!("{} (first bad byte at offset {at}); save it as UTF-8 or UTF-16 with a byte-order mark", e.message()),
+                    None => e.message(),
+                }));
                 continue;
             }
         };

@@ -9,6 +9,7 @@
 mod checks;
 mod roles;
 mod schema_errors;
+pub mod vars;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -16,15 +17,16 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::config::{self, DOCUMENT_KINDS, DocumentFile};
-use crate::desired::TenantDesired;
 use crate::diag::{self, Diagnostic, SourceMap, Span};
 use crate::repo_files::{FileError, Repo};
 use crate::yaml::{self, Limits, SpanIndex};
 
 pub use checks::{FREQUENCIES, TACTICS, is_guid};
-pub(crate) use checks::{document as check_document, policy_settings};
+pub(crate) use checks::{cross_document as check_across_documents, document as check_document, policy_settings};
 pub use roles::{DIRECTORY_ROLES, INTUNE_ROLES, directory_role_template_id};
 pub(crate) use schema_errors::check as check_schema;
+pub use vars::{VarContext, VarError, contains_variable, substitute};
+pub(crate) use vars::check_variable_syntax;
 
 /// One document of one file, as loaded.
 #[derive(Clone, Debug)]
@@ -99,26 +101,11 @@ impl Loaded {
     }
 }
 
-/// The outcome of `validate`: what was loaded, the desired state of every tenant, and
-/// every diagnostic (loading, cross-document and resolution), sorted.
-#[derive(Clone, Debug, Default)]
-pub struct Validated {
-    pub loaded: Loaded,
-    pub tenants: BTreeMap<String, TenantDesired>,
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-impl Validated {
-    pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(Diagnostic::is_error)
-    }
-}
-
 /// The directories read when no path is given.
 pub const DEFAULT_DIRS: [&str; 2] = ["policies", "profiles"];
 
 /// Reads every `*.yaml`/`*.yml` file under `paths` (files or directories; a relative path
-/// is taken from the current directory when it exists there, else from `root`), or under
+/// is taken from `root` when it exists there, else from the current directory), or under
 /// `root/policies` and `root/profiles` when `paths` is empty, and runs the per-document
 /// checks. Every file read must resolve (symlinks followed) inside `root`.
 pub fn load_repository(root: &Path, paths: &[PathBuf]) -> Loaded {
@@ -145,27 +132,6 @@ pub fn load_repository(root: &Path, paths: &[PathBuf]) -> Loaded {
     }
     diag::sort_dedup(&mut loaded.diagnostics);
     loaded
-}
-
-/// Loads, checks across documents, and resolves every tenant: the whole of
-/// `rampart validate`.
-pub fn validate(root: &Path, paths: &[PathBuf]) -> Validated {
-    let loaded = load_repository(root, paths);
-    validate_loaded(loaded)
-}
-
-/// The cross-document checks and resolution on an already loaded repository.
-pub fn validate_loaded(loaded: Loaded) -> Validated {
-    let mut diagnostics = loaded.diagnostics.clone();
-    checks::cross_document(&loaded, &mut diagnostics);
-    let resolution = crate::resolve::resolve(&loaded);
-    diagnostics.extend(resolution.diagnostics);
-    diag::sort_dedup(&mut diagnostics);
-    Validated {
-        loaded,
-        tenants: resolution.tenants,
-        diagnostics,
-    }
 }
 
 fn is_yaml(path: &Path) -> bool {
@@ -212,7 +178,9 @@ fn discover(repo: &Repo, paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<
     };
     let mut visited = BTreeSet::new();
     for input in inputs {
-        let path = if input.is_absolute() || input.exists() || input.starts_with(root) {
+        // Relative to the root first (`validate --root repo policies`), else to the
+        // current directory (`validate --root repo repo/policies`).
+        let path = if input.is_absolute() || (!root.join(input).exists() && input.exists()) {
             input.clone()
         } else {
             root.join(input)
@@ -291,20 +259,31 @@ fn load_file(repo: &Repo, display: &str, path: &Path, limits: &Limits, loaded: &
         Err(e) => {
             // Reported by the file's own path; the other files are still read.
             loaded.incomplete = true;
-            loaded.sources.insert(display, String::new());
-            let at = e.offset().unwrap_or(0);
-            let mut d = Diagnostic::error(e.code(), e.message()).at(Span::new(display, 0..0));
-            if at > 0 {
-                d = d.with_help(format!(
-                    "at byte {at}; save the file as UTF-8 (or UTF-16 with a byte-order mark)"
-                ));
-            } else if matches!(e, FileError::Outside { .. }) {
-                d = d.with_help("rampart reads only files inside the repository; copy the file in, or remove the link");
-            } else if matches!(e, FileError::Decode { .. }) {
-                d = d.with_help("save the file as UTF-8 (or UTF-16 with a byte-order mark)");
-            } else if matches!(e, FileError::TooLarge { .. }) {
-                d = d.with_help("policy files are small; split this one");
+            let mut text = String::new();
+            let mut at = 0;
+            if let FileError::Decode { source, .. } = &e
+                && source.encoding == crate::repo_files::Encoding::Utf8
+                && let Ok(bytes) = std::fs::read(path)
+            {
+                // Show the text up to the bad byte, and point at it.
+                text = String::from_utf8_lossy(&bytes).into_owned();
+                at = source.offset;
             }
+            let help = match &e {
+                FileError::Outside { .. } => {
+                    "rampart reads only files inside the repository; copy the file in, or remove the link"
+                }
+                FileError::Decode { .. } => {
+                    "save the file as UTF-8 (or UTF-16 with a byte-order mark)"
+                }
+                FileError::TooLarge { .. } => "policy files are small; split this one",
+                _ => "",
+            };
+            let end = if text.is_empty() { at } else { at + 1 };
+            let d = Diagnostic::error(e.code(), e.message())
+                .at(Span::new(display, at..end))
+                .with_help_opt((!help.is_empty()).then(|| help.to_string()));
+            loaded.sources.insert(display, text);
             loaded.diagnostics.push(d);
         }
     }
@@ -450,19 +429,28 @@ fn load_document(
         // Static checks; resolution runs them again on each tenant's substituted copy.
         diags.extend(checks::document(f, &json, ctx, query_file_text.as_deref()));
     } else if !valid {
-        // Unknown fields only? Check the rest too (the document stays invalid, so it is
-        // never resolved; profiles still get their cross-document checks).
-        let pruned = schema_errors::without_unknown_fields(&kind, &json);
-        if schema_errors::check(&kind, &pruned, ctx).is_empty()
-            && let Ok(f) = config::from_json(&kind, &pruned)
-        {
-            diags.extend(checks::document(
-                &f,
-                &pruned,
-                ctx,
-                query_file_text.as_deref(),
-            ));
-            file = Some(f);
+        // A shape error must not hide the document's other errors: check the rest of a
+        // repaired copy, leaving out what is said at the repaired places. The document
+        // stays invalid, so it is never resolved; when only unknown fields were removed,
+        // its typed form still serves the cross-document checks.
+        let (repaired, touched, only_unknown) = schema_errors::repaired(&kind, &json);
+        if let Ok(f) = config::from_json(&kind, &repaired) {
+            let at: Vec<std::ops::Range<usize>> = touched
+                .iter()
+                .map(|p| ctx.spans.lookup(p, false))
+                .collect();
+            diags.extend(
+                checks::document(&f, &repaired, ctx, query_file_text.as_deref())
+                    .into_iter()
+                    .filter(|d| {
+                        d.span.as_ref().is_none_or(|s| {
+                            !at.iter().any(|r| r.start <= s.start && s.end <= r.end.max(r.start + 1))
+                        })
+                    }),
+            );
+            if only_unknown && schema_errors::check(&kind, &repaired, ctx).is_empty() {
+                file = Some(f);
+            }
         }
     }
     Some(LoadedDocument {
@@ -534,7 +522,15 @@ fn read_query_file(
                 ),
             };
             diags.push(
-                Diagnostic::error(code, format!("query file `{file}`: {}", e.message()))
+                Diagnostic::error(
+                    code,
+                    match &e {
+                        FileError::Read { source, .. } => {
+                            format!("cannot read query file `{file}`: {source}")
+                        }
+                        _ => format!("query file `{file}`: {}", e.message()),
+                    },
+                )
                     .at(ctx.span("/queryFile", false))
                     .with_help(help),
             );
@@ -543,17 +539,22 @@ fn read_query_file(
     }
 }
 
-/// Whether any string in `v` holds a `${...}` reference.
-pub fn contains_variable(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s.contains("${"),
-        Value::Array(items) => items.iter().any(contains_variable),
-        Value::Object(m) => m.values().any(contains_variable),
-        _ => false,
-    }
-}
-
 /// Names of all policies (non-profile documents), for "did you mean".
 pub(crate) fn policy_names(loaded: &Loaded) -> BTreeSet<&str> {
     loaded.policies().map(|d| d.name.as_str()).collect()
 }
+
+/// The policies (non-profile documents) a selector matches, in load order.
+pub fn select<'a>(
+    loaded: &'a Loaded,
+    s: &'a crate::config::SelectorFile,
+) -> impl Iterator<Item = &'a LoadedDocument> + 'a {
+    loaded.policies().filter(move |d| {
+        s.kind.as_deref().is_none_or(|k| d.kind == k)
+            && s.label
+                .as_deref()
+                .is_none_or(|l| d.labels().iter().any(|x| x == l))
+            && (s.kind.is_some() || s.label.is_some())
+    })
+}
+

@@ -55,10 +55,11 @@ pub struct Decoded {
 
 /// Why bytes are not text.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("not valid {}: bad byte sequence at byte {offset}", encoding.name())]
+#[error("not valid {}", encoding.name())]
 pub struct DecodeError {
     pub encoding: Encoding,
-    /// Byte offset of the first bad sequence in the file as stored.
+    /// Byte offset of the first bad sequence in the file as stored (in the message of
+    /// callers that have no span to point at).
     pub offset: usize,
 }
 
@@ -149,7 +150,7 @@ pub enum FileError {
     },
     #[error("`{path}` is {size} bytes, more than the limit of {limit} bytes")]
     TooLarge { path: String, size: u64, limit: u64 },
-    #[error("`{path}` is {0}", source)]
+    #[error("`{path}` is {source} (first bad byte at offset {})", source.offset)]
     Decode {
         path: String,
         #[source]

@@ -54,9 +54,7 @@ pub(crate) fn document(
         DocumentFile::RoleAssignment(r) => role_assignment(r, ctx, &mut out),
         DocumentFile::DistributionProfile(p) => profile(p, ctx, &mut out),
     }
-    if !matches!(file, DocumentFile::DistributionProfile(_)) {
-        crate::resolve::check_variable_syntax(json, ctx, &mut out);
-    }
+    super::check_variable_syntax(json, ctx, &mut out);
     out
 }
 
@@ -784,7 +782,7 @@ pub(crate) fn cross_document(loaded: &Loaded, out: &mut Vec<Diagnostic>) {
                     if empty || s.kind.as_deref().is_some_and(|k| Kind::parse(k).is_none()) {
                         continue; // reported as empty-selector or unknown-kind
                     }
-                    if crate::resolve::select(loaded, s).next().is_none() {
+                    if super::select(loaded, s).next().is_none() {
                         out.push(
                             Diagnostic::warning(
                                 "selector-matches-nothing",

@@ -559,7 +559,7 @@ pub fn add_to_repository(
         &yaml::Limits::default(),
         &mut loaded,
     );
-    let v = crate::load::validate_loaded(loaded);
+    let v = crate::resolve::validate_loaded(loaded);
     if v.has_errors() {
         return Err(AddError::Invalid {
             tenant: tenant.name.clone(),

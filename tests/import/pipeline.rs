@@ -50,7 +50,7 @@ fn imported_yaml_through_loader_resolver_and_planner_equals_the_export() {
     )
     .unwrap();
 
-    let validated = rampart::load::validate(repo.path(), &[]);
+    let validated = rampart::resolve::validate(repo.path(), &[]);
     assert!(!validated.has_errors(), "{:#?}", validated.diagnostics);
     let resolution = rampart::resolve::resolve(&validated.loaded);
     let tenant = resolution.tenants.values().next().expect("one tenant");

@@ -10,7 +10,7 @@ mod shipped;
 use std::path::Path;
 
 use rampart::diag::{self, Format};
-use rampart::load::{Validated, validate};
+use rampart::resolve::{Validated, validate};
 
 /// Writes `files` (path, text) under a fresh temporary root.
 pub fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {

@@ -62,7 +62,7 @@ fn repo(profile: &str, policies: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 fn desired(root: &Path) -> Vec<TenantDesired> {
-    let v = rampart::load::validate(root, &[]);
+    let v = rampart::resolve::validate(root, &[]);
     assert!(!v.has_errors(), "{:#?}", v.diagnostics);
     v.tenants.into_values().collect()
 }

@@ -112,7 +112,7 @@ fn temp_repo() -> tempfile::TempDir {
 
 /// The temporary repository's desired states, as the binary will resolve them.
 fn desired_of(root: &Path) -> Vec<TenantDesired> {
-    let v = rampart::load::validate(root, &[]);
+    let v = rampart::resolve::validate(root, &[]);
     assert!(
         !v.has_errors(),
         "the test repository validates: {:#?}",
