@@ -7,6 +7,7 @@
 //! Limits: `queryFile` must name a file next to (or below) the YAML file that names it.
 
 mod checks;
+mod firewall;
 mod roles;
 mod schema_errors;
 pub mod vars;

@@ -206,6 +206,7 @@ pub fn resolve(loaded: &Loaded) -> Resolution {
             }
         }
     }
+    duplicate_rule_titles(loaded, &res.tenants, &mut res.diagnostics);
     for ((span, var), tenants) in undefined {
         let list: Vec<&String> = tenants.iter().collect();
         let shown = if list.len() > 3 {
@@ -233,6 +234,73 @@ pub fn resolve(loaded: &Loaded) -> Resolution {
         );
     }
     res
+}
+
+/// Defender requires a custom detection rule's display name and its alert title to be
+/// unique in a tenant (graph-api-2.md, detection rules); two rules of one tenant sharing
+/// either would be refused (or, today, both created). Compared case-insensitively, after
+/// variables. Reported once per pair of documents, at the second, naming the tenants.
+fn duplicate_rule_titles(
+    loaded: &Loaded,
+    tenants: &BTreeMap<String, TenantDesired>,
+    out: &mut Vec<Diagnostic>,
+) {
+    // (field pointer, first rule, second rule) -> tenant names
+    let mut clashes: BTreeMap<(&'static str, String, String), BTreeSet<String>> =
+        BTreeMap::new();
+    for t in tenants.values() {
+        for (field, pointer) in [
+            ("/displayName", "/displayName"),
+            ("/alert/title", "/detectionAction/alertTemplate/title"),
+        ] {
+            let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+            for obj in t.objects.values() {
+                let DesiredObject::DetectionRule(r) = obj else {
+                    continue;
+                };
+                let Some(v) = r.body.pointer(pointer).and_then(Value::as_str) else {
+                    continue;
+                };
+                let key = v.trim().to_lowercase();
+                match seen.get(&key) {
+                    Some(first) => {
+                        clashes
+                            .entry((field, first.to_string(), r.name.clone()))
+                            .or_default()
+                            .insert(t.tenant.name.clone());
+                    }
+                    None => {
+                        seen.insert(key, &r.name);
+                    }
+                }
+            }
+        }
+    }
+    let doc = |name: &str| {
+        loaded
+            .policies()
+            .find(|d| d.kind == Kind::DetectionRule.as_str() && d.name == name)
+    };
+    for ((field, first, second), tenants) in clashes {
+        let (Some(a), Some(b)) = (doc(&first), doc(&second)) else {
+            continue;
+        };
+        let what = if field == "/displayName" {
+            "display name"
+        } else {
+            "alert title"
+        };
+        let names: Vec<&str> = tenants.iter().map(String::as_str).collect();
+        out.push(
+            Diagnostic::error(
+                "duplicate-rule-title",
+                format!("detection rules `{first}` and `{second}` have the same {what} in tenant {}", names.join(", ")),
+            )
+            .at(b.span(field, false))
+            .with_label(a.span(field, false), format!("same {what} here"))
+            .with_help(format!("Defender requires each custom detection rule's {what} to be unique in a tenant; change one")),
+        );
+    }
 }
 
 /// The documents a profile's references select, each once (first reference wins), with

@@ -434,6 +434,31 @@ impl<'a> Reader<'a> {
         match map.get(key) {
             None => fill.cloned(),
             Some(Value::Null) => None,
+            // The template defines this reference: any other id is refused by Intune
+            // (400 "Invalid Reference id"), so it is an error here, at the value.
+            Some(Value::String(s)) if fill.is_some_and(|f| !f.eq_ignore_ascii_case(s)) => {
+                let want = fill.map(String::as_str).unwrap_or_default();
+                self.error(
+                    format!("{ptr}/{key}"),
+                    false,
+                    "invalid-template-reference",
+                    format!("the template does not define `{s}` here; it defines `{want}`"),
+                    Some(format!(
+                        "remove `{key}` (rampart fills in `{want}`), or write `{key}: null` for none"
+                    )),
+                );
+                fill.cloned()
+            }
+            Some(Value::String(s)) if uuid::Uuid::try_parse(s).is_err() => {
+                self.error(
+                    format!("{ptr}/{key}"),
+                    false,
+                    "invalid-template-reference",
+                    format!("`{s}` is not a template id (a GUID)"),
+                    None,
+                );
+                None
+            }
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => {
                 self.wrong_type(&format!("{ptr}/{key}"), key, "a string or null");
