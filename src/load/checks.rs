@@ -549,15 +549,31 @@ fn role_assignment(r: &RoleAssignmentFile, ctx: &DocCtx<'_>, out: &mut Vec<Diagn
         }
         if r.system == SystemFile::Defender {
             for (i, a) in c.actions.iter().enumerate() {
-                if !a.starts_with("microsoft.xdr/") {
-                    out.push(
+                if a.contains("${") {
+                    continue;
+                }
+                let at = ctx.span(&format!("/customRole/actions/{i}"), false);
+                match super::roles::check_defender_action(a) {
+                    super::roles::ActionCheck::Known => {}
+                    super::roles::ActionCheck::Undocumented => out.push(
                         Diagnostic::warning(
-                            "unknown-action",
-                            format!("`{a}` is not a Defender XDR action"),
+                            "undocumented-action",
+                            format!("`{a}` is not in the documented list of Defender XDR permissions"),
                         )
-                        .at(ctx.span(&format!("/customRole/actions/{i}"), false))
-                        .with_help("Defender XDR unified RBAC actions start with `microsoft.xdr/`"),
-                    );
+                        .at(at)
+                        .with_help("Microsoft does not publish every permission's action string; check the spelling against the role in the Defender portal"),
+                    ),
+                    super::roles::ActionCheck::Invalid { reason, did_you_mean } => out.push(
+                        Diagnostic::error(
+                            "unknown-action",
+                            format!("`{a}` is not a Defender XDR permission: {reason}"),
+                        )
+                        .at(at)
+                        .with_help(match did_you_mean {
+                            Some(k) => format!("did you mean `{k}`?"),
+                            None => "actions look like `microsoft.xdr/secops/securitydata/read`".to_string(),
+                        }),
+                    ),
                 }
             }
         }
