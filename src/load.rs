@@ -403,7 +403,7 @@ fn load_document(
     };
     let name = map.get("name").and_then(Value::as_str).map(str::to_string);
     let schema_diags = schema_errors::check(&kind, &json, ctx);
-    let valid = !schema_diags.iter().any(Diagnostic::is_error);
+    let mut valid = !schema_diags.iter().any(Diagnostic::is_error);
     diags.extend(schema_diags);
     let name = name?;
     let mut query_file_text = None;
@@ -412,6 +412,9 @@ fn load_document(
         && !file.contains("${")
     {
         query_file_text = read_query_file(ctx, repo, dir, file, diags);
+        // A rule whose query could not be read (missing, outside the repository, not
+        // text) is never resolved: it would be planned with no query.
+        valid &= query_file_text.is_some();
     }
     let mut file = None;
     if valid {

@@ -366,6 +366,27 @@ impl<'a> Reader<'a> {
 
     fn integer(&mut self, def: Option<&SettingDefinition>, v: &Value, ptr: &str) -> Option<i64> {
         let Some(n) = v.as_i64() else {
+            // A whole number past i64 was read as a float: say it is too big, with the
+            // setting's own range, rather than "must be an integer".
+            if let Some(f) = v.as_f64()
+                && f.fract() == 0.0
+                && f.abs() >= 9.2e18
+            {
+                let max = def
+                    .and_then(|d| d.maximum)
+                    .unwrap_or(i64::MAX);
+                self.error(
+                    ptr.to_string(),
+                    false,
+                    "number-too-large",
+                    format!(
+                        "{v} is too big for `{}`",
+                        def.map_or("this value", |d| d.name.as_str())
+                    ),
+                    Some(format!("the largest value allowed here is {max}")),
+                );
+                return None;
+            }
             self.wrong_type(
                 ptr,
                 def.map_or("this value", |d| d.name.as_str()),

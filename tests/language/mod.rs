@@ -4,6 +4,7 @@
 
 mod cli;
 mod diagnostics;
+mod field_reports;
 mod resolution;
 mod shipped;
 

@@ -7,7 +7,7 @@ use rampart::cli::validate::{ValidateArgs, render};
 use rampart::config::schema;
 use rampart::diag::Format;
 
-fn root() -> PathBuf {
+pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
