@@ -614,6 +614,7 @@ pub fn policy_body_from_document(doc: &Value) -> Result<Value, DocumentError> {
         "roleScopeTagIds": doc.get("roleScopeTagIds").cloned().unwrap_or(json!(["0"])),
         "templateReference": {"templateId": template.id},
         "settings": settings::instances_to_graph(&instances),
+        "assignments": document_assignments(doc)?,
     }))
 }
 
@@ -629,6 +630,7 @@ fn writable_fields(policy: &Value, template: &Template, instances: &[SettingInst
         "roleScopeTagIds": policy.get("roleScopeTagIds").cloned().unwrap_or(json!(["0"])),
         "templateReference": {"templateId": template.id},
         "settings": settings::instances_to_graph(&settings::normalised(instances)),
+        "assignments": policy.get("assignments").cloned().unwrap_or(json!([])),
     })
 }
 
@@ -653,6 +655,7 @@ pub fn comparable(body: &Value) -> Value {
         "roleScopeTagIds": tags,
         "templateId": body["templateReference"]["templateId"],
         "settings": settings.map(|s| settings::instances_to_graph(&s)),
+        "assignments": assignments_comparable(&body["assignments"]),
     })
     .as_object()
     .map(|o| {
@@ -663,6 +666,80 @@ pub fn comparable(body: &Value) -> Value {
         Value::Object(o)
     })
     .unwrap_or(Value::Null)
+}
+
+/// Assignments (Graph's `[{target: {...}}]`, as exported or as rampart would send them) as
+/// the lossless comparison sees them: one `{type, group, filterId, filterType}` per
+/// target, sorted; the group is the name when the target carries one (IntuneCD's
+/// `groupName`), else the id (which `rampart import` writes as the group until a person
+/// puts the name in). Absent assignments compare as none.
+pub fn assignments_comparable(items: &Value) -> Value {
+    let mut out: Vec<Value> = items
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            let t = &a["target"];
+            let group = t
+                .get("groupName")
+                .or_else(|| t.get("groupDisplayName"))
+                .or_else(|| t.get("groupId"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            let filter_type = t
+                .get("deviceAndAppManagementAssignmentFilterType")
+                .and_then(Value::as_str)
+                .filter(|f| *f != "none");
+            let filter_id = t
+                .get("deviceAndAppManagementAssignmentFilterId")
+                .and_then(Value::as_str)
+                .filter(|f| !f.is_empty() && filter_type.is_some());
+            json!({
+                "type": t["@odata.type"].as_str().unwrap_or("").trim_start_matches("#microsoft.graph."),
+                "group": group,
+                "filterId": filter_id,
+                "filterType": filter_id.and(filter_type),
+            })
+        })
+        .collect();
+    out.sort_by_key(|v| v.to_string());
+    Value::Array(out)
+}
+
+/// A document's `assignments` in Graph's shape (group names in `groupId`), for
+/// [`policy_body_from_document`]: read with the loader's own types, so the round trip
+/// checks what the loader reads, not what the importer wrote.
+fn document_assignments(doc: &Value) -> Result<Value, DocumentError> {
+    let Some(items) = doc.get("assignments") else {
+        return Ok(json!([]));
+    };
+    let list: Vec<crate::config::AssignmentFile> = serde_json::from_value(items.clone())
+        .map_err(|_| DocumentError::Field("assignments".into()))?;
+    let out = list
+        .iter()
+        .map(|a| {
+            let (odata, group) = if let Some(g) = &a.group {
+                ("groupAssignmentTarget", Some(g.clone()))
+            } else if let Some(g) = &a.exclude_group {
+                ("exclusionGroupAssignmentTarget", Some(g.clone()))
+            } else if a.all_devices == Some(true) {
+                ("allDevicesAssignmentTarget", None)
+            } else {
+                ("allLicensedUsersAssignmentTarget", None)
+            };
+            let mut target = json!({"@odata.type": format!("#microsoft.graph.{odata}")});
+            if let Some(g) = group {
+                target["groupId"] = json!(g);
+            }
+            if let Some(f) = &a.filter {
+                target["deviceAndAppManagementAssignmentFilterId"] = json!(f.id);
+                target["deviceAndAppManagementAssignmentFilterType"] =
+                    serde_json::to_value(&f.mode).unwrap_or(Value::Null);
+            }
+            json!({ "target": target })
+        })
+        .collect();
+    Ok(Value::Array(out))
 }
 
 /// The writable fields of an exported policy as rampart compares them (see [`comparable`]):
