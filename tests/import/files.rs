@@ -175,3 +175,33 @@ fn wrappers_real_exports_come_in_are_unwrapped_and_said() {
     assert_eq!(report.imported.len(), 1);
     assert!(report.unwrapped.is_empty());
 }
+
+#[test]
+fn antivirus_exclusions_import_in_the_readable_form() {
+    // Issue 12: the antivirus template's instance template ids for excludedPaths and
+    // excludedProcesses, so they import as readable names rather than explicit forms.
+    for (name, definition, instance_template) in [
+        ("excludedPaths", "device_vendor_msft_policy_config_defender_excludedpaths", "aaf04adc-c639-464f-b4a7-152e784092e8"),
+        ("excludedProcesses", "device_vendor_msft_policy_config_defender_excludedprocesses", "96b046ed-f138-4250-9ae0-b0772a93d16f"),
+    ] {
+        let policy = serde_json::json!({
+            "name": "AV exclusions",
+            "description": "",
+            "platforms": "windows10",
+            "technologies": "mdm,microsoftSense",
+            "roleScopeTagIds": ["0"],
+            "templateReference": {"templateId": "804339ad-1553-4478-a742-138fb5807418_1"},
+            "settings": [{"settingInstance": {
+                "@odata.type": "#microsoft.graph.deviceManagementConfigurationSimpleSettingCollectionInstance",
+                "settingDefinitionId": definition,
+                "settingInstanceTemplateReference": {"settingInstanceTemplateId": instance_template},
+                "simpleSettingCollectionValue": [
+                    {"@odata.type": "#microsoft.graph.deviceManagementConfigurationStringSettingValue", "value": "C:\\Tools"}
+                ]
+            }}]
+        });
+        let p = rampart::import::import_policy_json(&policy).unwrap();
+        assert!(p.yaml.contains(&format!("  {name}:\n")), "{}", p.yaml);
+        assert!(!p.yaml.contains("instanceTemplateId"), "{}", p.yaml);
+    }
+}
