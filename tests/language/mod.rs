@@ -4,6 +4,7 @@
 
 mod cli;
 mod diagnostics;
+mod docs;
 mod field_reports;
 mod resolution;
 mod shipped;
