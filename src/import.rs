@@ -123,9 +123,7 @@ pub fn import_path(path: &Path) -> std::io::Result<ImportReport> {
         };
         match serde_json::from_str::<Value>(&text) {
             Ok(v) => import_value(&v, &source, &mut report),
-            Err(e) => report
-                .unreadable
-                .push((source, format!("not JSON: {e}"))),
+            Err(e) => report.unreadable.push((source, format!("not JSON: {e}"))),
         }
     }
     dedupe_names(&mut report);
@@ -145,7 +143,10 @@ fn collect_json(
         if p.is_dir() {
             // A sub-folder that cannot be listed is reported by its own path.
             if let Err(e) = collect_json(&p, out, unreadable) {
-                unreadable.push((p.display().to_string(), format!("cannot read the folder: {e}")));
+                unreadable.push((
+                    p.display().to_string(),
+                    format!("cannot read the folder: {e}"),
+                ));
             }
         } else if p
             .extension()
@@ -199,7 +200,12 @@ pub fn unwrap_export(v: &Value) -> (Vec<(String, Value)>, Option<String>) {
     (out, wrapper)
 }
 
-fn unwrap_level(v: &Value, suffix: String, said: &mut Vec<String>, depth: usize) -> Vec<(String, Value)> {
+fn unwrap_level(
+    v: &Value,
+    suffix: String,
+    said: &mut Vec<String>,
+    depth: usize,
+) -> Vec<(String, Value)> {
     if depth > 4 {
         return vec![(suffix, v.clone())];
     }

@@ -23,11 +23,13 @@ use crate::repo_files::{FileError, Repo};
 use crate::yaml::{self, Limits, SpanIndex};
 
 pub use checks::{FREQUENCIES, TACTICS, is_guid};
-pub(crate) use checks::{cross_document as check_across_documents, document as check_document, policy_settings};
+pub(crate) use checks::{
+    cross_document as check_across_documents, document as check_document, policy_settings,
+};
 pub use roles::{DIRECTORY_ROLES, INTUNE_ROLES, directory_role_template_id};
 pub(crate) use schema_errors::check as check_schema;
-pub use vars::{VarContext, VarError, contains_variable, substitute};
 pub(crate) use vars::check_variable_syntax;
+pub use vars::{VarContext, VarError, contains_variable, substitute};
 
 /// One document of one file, as loaded.
 #[derive(Clone, Debug)]
@@ -118,7 +120,11 @@ pub fn load_repository(root: &Path, paths: &[PathBuf]) -> Loaded {
             loaded.diagnostics.push(
                 Diagnostic::error(
                     "no-input",
-                    format!("the repository root `{}` cannot be read: {}", root.display(), e.message()),
+                    format!(
+                        "the repository root `{}` cannot be read: {}",
+                        root.display(),
+                        e.message()
+                    ),
                 )
                 .with_help("pass --root with the path of a policy repository"),
             );
@@ -147,7 +153,9 @@ fn is_yaml(path: &Path) -> bool {
 fn outside_diagnostic(display: &str, e: &FileError) -> Diagnostic {
     Diagnostic::error(e.code(), e.message())
         .at(Span::new(display, 0..0))
-        .with_help("rampart reads only files inside the repository; copy the file in, or remove the link")
+        .with_help(
+            "rampart reads only files inside the repository; copy the file in, or remove the link",
+        )
 }
 
 /// Files to read, as (displayed path, path under the root), sorted and unique.
@@ -439,16 +447,15 @@ fn load_document(
         // its typed form still serves the cross-document checks.
         let (repaired, touched, only_unknown) = schema_errors::repaired(&kind, &json);
         if let Ok(f) = config::from_json(&kind, &repaired) {
-            let at: Vec<std::ops::Range<usize>> = touched
-                .iter()
-                .map(|p| ctx.spans.lookup(p, false))
-                .collect();
+            let at: Vec<std::ops::Range<usize>> =
+                touched.iter().map(|p| ctx.spans.lookup(p, false)).collect();
             diags.extend(
                 checks::document(&f, &repaired, ctx, query_file_text.as_deref())
                     .into_iter()
                     .filter(|d| {
                         d.span.as_ref().is_none_or(|s| {
-                            !at.iter().any(|r| r.start <= s.start && s.end <= r.end.max(r.start + 1))
+                            !at.iter()
+                                .any(|r| r.start <= s.start && s.end <= r.end.max(r.start + 1))
                         })
                     }),
             );
@@ -535,8 +542,8 @@ fn read_query_file(
                         _ => format!("query file `{file}`: {}", e.message()),
                     },
                 )
-                    .at(ctx.span("/queryFile", false))
-                    .with_help(help),
+                .at(ctx.span("/queryFile", false))
+                .with_help(help),
             );
             None
         }
@@ -561,4 +568,3 @@ pub fn select<'a>(
             && (s.kind.is_some() || s.label.is_some())
     })
 }
-

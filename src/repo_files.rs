@@ -80,7 +80,9 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
         (Encoding::Utf8, utf8(bytes, 0, Encoding::Utf8)?)
     };
     // A BOM inside UTF-16 text decodes to U+FEFF; drop a second one (some tools write two).
-    let text = text.strip_prefix('\u{feff}').map_or(text.clone(), str::to_string);
+    let text = text
+        .strip_prefix('\u{feff}')
+        .map_or(text.clone(), str::to_string);
     let crlf = text.contains("\r\n");
     let text = if text.contains('\r') {
         text.replace("\r\n", "\n").replace('\r', "\n")
@@ -120,7 +122,12 @@ fn utf16(bytes: &[u8], skipped: usize, encoding: Encoding) -> Result<String, Dec
                 at += 2 * c.len_utf16();
                 out.push(c);
             }
-            Err(_) => return Err(DecodeError { encoding, offset: at }),
+            Err(_) => {
+                return Err(DecodeError {
+                    encoding,
+                    offset: at,
+                });
+            }
         }
     }
     Ok(out)

@@ -27,10 +27,10 @@ use crate::desired::{
     DesiredCustomRole, DesiredDetectionRule, DesiredObject, DesiredRoleAssignment, Kind, Origin,
     TenantDesired, TenantRef,
 };
-use crate::diag::{Diagnostic, Span};
 use crate::diag;
-use crate::load::{DocCtx, Loaded, LoadedDocument, select};
+use crate::diag::{Diagnostic, Span};
 pub use crate::load::vars::{VarContext, VarError, substitute};
+use crate::load::{DocCtx, Loaded, LoadedDocument, select};
 
 /// The outcome of `validate`: what was loaded, the desired state of every tenant, and
 /// every diagnostic (loading, cross-document and resolution), sorted.
@@ -246,8 +246,7 @@ fn duplicate_rule_titles(
     out: &mut Vec<Diagnostic>,
 ) {
     // (field pointer, first rule, second rule) -> tenant names
-    let mut clashes: BTreeMap<(&'static str, String, String), BTreeSet<String>> =
-        BTreeMap::new();
+    let mut clashes: BTreeMap<(&'static str, String, String), BTreeSet<String>> = BTreeMap::new();
     for t in tenants.values() {
         for (field, pointer) in [
             ("/displayName", "/displayName"),

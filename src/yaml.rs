@@ -162,7 +162,9 @@ fn syntax_error(e: &ScanError, offsets: &Offsets, text: &str) -> YamlError {
             message: format!("unclosed quote: the string opened with {q} here is never closed"),
             span: quote..quote + 1,
             label: None,
-            help: Some(format!("close the string with {q} on the same line, or escape quotes inside it")),
+            help: Some(format!(
+                "close the string with {q} on the same line, or escape quotes inside it"
+            )),
         };
     }
     YamlError {
@@ -850,7 +852,11 @@ mod tests {
             ("list:\n  - \"one\"\n  - \"two\n  - three\n", (3, 5)),
         ] {
             let (e, at) = first_error(text);
-            assert_eq!((e.code, at), ("yaml-unclosed-quote", want), "{text:?}: {e:?}");
+            assert_eq!(
+                (e.code, at),
+                ("yaml-unclosed-quote", want),
+                "{text:?}: {e:?}"
+            );
             assert!(e.message.contains("unclosed quote"), "{}", e.message);
         }
     }

@@ -216,7 +216,10 @@ fn string_lengths(json: &Value, ctx: &DocCtx<'_>, out: &mut Vec<Diagnostic>) {
                 out.push(
                     Diagnostic::error(
                         "too-long",
-                        format!("`{}` is {n} characters long, more than the {max} the service accepts", pointer.rsplit('/').next().unwrap_or(pointer)),
+                        format!(
+                            "`{}` is {n} characters long, more than the {max} the service accepts",
+                            pointer.rsplit('/').next().unwrap_or(pointer)
+                        ),
                     )
                     .at(ctx.span(pointer, false))
                     .with_help(format!("shorten it to at most {max} characters")),

@@ -132,7 +132,9 @@ pub(crate) fn check_rules(json: &Value, ctx: &DocCtx<'_>, out: &mut Vec<Diagnost
             out.push(
                 Diagnostic::error(
                     "invalid-protocol",
-                    format!("protocol `{p}` is a name; the firewall stores protocol numbers (0-255)"),
+                    format!(
+                        "protocol `{p}` is a name; the firewall stores protocol numbers (0-255)"
+                    ),
                 )
                 .at(ctx.span(&format!("{ptr}/protocol"), false))
                 .with_help(help),
@@ -174,7 +176,9 @@ pub(crate) fn port_range(s: &str) -> Result<(), String> {
         return Ok(());
     }
     if s.contains(',') {
-        return Err(format!("`{s}` holds several ports; write one per list item"));
+        return Err(format!(
+            "`{s}` holds several ports; write one per list item"
+        ));
     }
     match s.split_once('-') {
         Some((lo, hi)) => {
@@ -206,19 +210,30 @@ pub(crate) fn address(s: &str) -> Result<(), String> {
         let max = if ip.is_ipv4() { 32 } else { 128 };
         if let Ok(p) = prefix.parse::<u32>() {
             if p > max {
-                return Err(format!("prefix /{p} is out of range for an {} subnet (0-{max})", family(&ip)));
+                return Err(format!(
+                    "prefix /{p} is out of range for an {} subnet (0-{max})",
+                    family(&ip)
+                ));
             }
             return Ok(());
         }
         return match (ip, prefix.parse::<Ipv4Addr>()) {
             (IpAddr::V4(_), Ok(mask)) if is_mask(mask) => Ok(()),
-            _ => Err(format!("`{prefix}` in `{s}` is neither a prefix length nor a subnet mask")),
+            _ => Err(format!(
+                "`{prefix}` in `{s}` is neither a prefix length nor a subnet mask"
+            )),
         };
     }
     // IPv6 addresses hold no `-`, so a dash is a range.
     if let Some((a, b)) = s.split_once('-') {
-        let a: IpAddr = a.trim().parse().map_err(|_| format!("`{a}` in `{s}` is not an IP address"))?;
-        let b: IpAddr = b.trim().parse().map_err(|_| format!("`{b}` in `{s}` is not an IP address"))?;
+        let a: IpAddr = a
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{a}` in `{s}` is not an IP address"))?;
+        let b: IpAddr = b
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{b}` in `{s}` is not an IP address"))?;
         if a.is_ipv4() != b.is_ipv4() {
             return Err(format!("range `{s}` mixes IPv4 and IPv6"));
         }
@@ -248,7 +263,16 @@ mod tests {
 
     #[test]
     fn ports_as_the_csp_allows() {
-        for ok in ["1", "445", "65535", "137-139", "80-80", "RPC", "rpc-epmap", "*"] {
+        for ok in [
+            "1",
+            "445",
+            "65535",
+            "137-139",
+            "80-80",
+            "RPC",
+            "rpc-epmap",
+            "*",
+        ] {
             assert!(port_range(ok).is_ok(), "{ok}");
         }
         for (bad, says) in [

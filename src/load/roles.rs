@@ -115,7 +115,10 @@ pub enum ActionCheck {
     /// Well-formed but not in the documented list (may be real; see [`DEFENDER_ACTIONS`]).
     Undocumented,
     /// Not an action the service can have; with the closest documented one, if any.
-    Invalid { reason: String, did_you_mean: Option<&'static str> },
+    Invalid {
+        reason: String,
+        did_you_mean: Option<&'static str>,
+    },
 }
 
 /// Checks one custom-role action against [`DEFENDER_ACTIONS`].
@@ -123,7 +126,8 @@ pub fn check_defender_action(action: &str) -> ActionCheck {
     let lower = action.to_ascii_lowercase();
     let near = crate::diag::did_you_mean(&lower, DEFENDER_ACTIONS.iter().copied());
     let matches = |known: &str| {
-        let (a, k): (Vec<&str>, Vec<&str>) = (lower.split('/').collect(), known.split('/').collect());
+        let (a, k): (Vec<&str>, Vec<&str>) =
+            (lower.split('/').collect(), known.split('/').collect());
         // A trailing `*` matches the rest; an inner `*` one segment.
         let mut i = 0;
         while i < a.len() {
@@ -159,11 +163,16 @@ pub fn check_defender_action(action: &str) -> ActionCheck {
     }
     let verb = parts[parts.len() - 1];
     if !DEFENDER_VERBS.contains(&verb) {
-        return invalid(format!("`{verb}` is not a permission verb (read or manage)"));
+        return invalid(format!(
+            "`{verb}` is not a permission verb (read or manage)"
+        ));
     }
     // Well-formed; one letter or two from a documented action is a typo.
     match near {
-        Some(k) if crate::diag::did_you_mean(&lower, [k]).is_some() && lower.len().abs_diff(k.len()) <= 2 => {
+        Some(k)
+            if crate::diag::did_you_mean(&lower, [k]).is_some()
+                && lower.len().abs_diff(k.len()) <= 2 =>
+        {
             ActionCheck::Invalid {
                 reason: "not a documented permission".into(),
                 did_you_mean: Some(k),

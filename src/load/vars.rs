@@ -111,7 +111,11 @@ pub fn is_identity_field(kind: &str, pointer: &str) -> bool {
 /// Identity fields are left as written (a variable there is reported by
 /// [`check_variable_syntax`]).
 pub fn substitute(doc: &Value, ctx: &VarContext) -> Result<Value, Vec<VarError>> {
-    let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = doc
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let mut errors = Vec::new();
     let out = subst(doc, String::new(), &kind, ctx, &mut errors);
     if errors.is_empty() {
@@ -230,7 +234,10 @@ pub(crate) fn check_variable_syntax(json: &Value, ctx: &DocCtx<'_>, out: &mut Ve
         match v {
             Value::String(s) if s.contains("${") => {
                 if is_identity_field(kind, &pointer) {
-                    let field = pointer.rsplit('/').find(|p| p.parse::<usize>().is_err()).unwrap_or("name");
+                    let field = pointer
+                        .rsplit('/')
+                        .find(|p| p.parse::<usize>().is_err())
+                        .unwrap_or("name");
                     out.push(
                         Diagnostic::error(
                             "variable-in-identity",
@@ -291,7 +298,6 @@ pub(crate) fn check_variable_syntax(json: &Value, ctx: &DocCtx<'_>, out: &mut Ve
     }
 }
 
-
 /// Whether any string in `v` holds a `${...}` reference.
 pub fn contains_variable(v: &Value) -> bool {
     match v {
@@ -301,4 +307,3 @@ pub fn contains_variable(v: &Value) -> bool {
         _ => false,
     }
 }
-

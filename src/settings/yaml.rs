@@ -372,9 +372,7 @@ impl<'a> Reader<'a> {
                 && f.fract() == 0.0
                 && f.abs() >= 9.2e18
             {
-                let max = def
-                    .and_then(|d| d.maximum)
-                    .unwrap_or(i64::MAX);
+                let max = def.and_then(|d| d.maximum).unwrap_or(i64::MAX);
                 self.error(
                     ptr.to_string(),
                     false,

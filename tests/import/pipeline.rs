@@ -11,7 +11,10 @@ use serde_json::Value;
 
 fn sources() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    vec![root.join("tests/fixtures/graph"), super::roundtrip::ncsc_exports()]
+    vec![
+        root.join("tests/fixtures/graph"),
+        super::roundtrip::ncsc_exports(),
+    ]
 }
 
 #[test]

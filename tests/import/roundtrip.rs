@@ -12,7 +12,11 @@ use serde_json::Value;
 /// fresh clone.
 pub fn ncsc_exports() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/exports/ncsc");
-    assert!(dir.is_dir(), "{} is missing: the real exports are part of the repository", dir.display());
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the real exports are part of the repository",
+        dir.display()
+    );
     dir
 }
 
@@ -77,7 +81,10 @@ fn assignments_are_part_of_the_round_trip() {
         {"target": {"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget", "deviceAndAppManagementAssignmentFilterType": "none"}}
     ]);
     let yaml = round_trip(&v);
-    assert!(yaml.contains("excludeGroup: 1c8f3e5d-2b4a-4d6f-9e0b-3c5d7f9a1b23"), "{yaml}");
+    assert!(
+        yaml.contains("excludeGroup: 1c8f3e5d-2b4a-4d6f-9e0b-3c5d7f9a1b23"),
+        "{yaml}"
+    );
     // A YAML that lost an assignment no longer compares equal.
     let imported = import_policy_json(&v).unwrap();
     let mut doc = yaml_to_json(&imported.yaml);

@@ -11,13 +11,19 @@ fn literal_at(s: &str, at: usize) -> Option<String> {
     let rest = rest.strip_prefix('"')?;
     let end = rest.find('"')?;
     let lit = &rest[..end];
-    (!lit.is_empty() && lit.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
-        .then(|| lit.to_string())
+    (!lit.is_empty()
+        && lit
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+    .then(|| lit.to_string())
 }
 
 fn add(codes: &mut BTreeMap<String, String>, code: String, severity: &str, file: &str) {
     if let Some(old) = codes.insert(code.clone(), severity.to_string()) {
-        assert_eq!(old, severity, "`{code}` is emitted as both {old} and {severity} ({file})");
+        assert_eq!(
+            old, severity,
+            "`{code}` is emitted as both {old} and {severity} ({file})"
+        );
     }
 }
 
@@ -67,7 +73,10 @@ fn emitted() -> BTreeMap<String, String> {
         for marker in ["=> \"", "=> (\n"] {
             for (i, _) in s.match_indices(marker) {
                 let from = i + 2;
-                let at = s[from..].trim_start().strip_prefix('(').map_or(from, |r| s.len() - r.len());
+                let at = s[from..]
+                    .trim_start()
+                    .strip_prefix('(')
+                    .map_or(from, |r| s.len() - r.len());
                 if let Some(c) = literal_at(s, at)
                     && c.contains('-')
                     && (name.ends_with("repo_files.rs") || name.ends_with("load.rs"))
@@ -82,8 +91,9 @@ fn emitted() -> BTreeMap<String, String> {
 
 /// The table of docs/language.md: code -> severity.
 fn documented() -> BTreeMap<String, String> {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md"))
-        .expect("docs/language.md");
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md"))
+            .expect("docs/language.md");
     let table = doc.split("### Diagnostic codes").nth(1).expect("the table");
     table
         .lines()
@@ -100,9 +110,18 @@ fn severity_table_matches_the_code() {
     let emitted = emitted();
     let documented = documented();
     assert!(emitted.len() > 60, "the scan found too little: {emitted:?}");
-    let missing: Vec<_> = emitted.iter().filter(|(c, _)| !documented.contains_key(*c)).collect();
-    assert!(missing.is_empty(), "codes missing from docs/language.md: {missing:?}");
-    let stale: Vec<_> = documented.keys().filter(|c| !emitted.contains_key(*c)).collect();
+    let missing: Vec<_> = emitted
+        .iter()
+        .filter(|(c, _)| !documented.contains_key(*c))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes missing from docs/language.md: {missing:?}"
+    );
+    let stale: Vec<_> = documented
+        .keys()
+        .filter(|c| !emitted.contains_key(*c))
+        .collect();
     assert!(stale.is_empty(), "documented but never emitted: {stale:?}");
     for (code, severity) in &emitted {
         assert_eq!(&documented[code], severity, "severity of `{code}`");
