@@ -740,7 +740,7 @@ fn document_assignments(doc: &Value) -> Result<Value, DocumentError> {
             if let Some(f) = &a.filter {
                 target["deviceAndAppManagementAssignmentFilterId"] = json!(f.id);
                 target["deviceAndAppManagementAssignmentFilterType"] =
-                    serde_json::to_value(&f.mode).unwrap_or(Value::Null);
+                    serde_json::to_value(f.mode).unwrap_or(Value::Null);
             }
             json!({ "target": target })
         })
