@@ -10,12 +10,13 @@ use rampart::fetch::plan_fleet;
 use rampart::plan::{Action, CreatedFrom, Plan, TenantStatus, save};
 
 fn repo_root() -> PathBuf {
+    // The shipped repository is part of this one: no fallback to another checkout.
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    if here.join("profiles").is_dir() {
-        here
-    } else {
-        PathBuf::from("/work/main")
-    }
+    assert!(
+        here.join("profiles").is_dir(),
+        "the shipped examples are missing"
+    );
+    here
 }
 
 /// Every tenant of the shipped repository, sorted by name.
