@@ -2,7 +2,7 @@
 //! end against the in-process emulator.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rampart::desired::TenantDesired;
 use rampart::emulator::{self, ALL_ROLES, AppSeed, EmulatorConfig, RunningEmulator, TenantSeed};
