@@ -13,6 +13,7 @@ pub use rampart_catalog::Kind;
 
 /// Where a desired object came from, for messages that must name the file.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Origin {
     /// The policy file, relative to the repository root as given on the command line.
     pub path: String,
@@ -22,6 +23,7 @@ pub struct Origin {
 
 /// A tenant as a profile names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TenantRef {
     /// The Entra tenant id (a GUID, lower case).
     pub id: String,
@@ -30,6 +32,7 @@ pub struct TenantRef {
 
 /// Everything rampart wants one tenant to hold.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TenantDesired {
     pub tenant: TenantRef,
     /// Profiles that target this tenant, sorted.
@@ -47,6 +50,7 @@ pub struct TenantDesired {
 /// The canonical address of an object: `tenant/kind/name`, used in plans, JSON, logs,
 /// diagnostics and `--target`. `tenant` is the tenant's name as the profile gives it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Address {
     pub tenant: String,
     pub kind: Kind,
@@ -60,7 +64,7 @@ impl std::fmt::Display for Address {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type")]
+#[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum DesiredObject {
     ConfigurationPolicy(DesiredConfigurationPolicy),
     DetectionRule(DesiredDetectionRule),

@@ -89,40 +89,65 @@ pub struct ImportReport {
     /// Converted policies with their source, in input order (files sorted by path).
     pub imported: Vec<(String, ImportedPolicy)>,
     pub skipped: Vec<Skipped>,
-    /// Files that are not JSON at all.
+    /// Files that cannot be read, decoded or parsed as JSON: (path, why).
     pub unreadable: Vec<(String, String)>,
+    /// Files whose policies came in a wrapper: (path, the wrapper taken off).
+    pub unwrapped: Vec<(String, String)>,
 }
 
 /// Imports one file, or every `*.json` under a directory (sorted, recursive). Document names
-/// are made unique across the run by appending `-2`, `-3`, ...
+/// are made unique across the run by appending `-2`, `-3`, ... Every file is decoded as
+/// [`crate::repo_files::decode`] does (UTF-8 with or without BOM, UTF-16); a file that
+/// cannot be read, decoded or parsed is reported by its own path in `unreadable` and the
+/// others are still imported. `Err` only when `path` itself cannot be read.
 pub fn import_path(path: &Path) -> std::io::Result<ImportReport> {
     let mut files = Vec::new();
+    let mut report = ImportReport::default();
     if path.is_dir() {
-        collect_json(path, &mut files)?;
+        collect_json(path, &mut files, &mut report.unreadable)?;
     } else {
+        std::fs::metadata(path)?;
         files.push(path.to_path_buf());
     }
-    let mut report = ImportReport::default();
     for f in files {
-        let text = std::fs::read_to_string(&f)?;
         let source = f.display().to_string();
+        let text = match crate::repo_files::read_decoded(&f, &source) {
+            Ok(d) => d.text,
+            Err(e) => {
+                report.unreadable.push((source, match e.offset() {
+                    Some(at) => format!("{} (first bad byte at offset {at}); save it as UTF-8 or UTF-16 with a byte-order mark", e.message()),
+                    None => e.message(),
+                }));
+                continue;
+            }
+        };
         match serde_json::from_str::<Value>(&text) {
             Ok(v) => import_value(&v, &source, &mut report),
-            Err(e) => report.unreadable.push((source, e.to_string())),
+            Err(e) => report.unreadable.push((source, format!("not JSON: {e}"))),
         }
     }
     dedupe_names(&mut report);
     Ok(report)
 }
 
-fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn collect_json(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    unreadable: &mut Vec<(String, String)>,
+) -> std::io::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            collect_json(&p, out)?;
+            // A sub-folder that cannot be listed is reported by its own path.
+            if let Err(e) = collect_json(&p, out, unreadable) {
+                unreadable.push((
+                    p.display().to_string(),
+                    format!("cannot read the folder: {e}"),
+                ));
+            }
         } else if p
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"))
@@ -133,11 +158,16 @@ fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Imports every policy found in one parsed JSON input (a policy, a list, `{value: [...]}`).
+/// Imports every policy found in one parsed JSON input (a policy, a list, `{value: [...]}`,
+/// or a tool's wrapper around one; see [`unwrap_export`]).
 pub fn import_value(v: &Value, source: &str, report: &mut ImportReport) {
-    for (suffix, policy) in policies_in(v) {
+    let (policies, wrapper) = unwrap_export(v);
+    if let Some(w) = wrapper {
+        report.unwrapped.push((source.to_string(), w));
+    }
+    for (suffix, policy) in policies {
         let source = format!("{source}{suffix}");
-        match import_policy_json(policy) {
+        match import_policy_json(&policy) {
             Ok(p) => report.imported.push((source, p)),
             Err(error) => report.skipped.push(Skipped {
                 source,
@@ -151,19 +181,67 @@ pub fn import_value(v: &Value, source: &str, report: &mut ImportReport) {
     }
 }
 
-/// The policies inside an input, with a source suffix (`#3` for list elements).
-fn policies_in(v: &Value) -> Vec<(String, &Value)> {
+/// The policies inside an export, each with a source suffix (`#3` for list elements), and
+/// the wrapper taken off, said as a user would (`None` for a bare policy). Wrappers real
+/// exports come in:
+/// - a Graph list response `{"value": [...]}` (Graph Explorer, `Invoke-MgGraphRequest`);
+/// - a JSON array of policies (many backup scripts);
+/// - a CIPP template: `{"Displayname", "Description", "RAWJson": "<the policy as a JSON
+///   string>", "Type": "Catalog", "GUID"}` (CIPP-API `Invoke-CIPPStandardIntuneTemplate`);
+/// - any object whose one object-valued field holds the policy (`settings[]` inside), as
+///   IntuneManagement-style and hand-made wrappers put it; the field is named.
+///
+/// Wrappers nest (a list of CIPP templates); each level is said once.
+pub fn unwrap_export(v: &Value) -> (Vec<(String, Value)>, Option<String>) {
+    let mut said = Vec::new();
+    let out = unwrap_level(v, String::new(), &mut said, 0);
+    said.dedup();
+    let wrapper = (!said.is_empty()).then(|| said.join(", then "));
+    (out, wrapper)
+}
+
+fn unwrap_level(
+    v: &Value,
+    suffix: String,
+    said: &mut Vec<String>,
+    depth: usize,
+) -> Vec<(String, Value)> {
+    if depth > 4 {
+        return vec![(suffix, v.clone())];
+    }
+    let list = |items: &Vec<Value>, said: &mut Vec<String>| -> Vec<(String, Value)> {
+        items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| unwrap_level(p, format!("{suffix}#{i}"), said, depth + 1))
+            .collect()
+    };
     match v {
-        Value::Object(o)
-            if o.get("value").is_some_and(Value::is_array) && !o.contains_key("settings") =>
-        {
-            o["value"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .enumerate()
-                .map(|(i, p)| (format!("#{i}"), p))
-                .collect()
+        Value::Object(o) if o.contains_key("settings") => vec![(suffix, v.clone())],
+        Value::Object(o) if o.get("value").is_some_and(Value::is_array) => {
+            said.push("a Graph list response (`value`)".to_string());
+            list(o["value"].as_array().expect("checked"), said)
+        }
+        Value::Object(o) => {
+            if let Some((key, raw)) = o.iter().find(|(k, _)| k.eq_ignore_ascii_case("rawjson")) {
+                let inner = match raw {
+                    Value::String(s) => serde_json::from_str::<Value>(s).ok(),
+                    other => Some(other.clone()),
+                };
+                if let Some(inner) = inner {
+                    said.push(format!("a CIPP template (`{key}`)"));
+                    return unwrap_level(&inner, suffix, said, depth + 1);
+                }
+            }
+            let holders: Vec<(&String, &Value)> = o
+                .iter()
+                .filter(|(_, v)| v.get("settings").is_some_and(Value::is_array))
+                .collect();
+            if let [(key, inner)] = holders.as_slice() {
+                said.push(format!("a wrapper object (field `{key}`)"));
+                return unwrap_level(inner, suffix, said, depth + 1);
+            }
+            vec![(suffix, v.clone())]
         }
         // A bare settings array is one policy without metadata.
         Value::Array(a)
@@ -171,14 +249,13 @@ fn policies_in(v: &Value) -> Vec<(String, &Value)> {
                 s.get("settingInstance").is_some() || s.get("settingDefinitionId").is_some()
             }) =>
         {
-            vec![(String::new(), v)]
+            vec![(suffix, v.clone())]
         }
-        Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (format!("#{i}"), p))
-            .collect(),
-        _ => vec![(String::new(), v)],
+        Value::Array(a) => {
+            said.push("an array".to_string());
+            list(a, said)
+        }
+        _ => vec![(suffix, v.clone())],
     }
 }
 
@@ -543,6 +620,7 @@ pub fn policy_body_from_document(doc: &Value) -> Result<Value, DocumentError> {
         "roleScopeTagIds": doc.get("roleScopeTagIds").cloned().unwrap_or(json!(["0"])),
         "templateReference": {"templateId": template.id},
         "settings": settings::instances_to_graph(&instances),
+        "assignments": document_assignments(doc)?,
     }))
 }
 
@@ -558,6 +636,7 @@ fn writable_fields(policy: &Value, template: &Template, instances: &[SettingInst
         "roleScopeTagIds": policy.get("roleScopeTagIds").cloned().unwrap_or(json!(["0"])),
         "templateReference": {"templateId": template.id},
         "settings": settings::instances_to_graph(&settings::normalised(instances)),
+        "assignments": policy.get("assignments").cloned().unwrap_or(json!([])),
     })
 }
 
@@ -582,6 +661,7 @@ pub fn comparable(body: &Value) -> Value {
         "roleScopeTagIds": tags,
         "templateId": body["templateReference"]["templateId"],
         "settings": settings.map(|s| settings::instances_to_graph(&s)),
+        "assignments": assignments_comparable(&body["assignments"]),
     })
     .as_object()
     .map(|o| {
@@ -592,6 +672,80 @@ pub fn comparable(body: &Value) -> Value {
         Value::Object(o)
     })
     .unwrap_or(Value::Null)
+}
+
+/// Assignments (Graph's `[{target: {...}}]`, as exported or as rampart would send them) as
+/// the lossless comparison sees them: one `{type, group, filterId, filterType}` per
+/// target, sorted; the group is the name when the target carries one (IntuneCD's
+/// `groupName`), else the id (which `rampart import` writes as the group until a person
+/// puts the name in). Absent assignments compare as none.
+pub fn assignments_comparable(items: &Value) -> Value {
+    let mut out: Vec<Value> = items
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            let t = &a["target"];
+            let group = t
+                .get("groupName")
+                .or_else(|| t.get("groupDisplayName"))
+                .or_else(|| t.get("groupId"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            let filter_type = t
+                .get("deviceAndAppManagementAssignmentFilterType")
+                .and_then(Value::as_str)
+                .filter(|f| *f != "none");
+            let filter_id = t
+                .get("deviceAndAppManagementAssignmentFilterId")
+                .and_then(Value::as_str)
+                .filter(|f| !f.is_empty() && filter_type.is_some());
+            json!({
+                "type": t["@odata.type"].as_str().unwrap_or("").trim_start_matches("#microsoft.graph."),
+                "group": group,
+                "filterId": filter_id,
+                "filterType": filter_id.and(filter_type),
+            })
+        })
+        .collect();
+    out.sort_by_key(|v| v.to_string());
+    Value::Array(out)
+}
+
+/// A document's `assignments` in Graph's shape (group names in `groupId`), for
+/// [`policy_body_from_document`]: read with the loader's own types, so the round trip
+/// checks what the loader reads, not what the importer wrote.
+fn document_assignments(doc: &Value) -> Result<Value, DocumentError> {
+    let Some(items) = doc.get("assignments") else {
+        return Ok(json!([]));
+    };
+    let list: Vec<crate::config::AssignmentFile> = serde_json::from_value(items.clone())
+        .map_err(|_| DocumentError::Field("assignments".into()))?;
+    let out = list
+        .iter()
+        .map(|a| {
+            let (odata, group) = if let Some(g) = &a.group {
+                ("groupAssignmentTarget", Some(g.clone()))
+            } else if let Some(g) = &a.exclude_group {
+                ("exclusionGroupAssignmentTarget", Some(g.clone()))
+            } else if a.all_devices == Some(true) {
+                ("allDevicesAssignmentTarget", None)
+            } else {
+                ("allLicensedUsersAssignmentTarget", None)
+            };
+            let mut target = json!({"@odata.type": format!("#microsoft.graph.{odata}")});
+            if let Some(g) = group {
+                target["groupId"] = json!(g);
+            }
+            if let Some(f) = &a.filter {
+                target["deviceAndAppManagementAssignmentFilterId"] = json!(f.id);
+                target["deviceAndAppManagementAssignmentFilterType"] =
+                    serde_json::to_value(f.mode).unwrap_or(Value::Null);
+            }
+            json!({ "target": target })
+        })
+        .collect();
+    Ok(Value::Array(out))
 }
 
 /// The writable fields of an exported policy as rampart compares them (see [`comparable`]):

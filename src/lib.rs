@@ -18,6 +18,7 @@ pub mod load;
 pub mod onboard;
 pub mod plan;
 pub mod render;
+pub mod repo_files;
 pub mod report;
 pub mod resolve;
 pub mod settings;

@@ -7,8 +7,10 @@
 //! Limits: `queryFile` must name a file next to (or below) the YAML file that names it.
 
 mod checks;
+mod firewall;
 mod roles;
 mod schema_errors;
+pub mod vars;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -16,14 +18,18 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::config::{self, DOCUMENT_KINDS, DocumentFile};
-use crate::desired::TenantDesired;
 use crate::diag::{self, Diagnostic, SourceMap, Span};
+use crate::repo_files::{FileError, Repo};
 use crate::yaml::{self, Limits, SpanIndex};
 
 pub use checks::{FREQUENCIES, TACTICS, is_guid};
-pub(crate) use checks::{document as check_document, policy_settings};
+pub(crate) use checks::{
+    cross_document as check_across_documents, document as check_document, policy_settings,
+};
 pub use roles::{DIRECTORY_ROLES, INTUNE_ROLES, directory_role_template_id};
 pub(crate) use schema_errors::check as check_schema;
+pub(crate) use vars::check_variable_syntax;
+pub use vars::{VarContext, VarError, contains_variable, substitute};
 
 /// One document of one file, as loaded.
 #[derive(Clone, Debug)]
@@ -98,63 +104,41 @@ impl Loaded {
     }
 }
 
-/// The outcome of `validate`: what was loaded, the desired state of every tenant, and
-/// every diagnostic (loading, cross-document and resolution), sorted.
-#[derive(Clone, Debug, Default)]
-pub struct Validated {
-    pub loaded: Loaded,
-    pub tenants: BTreeMap<String, TenantDesired>,
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-impl Validated {
-    pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(Diagnostic::is_error)
-    }
-}
-
 /// The directories read when no path is given.
 pub const DEFAULT_DIRS: [&str; 2] = ["policies", "profiles"];
 
-/// Reads every `*.yaml`/`*.yml` file under `paths` (files or directories; relative paths
-/// are taken relative to `root`), or under `root/policies` and `root/profiles` when
-/// `paths` is empty, and runs the per-document checks.
+/// Reads every `*.yaml`/`*.yml` file under `paths` (files or directories; a relative path
+/// is taken from `root` when it exists there, else from the current directory), or under
+/// `root/policies` and `root/profiles` when `paths` is empty, and runs the per-document
+/// checks. Every file read must resolve (symlinks followed) inside `root`.
 pub fn load_repository(root: &Path, paths: &[PathBuf]) -> Loaded {
     let limits = Limits::default();
     let mut loaded = Loaded::default();
-    let files = discover(root, paths, &mut loaded.diagnostics);
+    let repo = match Repo::open(root) {
+        Ok(r) => r,
+        Err(e) => {
+            loaded.diagnostics.push(
+                Diagnostic::error(
+                    "no-input",
+                    format!(
+                        "the repository root `{}` cannot be read: {}",
+                        root.display(),
+                        e.message()
+                    ),
+                )
+                .with_help("pass --root with the path of a policy repository"),
+            );
+            loaded.incomplete = true;
+            return loaded;
+        }
+    };
+    let files = discover(&repo, paths, &mut loaded.diagnostics);
+    loaded.incomplete |= loaded.diagnostics.iter().any(Diagnostic::is_error);
     for (display, real) in files {
-        load_file(&display, &real, &limits, &mut loaded);
+        load_file(&repo, &display, &real, &limits, &mut loaded);
     }
     diag::sort_dedup(&mut loaded.diagnostics);
     loaded
-}
-
-/// Loads, checks across documents, and resolves every tenant: the whole of
-/// `rampart validate`.
-pub fn validate(root: &Path, paths: &[PathBuf]) -> Validated {
-    let loaded = load_repository(root, paths);
-    validate_loaded(loaded)
-}
-
-/// The cross-document checks and resolution on an already loaded repository.
-pub fn validate_loaded(loaded: Loaded) -> Validated {
-    let mut diagnostics = loaded.diagnostics.clone();
-    checks::cross_document(&loaded, &mut diagnostics);
-    let resolution = crate::resolve::resolve(&loaded);
-    diagnostics.extend(resolution.diagnostics);
-    diag::sort_dedup(&mut diagnostics);
-    Validated {
-        loaded,
-        tenants: resolution.tenants,
-        diagnostics,
-    }
-}
-
-fn display_path(root: &Path, path: &Path) -> String {
-    let shown = path.strip_prefix(root).unwrap_or(path);
-    let s = shown.to_string_lossy().replace('\\', "/");
-    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
 }
 
 fn is_yaml(path: &Path) -> bool {
@@ -164,8 +148,19 @@ fn is_yaml(path: &Path) -> bool {
     )
 }
 
-/// Files to read, as (displayed path, real path), sorted and unique.
-fn discover(root: &Path, paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<(String, PathBuf)> {
+/// A file or folder that leads out of the repository: an error at the path (no document
+/// names it, so there is no line to point at).
+fn outside_diagnostic(display: &str, e: &FileError) -> Diagnostic {
+    Diagnostic::error(e.code(), e.message())
+        .at(Span::new(display, 0..0))
+        .with_help(
+            "rampart reads only files inside the repository; copy the file in, or remove the link",
+        )
+}
+
+/// Files to read, as (displayed path, path under the root), sorted and unique.
+fn discover(repo: &Repo, paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<(String, PathBuf)> {
+    let root = repo.root();
     let mut found: BTreeMap<String, PathBuf> = BTreeMap::new();
     let defaults: Vec<PathBuf>;
     let inputs: &[PathBuf] = if paths.is_empty() {
@@ -190,16 +185,22 @@ fn discover(root: &Path, paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<
     } else {
         paths
     };
+    let mut visited = BTreeSet::new();
     for input in inputs {
-        let real = if input.is_absolute() {
+        // Relative to the root first (`validate --root repo policies`), else to the
+        // current directory (`validate --root repo repo/policies`).
+        let path = if input.is_absolute() || (!root.join(input).exists() && input.exists()) {
             input.clone()
         } else {
             root.join(input)
         };
-        if real.is_dir() {
-            walk(&real, root, &mut found, diags);
-        } else if real.is_file() {
-            found.insert(display_path(root, &real), real);
+        let display = repo.display(&path);
+        if let Err(e) = repo.contain(&path) {
+            diags.push(outside_diagnostic(&display, &e));
+        } else if path.is_dir() {
+            walk(repo, &path, &mut found, &mut visited, diags);
+        } else if path.is_file() {
+            found.insert(display, path);
         } else {
             diags.push(Diagnostic::error(
                 "no-input",
@@ -211,17 +212,30 @@ fn discover(root: &Path, paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<
 }
 
 fn walk(
+    repo: &Repo,
     dir: &Path,
-    root: &Path,
     found: &mut BTreeMap<String, PathBuf>,
+    visited: &mut BTreeSet<PathBuf>,
     diags: &mut Vec<Diagnostic>,
 ) {
+    // A folder linked twice (or a link cycle inside the repository) is read once.
+    match repo.contain(dir) {
+        Ok(real) => {
+            if !visited.insert(real) {
+                return;
+            }
+        }
+        Err(e) => {
+            diags.push(outside_diagnostic(&repo.display(dir), &e));
+            return;
+        }
+    }
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
             diags.push(Diagnostic::error(
                 "io-error",
-                format!("cannot read directory `{}`: {e}", display_path(root, dir)),
+                format!("cannot read directory `{}`: {e}", repo.display(dir)),
             ));
             return;
         }
@@ -237,78 +251,70 @@ fn walk(
             continue;
         }
         if p.is_dir() {
-            walk(&p, root, found, diags);
+            walk(repo, &p, found, visited, diags);
         } else if is_yaml(&p) {
-            found.insert(display_path(root, &p), p);
+            found.insert(repo.display(&p), p);
         }
     }
 }
 
-fn load_file(display: &str, real: &Path, limits: &Limits, loaded: &mut Loaded) {
-    match read_file(display, real, limits) {
-        Ok(text) => {
-            let dir = real.parent().map(Path::to_path_buf).unwrap_or_default();
-            load_text(display, &text, &dir, limits, loaded);
-            loaded.sources.insert(display, text);
+fn load_file(repo: &Repo, display: &str, path: &Path, limits: &Limits, loaded: &mut Loaded) {
+    match repo.read(path) {
+        Ok(decoded) => {
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            load_text_in(Some(repo), display, &decoded.text, &dir, limits, loaded);
+            loaded.sources.insert(display, decoded.text);
         }
-        Err((diagnostic, text)) => {
+        Err(e) => {
+            // Reported by the file's own path; the other files are still read.
             loaded.incomplete = true;
+            let mut text = String::new();
+            let mut at = 0;
+            if let FileError::Decode { source, .. } = &e
+                && source.encoding == crate::repo_files::Encoding::Utf8
+                && let Ok(bytes) = std::fs::read(path)
+            {
+                // Show the text up to the bad byte, and point at it.
+                text = String::from_utf8_lossy(&bytes).into_owned();
+                at = source.offset;
+            }
+            let help = match &e {
+                FileError::Outside { .. } => {
+                    "rampart reads only files inside the repository; copy the file in, or remove the link"
+                }
+                FileError::Decode { .. } => {
+                    "save the file as UTF-8 (or UTF-16 with a byte-order mark)"
+                }
+                FileError::TooLarge { .. } => "policy files are small; split this one",
+                _ => "",
+            };
+            let end = if text.is_empty() { at } else { at + 1 };
+            let d = Diagnostic::error(e.code(), e.message())
+                .at(Span::new(display, at..end))
+                .with_help_opt((!help.is_empty()).then(|| help.to_string()));
             loaded.sources.insert(display, text);
-            loaded.diagnostics.push(*diagnostic);
+            loaded.diagnostics.push(d);
         }
     }
-}
-
-/// The text of a file, or the diagnostic why not (with what text there is to show).
-fn read_file(
-    display: &str,
-    real: &Path,
-    limits: &Limits,
-) -> Result<String, (Box<Diagnostic>, String)> {
-    let io_error = |e: std::io::Error| {
-        (
-            Box::new(
-                Diagnostic::error("io-error", format!("cannot read `{display}`: {e}"))
-                    .at(Span::new(display, 0..0)),
-            ),
-            String::new(),
-        )
-    };
-    // Check the size before reading so a huge file costs no memory.
-    let size = std::fs::metadata(real).map_err(io_error)?.len();
-    if size > limits.max_file_bytes as u64 {
-        return Err((
-            Box::new(
-                Diagnostic::error(
-                    "file-too-large",
-                    format!(
-                        "file is {size} bytes, more than the limit of {} bytes",
-                        limits.max_file_bytes
-                    ),
-                )
-                .at(Span::new(display, 0..0))
-                .with_help("policy files are small; split this one"),
-            ),
-            String::new(),
-        ));
-    }
-    let bytes = std::fs::read(real).map_err(io_error)?;
-    String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-        (
-            Box::new(
-                Diagnostic::error("invalid-encoding", "file is not valid UTF-8")
-                    .at(Span::new(display, at..at + 1)),
-            ),
-            text,
-        )
-    })
 }
 
 /// Loads the documents of one file's text (`dir` is where `queryFile`s are looked up).
-/// Public for tests and tools that have the text in memory.
+/// Public for tests and tools that have the text in memory; `queryFile`s may not leave
+/// `dir` (see [`load_text_in`]).
 pub fn load_text(display: &str, text: &str, dir: &Path, limits: &Limits, loaded: &mut Loaded) {
+    load_text_in(None, display, text, dir, limits, loaded);
+}
+
+/// [`load_text`] with the repository that `queryFile`s must stay in (`None`: `dir` is the
+/// boundary).
+pub fn load_text_in(
+    repo: Option<&Repo>,
+    display: &str,
+    text: &str,
+    dir: &Path,
+    limits: &Limits,
+    loaded: &mut Loaded,
+) {
     let parsed = yaml::parse(text, limits);
     loaded.incomplete |= !parsed.errors.is_empty();
     for e in parsed.errors {
@@ -333,7 +339,7 @@ pub fn load_text(display: &str, text: &str, dir: &Path, limits: &Limits, loaded:
             path: display,
             spans: &spans,
         };
-        let loaded_doc = load_document(&ctx, json.clone(), dir, &mut loaded.diagnostics);
+        let loaded_doc = load_document(&ctx, json.clone(), repo, dir, &mut loaded.diagnostics);
         loaded.incomplete |= loaded_doc.is_none();
         if let Some(d) = loaded_doc {
             loaded.documents.push(LoadedDocument {
@@ -362,6 +368,7 @@ impl DocCtx<'_> {
 fn load_document(
     ctx: &DocCtx<'_>,
     json: Value,
+    repo: Option<&Repo>,
     dir: &Path,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<LoadedDocument> {
@@ -404,7 +411,7 @@ fn load_document(
     };
     let name = map.get("name").and_then(Value::as_str).map(str::to_string);
     let schema_diags = schema_errors::check(&kind, &json, ctx);
-    let valid = !schema_diags.iter().any(Diagnostic::is_error);
+    let mut valid = !schema_diags.iter().any(Diagnostic::is_error);
     diags.extend(schema_diags);
     let name = name?;
     let mut query_file_text = None;
@@ -412,7 +419,10 @@ fn load_document(
         && let Some(Value::String(file)) = map.get("queryFile")
         && !file.contains("${")
     {
-        query_file_text = read_query_file(ctx, dir, file, diags);
+        query_file_text = read_query_file(ctx, repo, dir, file, diags);
+        // A rule whose query could not be read (missing, outside the repository, not
+        // text) is never resolved: it would be planned with no query.
+        valid &= query_file_text.is_some();
     }
     let mut file = None;
     if valid {
@@ -431,19 +441,27 @@ fn load_document(
         // Static checks; resolution runs them again on each tenant's substituted copy.
         diags.extend(checks::document(f, &json, ctx, query_file_text.as_deref()));
     } else if !valid {
-        // Unknown fields only? Check the rest too (the document stays invalid, so it is
-        // never resolved; profiles still get their cross-document checks).
-        let pruned = schema_errors::without_unknown_fields(&kind, &json);
-        if schema_errors::check(&kind, &pruned, ctx).is_empty()
-            && let Ok(f) = config::from_json(&kind, &pruned)
-        {
-            diags.extend(checks::document(
-                &f,
-                &pruned,
-                ctx,
-                query_file_text.as_deref(),
-            ));
-            file = Some(f);
+        // A shape error must not hide the document's other errors: check the rest of a
+        // repaired copy, leaving out what is said at the repaired places. The document
+        // stays invalid, so it is never resolved; when only unknown fields were removed,
+        // its typed form still serves the cross-document checks.
+        let (repaired, touched, only_unknown) = schema_errors::repaired(&kind, &json);
+        if let Ok(f) = config::from_json(&kind, &repaired) {
+            let at: Vec<std::ops::Range<usize>> =
+                touched.iter().map(|p| ctx.spans.lookup(p, false)).collect();
+            diags.extend(
+                checks::document(&f, &repaired, ctx, query_file_text.as_deref())
+                    .into_iter()
+                    .filter(|d| {
+                        d.span.as_ref().is_none_or(|s| {
+                            !at.iter()
+                                .any(|r| r.start <= s.start && s.end <= r.end.max(r.start + 1))
+                        })
+                    }),
+            );
+            if only_unknown && schema_errors::check(&kind, &repaired, ctx).is_empty() {
+                file = Some(f);
+            }
         }
     }
     Some(LoadedDocument {
@@ -462,6 +480,7 @@ fn load_document(
 
 fn read_query_file(
     ctx: &DocCtx<'_>,
+    repo: Option<&Repo>,
     dir: &Path,
     file: &str,
     diags: &mut Vec<Diagnostic>,
@@ -481,33 +500,71 @@ fn read_query_file(
         );
         return None;
     }
-    match std::fs::read_to_string(dir.join(rel)) {
-        Ok(t) => Some(t),
+    // Without a repository, the rule's directory is the boundary symlinks may not leave.
+    let own;
+    let repo = match repo {
+        Some(r) => r,
+        None => match Repo::open(dir) {
+            Ok(r) => {
+                own = r;
+                &own
+            }
+            Err(_) => {
+                own = Repo::open(Path::new(".")).ok()?;
+                &own
+            }
+        },
+    };
+    match repo.read(&dir.join(rel)) {
+        Ok(d) => Some(d.text),
         Err(e) => {
+            let (code, help) = match &e {
+                FileError::Outside { .. } => (
+                    "outside-repository",
+                    "rampart reads only files inside the repository; copy the query in, or remove the link",
+                ),
+                FileError::Decode { .. } => (
+                    "invalid-encoding",
+                    "save the query as UTF-8 (or UTF-16 with a byte-order mark)",
+                ),
+                _ => (
+                    "missing-query-file",
+                    "the path is relative to the directory of this YAML file",
+                ),
+            };
             diags.push(
                 Diagnostic::error(
-                    "missing-query-file",
-                    format!("cannot read query file `{file}`: {e}"),
+                    code,
+                    match &e {
+                        FileError::Read { source, .. } => {
+                            format!("cannot read query file `{file}`: {source}")
+                        }
+                        _ => format!("query file `{file}`: {}", e.message()),
+                    },
                 )
                 .at(ctx.span("/queryFile", false))
-                .with_help("the path is relative to the directory of this YAML file"),
+                .with_help(help),
             );
             None
         }
     }
 }
 
-/// Whether any string in `v` holds a `${...}` reference.
-pub fn contains_variable(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s.contains("${"),
-        Value::Array(items) => items.iter().any(contains_variable),
-        Value::Object(m) => m.values().any(contains_variable),
-        _ => false,
-    }
-}
-
 /// Names of all policies (non-profile documents), for "did you mean".
 pub(crate) fn policy_names(loaded: &Loaded) -> BTreeSet<&str> {
     loaded.policies().map(|d| d.name.as_str()).collect()
+}
+
+/// The policies (non-profile documents) a selector matches, in load order.
+pub fn select<'a>(
+    loaded: &'a Loaded,
+    s: &'a crate::config::SelectorFile,
+) -> impl Iterator<Item = &'a LoadedDocument> + 'a {
+    loaded.policies().filter(move |d| {
+        s.kind.as_deref().is_none_or(|k| d.kind == k)
+            && s.label
+                .as_deref()
+                .is_none_or(|l| d.labels().iter().any(|x| x == l))
+            && (s.kind.is_some() || s.label.is_some())
+    })
 }

@@ -20,15 +20,52 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{
     self, ConfigurationPolicyFile, DetectionRuleFile, DocumentFile, PolicyRefFile,
-    RoleAssignmentFile, SelectorFile, SystemFile, VarValue,
+    RoleAssignmentFile, SystemFile, VarValue,
 };
 use crate::desired::{
     AssignmentFilter, AssignmentTarget, DesiredAssignment, DesiredConfigurationPolicy,
     DesiredCustomRole, DesiredDetectionRule, DesiredObject, DesiredRoleAssignment, Kind, Origin,
     TenantDesired, TenantRef,
 };
+use crate::diag;
 use crate::diag::{Diagnostic, Span};
-use crate::load::{DocCtx, Loaded, LoadedDocument};
+pub use crate::load::vars::{VarContext, VarError, substitute};
+use crate::load::{DocCtx, Loaded, LoadedDocument, select};
+
+/// The outcome of `validate`: what was loaded, the desired state of every tenant, and
+/// every diagnostic (loading, cross-document and resolution), sorted.
+#[derive(Clone, Debug, Default)]
+pub struct Validated {
+    pub loaded: Loaded,
+    pub tenants: BTreeMap<String, TenantDesired>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Validated {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Loads, checks across documents, and resolves every tenant: the whole of
+/// `rampart validate`.
+pub fn validate(root: &std::path::Path, paths: &[std::path::PathBuf]) -> Validated {
+    validate_loaded(crate::load::load_repository(root, paths))
+}
+
+/// The cross-document checks and resolution on an already loaded repository.
+pub fn validate_loaded(loaded: Loaded) -> Validated {
+    let mut diagnostics = loaded.diagnostics.clone();
+    crate::load::check_across_documents(&loaded, &mut diagnostics);
+    let resolution = resolve(&loaded);
+    diagnostics.extend(resolution.diagnostics);
+    diag::sort_dedup(&mut diagnostics);
+    Validated {
+        loaded,
+        tenants: resolution.tenants,
+        diagnostics,
+    }
+}
 
 /// The desired state of every tenant, and the problems found while resolving.
 #[derive(Clone, Debug, Default)]
@@ -36,246 +73,6 @@ pub struct Resolution {
     /// Keyed by tenant id (lower case).
     pub tenants: BTreeMap<String, TenantDesired>,
     pub diagnostics: Vec<Diagnostic>,
-}
-
-/// The values variables take for one tenant.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct VarContext {
-    pub tenant_id: String,
-    pub tenant_name: String,
-    pub tenant_display_name: String,
-    pub vars: BTreeMap<String, Value>,
-}
-
-impl VarContext {
-    fn lookup(&self, expr: &str) -> Option<Value> {
-        match expr {
-            "tenant.id" => Some(Value::String(self.tenant_id.clone())),
-            "tenant.name" => Some(Value::String(self.tenant_name.clone())),
-            "tenant.displayName" => Some(Value::String(self.tenant_display_name.clone())),
-            _ => expr
-                .strip_prefix("vars.")
-                .and_then(|n| self.vars.get(n).cloned()),
-        }
-    }
-}
-
-/// A problem with one string's variables, located by JSON pointer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VarError {
-    pub pointer: String,
-    pub code: &'static str,
-    /// The reference as written, e.g. `vars.socGroup`.
-    pub variable: String,
-    pub message: String,
-}
-
-/// One piece of a string with variables.
-#[derive(Debug, PartialEq)]
-enum Piece<'a> {
-    Text(&'a str),
-    Var(&'a str),
-}
-
-/// Splits a string into text and `${...}` references; `Err` for an unterminated one.
-fn pieces(s: &str) -> Result<Vec<Piece<'_>>, String> {
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(i) = rest.find("${") {
-        if rest[..i].ends_with('$') {
-            // `$${` escapes: keep one `$` and the brace.
-            out.push(Piece::Text(&rest[..i - 1]));
-            out.push(Piece::Text("${"));
-            rest = &rest[i + 2..];
-            continue;
-        }
-        out.push(Piece::Text(&rest[..i]));
-        let after = &rest[i + 2..];
-        let Some(end) = after.find('}') else {
-            return Err(format!("unterminated variable reference in `{s}`"));
-        };
-        out.push(Piece::Var(after[..end].trim()));
-        rest = &after[end + 1..];
-    }
-    out.push(Piece::Text(rest));
-    out.retain(|p| *p != Piece::Text(""));
-    Ok(out)
-}
-
-fn valid_reference(expr: &str) -> bool {
-    matches!(expr, "tenant.id" | "tenant.name" | "tenant.displayName")
-        || expr.strip_prefix("vars.").is_some_and(|n| {
-            let mut c = n.chars();
-            c.next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
-}
-
-const NOT_SUBSTITUTED: [&str; 2] = ["/kind", "/name"];
-
-/// Substitutes every variable of a document for one tenant; all errors are returned.
-pub fn substitute(doc: &Value, ctx: &VarContext) -> Result<Value, Vec<VarError>> {
-    let mut errors = Vec::new();
-    let out = subst(doc, String::new(), ctx, &mut errors);
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
-}
-
-fn subst(v: &Value, pointer: String, ctx: &VarContext, errors: &mut Vec<VarError>) -> Value {
-    match v {
-        Value::String(s) if !NOT_SUBSTITUTED.contains(&pointer.as_str()) => {
-            subst_string(s, &pointer, ctx, errors)
-        }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, x)| subst(x, format!("{pointer}/{i}"), ctx, errors))
-                .collect(),
-        ),
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, x)| {
-                    let p = format!("{pointer}/{}", crate::yaml::escape_pointer(k));
-                    (k.clone(), subst(x, p, ctx, errors))
-                })
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
-fn subst_string(s: &str, pointer: &str, ctx: &VarContext, errors: &mut Vec<VarError>) -> Value {
-    if !s.contains("${") {
-        return Value::String(s.to_string());
-    }
-    let ps = match pieces(s) {
-        Ok(p) => p,
-        Err(message) => {
-            errors.push(VarError {
-                pointer: pointer.to_string(),
-                code: "invalid-variable",
-                variable: String::new(),
-                message,
-            });
-            return Value::String(s.to_string());
-        }
-    };
-    if let [Piece::Var(expr)] = ps.as_slice() {
-        return match ctx.lookup(expr) {
-            Some(v) => v,
-            None => {
-                errors.push(undefined(pointer, expr));
-                Value::String(s.to_string())
-            }
-        };
-    }
-    let mut out = String::new();
-    for p in ps {
-        match p {
-            Piece::Text(t) => out.push_str(t),
-            Piece::Var(expr) => match ctx.lookup(expr) {
-                Some(Value::String(v)) => out.push_str(&v),
-                Some(v @ (Value::Number(_) | Value::Bool(_))) => out.push_str(&v.to_string()),
-                Some(_) => errors.push(VarError {
-                    pointer: pointer.to_string(),
-                    code: "invalid-variable",
-                    variable: expr.to_string(),
-                    message: format!(
-                        "`{expr}` is a list; a list variable must be the whole value, not part of a string"
-                    ),
-                }),
-                None => errors.push(undefined(pointer, expr)),
-            },
-        }
-    }
-    Value::String(out)
-}
-
-fn undefined(pointer: &str, expr: &str) -> VarError {
-    VarError {
-        pointer: pointer.to_string(),
-        // A malformed reference is reported once, by `check_variable_syntax`.
-        code: if valid_reference(expr) {
-            "undefined-variable"
-        } else {
-            "invalid-variable"
-        },
-        variable: expr.to_string(),
-        message: format!("undefined variable `{expr}`"),
-    }
-}
-
-/// Reports malformed references (`${}`, `${foo}`, unterminated) of a policy document; run
-/// at load time, without a tenant.
-pub(crate) fn check_variable_syntax(json: &Value, ctx: &DocCtx<'_>, out: &mut Vec<Diagnostic>) {
-    fn walk(v: &Value, pointer: String, ctx: &DocCtx<'_>, out: &mut Vec<Diagnostic>) {
-        match v {
-            Value::String(s) if s.contains("${") => {
-                if NOT_SUBSTITUTED.contains(&pointer.as_str()) {
-                    return;
-                }
-                match pieces(s) {
-                    Err(m) => out.push(
-                        Diagnostic::error("invalid-variable", m)
-                            .at(ctx.span(&pointer, false))
-                            .with_help("close it with `}`, or write `$${` for a literal `${`"),
-                    ),
-                    Ok(ps) => {
-                        for p in ps {
-                            if let Piece::Var(expr) = p
-                                && !valid_reference(expr)
-                            {
-                                out.push(
-                                    Diagnostic::error(
-                                        "invalid-variable",
-                                        format!("`${{{expr}}}` is not a variable rampart knows"),
-                                    )
-                                    .at(ctx.span(&pointer, false))
-                                    .with_help("use ${tenant.id}, ${tenant.name}, ${tenant.displayName} or ${vars.NAME}"),
-                                );
-                            }
-                        }
-                    }
-                }
-            }
-            Value::Array(items) => {
-                for (i, x) in items.iter().enumerate() {
-                    walk(x, format!("{pointer}/{i}"), ctx, out);
-                }
-            }
-            Value::Object(m) => {
-                for (k, x) in m {
-                    walk(
-                        x,
-                        format!("{pointer}/{}", crate::yaml::escape_pointer(k)),
-                        ctx,
-                        out,
-                    );
-                }
-            }
-            _ => {}
-        }
-    }
-    walk(json, String::new(), ctx, out);
-}
-
-/// The policies (non-profile documents) a selector matches, in load order.
-pub fn select<'a>(
-    loaded: &'a Loaded,
-    s: &'a SelectorFile,
-) -> impl Iterator<Item = &'a LoadedDocument> + 'a {
-    loaded.policies().filter(move |d| {
-        s.kind.as_deref().is_none_or(|k| d.kind == k)
-            && s.label
-                .as_deref()
-                .is_none_or(|l| d.labels().iter().any(|x| x == l))
-            && (s.kind.is_some() || s.label.is_some())
-    })
 }
 
 /// Where an object of a tenant came from: the profile and its reference.
@@ -409,6 +206,7 @@ pub fn resolve(loaded: &Loaded) -> Resolution {
             }
         }
     }
+    duplicate_rule_titles(loaded, &res.tenants, &mut res.diagnostics);
     for ((span, var), tenants) in undefined {
         let list: Vec<&String> = tenants.iter().collect();
         let shown = if list.len() > 3 {
@@ -436,6 +234,72 @@ pub fn resolve(loaded: &Loaded) -> Resolution {
         );
     }
     res
+}
+
+/// Defender requires a custom detection rule's display name and its alert title to be
+/// unique in a tenant (graph-api-2.md, detection rules); two rules of one tenant sharing
+/// either would be refused (or, today, both created). Compared case-insensitively, after
+/// variables. Reported once per pair of documents, at the second, naming the tenants.
+fn duplicate_rule_titles(
+    loaded: &Loaded,
+    tenants: &BTreeMap<String, TenantDesired>,
+    out: &mut Vec<Diagnostic>,
+) {
+    // (field pointer, first rule, second rule) -> tenant names
+    let mut clashes: BTreeMap<(&'static str, String, String), BTreeSet<String>> = BTreeMap::new();
+    for t in tenants.values() {
+        for (field, pointer) in [
+            ("/displayName", "/displayName"),
+            ("/alert/title", "/detectionAction/alertTemplate/title"),
+        ] {
+            let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+            for obj in t.objects.values() {
+                let DesiredObject::DetectionRule(r) = obj else {
+                    continue;
+                };
+                let Some(v) = r.body.pointer(pointer).and_then(Value::as_str) else {
+                    continue;
+                };
+                let key = v.trim().to_lowercase();
+                match seen.get(&key) {
+                    Some(first) => {
+                        clashes
+                            .entry((field, first.to_string(), r.name.clone()))
+                            .or_default()
+                            .insert(t.tenant.name.clone());
+                    }
+                    None => {
+                        seen.insert(key, &r.name);
+                    }
+                }
+            }
+        }
+    }
+    let doc = |name: &str| {
+        loaded
+            .policies()
+            .find(|d| d.kind == Kind::DetectionRule.as_str() && d.name == name)
+    };
+    for ((field, first, second), tenants) in clashes {
+        let (Some(a), Some(b)) = (doc(&first), doc(&second)) else {
+            continue;
+        };
+        let what = if field == "/displayName" {
+            "display name"
+        } else {
+            "alert title"
+        };
+        let names: Vec<&str> = tenants.iter().map(String::as_str).collect();
+        out.push(
+            Diagnostic::error(
+                "duplicate-rule-title",
+                format!("detection rules `{first}` and `{second}` have the same {what} in tenant {}", names.join(", ")),
+            )
+            .at(b.span(field, false))
+            .with_label(a.span(field, false), format!("same {what} here"))
+            .with_help(format!("Defender requires each custom detection rule's {what} to be unique in a tenant; change one")),
+        );
+    }
 }
 
 /// The documents a profile's references select, each once (first reference wins), with

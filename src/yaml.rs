@@ -124,7 +124,7 @@ pub fn parse(text: &str, limits: &Limits) -> Parsed {
             None => break,
             Some(Ok(ev)) => ev,
             Some(Err(e)) => {
-                builder.errors.push(syntax_error(&e, &offsets));
+                builder.errors.push(syntax_error(&e, &offsets, text));
                 break;
             }
         };
@@ -139,15 +139,130 @@ pub fn parse(text: &str, limits: &Limits) -> Parsed {
     parsed
 }
 
-fn syntax_error(e: &ScanError, offsets: &Offsets) -> YamlError {
+fn syntax_error(e: &ScanError, offsets: &Offsets, text: &str) -> YamlError {
     let at = offsets.byte(e.marker().index());
+    let info = e.info();
+    // The scanner notices a tab or an unclosed quote only where it stops making sense of
+    // the text, often a line later or at the end of the file; point at the cause instead.
+    if let Some(tab) = indentation_tab(text, at) {
+        return YamlError {
+            code: "yaml-tab",
+            message: "a tab is used for indentation".to_string(),
+            span: tab..tab + 1,
+            label: None,
+            help: Some("YAML indents with spaces only; replace the tab with spaces".to_string()),
+        };
+    }
+    if info.contains("quoted scalar")
+        && let Some(quote) = unclosed_quote(text, at)
+    {
+        let q = &text[quote..quote + 1];
+        return YamlError {
+            code: "yaml-unclosed-quote",
+            message: format!("unclosed quote: the string opened with {q} here is never closed"),
+            span: quote..quote + 1,
+            label: None,
+            help: Some(format!(
+                "close the string with {q} on the same line, or escape quotes inside it"
+            )),
+        };
+    }
     YamlError {
         code: "yaml-syntax",
-        message: format!("invalid YAML: {}", e.info()),
+        message: format!("invalid YAML: {info}"),
         span: at..at,
         label: None,
         help: None,
     }
+}
+
+/// The first tab used as indentation on the line of byte `at`, the line after it, or (when
+/// the error is at the end of the text) any line: where a tab-indented line breaks the
+/// structure, the scanner may report the end of the previous line.
+fn indentation_tab(text: &str, at: usize) -> Option<usize> {
+    let line_start = text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let mut lines_seen = 0;
+    let mut offset = line_start;
+    for line in text[line_start..].split_inclusive('\n') {
+        let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
+        // A tab before any content (a tab in a blank or comment-only line is harmless).
+        let content = line.trim_start_matches([' ', '\t']);
+        if let Some(i) = indent.find('\t')
+            && !content.trim().is_empty()
+            && !content.starts_with('#')
+        {
+            return Some(offset + i);
+        }
+        offset += line.len();
+        lines_seen += 1;
+        if lines_seen >= 2 {
+            break;
+        }
+    }
+    None
+}
+
+/// The opening quote of a quoted scalar that is still open at byte `at`: the last quote
+/// before `at` that starts a value (after `: `, `- `, `[`, `{`, `,` or at a line's start)
+/// and is not closed on its line.
+fn unclosed_quote(text: &str, at: usize) -> Option<usize> {
+    let mut best = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if offset > at {
+            break;
+        }
+        let bytes = line.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let c = bytes[i];
+            if c == b'#' && (i == 0 || bytes[i - 1] == b' ') {
+                break;
+            }
+            if c == b'"' || c == b'\'' {
+                let before = line[..i].trim_end();
+                let starts_value = before.is_empty()
+                    || before.ends_with(':')
+                    || before.ends_with('-')
+                    || before.ends_with('[')
+                    || before.ends_with('{')
+                    || before.ends_with(',');
+                if !starts_value {
+                    i += 1;
+                    continue;
+                }
+                // Find the closing quote on this line.
+                let mut j = i + 1;
+                let mut closed = false;
+                while j < bytes.len() {
+                    if c == b'"' && bytes[j] == b'\\' {
+                        j += 2;
+                        continue;
+                    }
+                    if bytes[j] == c {
+                        if c == b'\'' && bytes.get(j + 1) == Some(&b'\'') {
+                            j += 2;
+                            continue;
+                        }
+                        closed = true;
+                        break;
+                    }
+                    j += 1;
+                }
+                if closed {
+                    i = j + 1;
+                    continue;
+                }
+                if offset + i <= at {
+                    best = Some(offset + i);
+                }
+                break;
+            }
+            i += 1;
+        }
+        offset += line.len();
+    }
+    best
 }
 
 /// saphyr-parser reports positions in characters; diagnostics use bytes.
@@ -702,6 +817,48 @@ mod tests {
         let p = parse(text, &Limits::default());
         assert!(p.errors.is_empty(), "{:?}", p.errors);
         p.documents.into_iter().next().expect("a document").root
+    }
+
+    fn first_error(text: &str) -> (YamlError, (usize, usize)) {
+        let p = parse(text, &Limits::default());
+        let e = p.errors.into_iter().next().expect("an error");
+        let before = &text[..e.span.start];
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        (e, (line, col))
+    }
+
+    #[test]
+    fn a_tab_indent_is_reported_at_the_tab() {
+        // Issue 12's example: line 7 ends in a plain value, the tab is on line 8.
+        let text = "kind: AntivirusPolicy\nname: av\nsettings:\n  a: 1\n  b: 2\n  c: 3\n  realTimeMonitoring: enabled\n\tscanArchives: true\n";
+        let (e, at) = first_error(text);
+        assert_eq!((e.code, at), ("yaml-tab", (8, 1)), "{e:?}");
+        for (text, want) in [
+            ("a:\n  b: 1\n \tc: 2\n", (3, 2)),
+            ("list:\n\t- x\n", (2, 1)),
+            ("a: 1\nb:\n\t  c: x\n", (3, 1)),
+        ] {
+            let (e, at) = first_error(text);
+            assert_eq!((e.code, at), ("yaml-tab", want), "{text:?}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn an_unclosed_quote_says_so_at_the_quote() {
+        for (text, want) in [
+            ("name: \"av\ndisplayName: x\nother: y\n", (1, 7)),
+            ("a: 1\nb: 'it\n  c: 2\n", (2, 4)),
+            ("list:\n  - \"one\"\n  - \"two\n  - three\n", (3, 5)),
+        ] {
+            let (e, at) = first_error(text);
+            assert_eq!(
+                (e.code, at),
+                ("yaml-unclosed-quote", want),
+                "{text:?}: {e:?}"
+            );
+            assert!(e.message.contains("unclosed quote"), "{}", e.message);
+        }
     }
 
     #[test]

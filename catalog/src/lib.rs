@@ -562,7 +562,10 @@ also accept YAML booleans); an integer a number within its range; a string colle
 (numbers are accepted and stored as strings, e.g. ports); a group collection a list of
 mappings of its children. For a template's top-level settings, the template references
 (`settingInstanceTemplateId`, `settingValueTemplateId`) listed by the catalog are filled in;
-`instanceTemplateId: null` in the explicit form says \"none\".
+`instanceTemplateId: null` in the explicit form says \"none\". An explicit reference other
+than the one the catalog lists for the template is an error at validate time
+(`invalid-template-reference`), since Intune refuses it (400 \"Invalid Reference id\"); a
+reference that is not a GUID is too.
 
 Readable sections: ASR documents take `rules:` (rule name -> `off|block|audit|warn`, or
 `{mode, exclusions}`); firewall documents (template `firewall`) take `profiles:` with the

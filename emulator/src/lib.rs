@@ -64,6 +64,7 @@ pub mod seed;
 pub mod state;
 pub mod surfaces;
 pub mod templates;
+pub mod text;
 pub mod token;
 pub mod wire;
 

@@ -19,11 +19,7 @@ use std::path::{Path, PathBuf};
 
 /// Reads a JSON seed file.
 pub fn load_seed_file(path: &Path) -> Result<Seed, EmulatorError> {
-    let bytes = std::fs::read(path).map_err(|source| EmulatorError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| EmulatorError::State {
+    serde_json::from_str(&read_text(path)?).map_err(|e| EmulatorError::State {
         path: path.to_path_buf(),
         message: e.to_string(),
     })
@@ -124,10 +120,7 @@ pub fn seed_from_profiles(
     let mut tenants: BTreeMap<String, ProfileTenant> = BTreeMap::new();
     let mut group_refs: BTreeSet<String> = BTreeSet::new();
     for f in &files {
-        let text = std::fs::read_to_string(f).map_err(|source| EmulatorError::Io {
-            path: f.clone(),
-            source,
-        })?;
+        let text = read_text(f)?;
         // serde-saphyr's default budget refuses alias bombs and oversized documents; the
         // emulator needs values, not spans (rampart's own loader reports those).
         let docs: Vec<Value> =
@@ -297,13 +290,22 @@ fn json_files(dir: &Path) -> Result<Vec<PathBuf>, EmulatorError> {
 }
 
 fn read_json(p: &Path) -> Result<Value, EmulatorError> {
+    serde_json::from_str(&read_text(p)?).map_err(|e| EmulatorError::State {
+        path: p.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// A seed file's text in any encoding Windows tools write (see [`crate::text`]); errors
+/// name the file.
+fn read_text(p: &Path) -> Result<String, EmulatorError> {
     let bytes = std::fs::read(p).map_err(|source| EmulatorError::Io {
         path: p.to_path_buf(),
         source,
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| EmulatorError::State {
+    crate::text::decode(&bytes).map_err(|message| EmulatorError::State {
         path: p.to_path_buf(),
-        message: e.to_string(),
+        message,
     })
 }
 

@@ -81,7 +81,7 @@ pub fn fleet_tenant(template: &TenantDesired, i: usize) -> TenantDesired {
 /// The shipped baseline's desired state for one ring-0 tenant (every kind of object),
 /// loaded from `root/policies` and `root/profiles`.
 pub fn baseline_template(root: &Path) -> Result<TenantDesired, FleetError> {
-    let v = crate::load::validate(root, &[]);
+    let v = crate::resolve::validate(root, &[]);
     if v.has_errors() {
         return Err(FleetError::Baseline(format!(
             "{} diagnostics",

@@ -41,6 +41,9 @@ pub fn render(report: &ImportReport) -> (String, String, i32) {
 
 fn problems(report: &ImportReport) -> String {
     let mut s = String::new();
+    for (path, wrapper) in &report.unwrapped {
+        s.push_str(&format!("read {path} from {wrapper}\n"));
+    }
     for k in &report.skipped {
         let name = k
             .display_name
@@ -57,7 +60,7 @@ fn problems(report: &ImportReport) -> String {
         s.push('\n');
     }
     for (path, e) in &report.unreadable {
-        s.push_str(&format!("unreadable {path}: not JSON ({e})\n"));
+        s.push_str(&format!("unreadable {path}: {e}\n"));
     }
     s.push_str(&format!(
         "imported {} polic{}, skipped {}, unreadable {}\n",

@@ -67,7 +67,7 @@ pub struct PermissionsArgs {
 
 /// The output text for `args` (no printing), or the repository's diagnostics as an error.
 pub fn render(args: &PermissionsArgs) -> anyhow::Result<String> {
-    let validated = crate::load::validate(&args.root, &[]);
+    let validated = crate::resolve::validate(&args.root, &[]);
     if validated.has_errors() {
         let text = diag::render(
             &validated.diagnostics,

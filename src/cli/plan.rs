@@ -162,7 +162,7 @@ pub fn exit_code(plan: &Plan, detailed: bool) -> i32 {
 
 /// The selected tenants' desired states, or the repository's diagnostics as an error.
 pub fn select_tenants(args: &PlanArgs) -> anyhow::Result<(Vec<TenantDesired>, Vec<TenantDesired>)> {
-    let validated = crate::load::validate(&args.root, &[]);
+    let validated = crate::resolve::validate(&args.root, &[]);
     if validated.has_errors() {
         let text = diag::render(
             &validated.diagnostics,

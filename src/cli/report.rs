@@ -124,7 +124,7 @@ fn placement(root: &Path, plan: &Plan) -> anyhow::Result<(Placement, Vec<String>
             )],
         ));
     }
-    let validated = crate::load::validate(root, &[]);
+    let validated = crate::resolve::validate(root, &[]);
     if validated.has_errors() {
         let text = diag::render(
             &validated.diagnostics,

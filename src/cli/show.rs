@@ -38,7 +38,7 @@ pub struct ShowDesiredArgs {
 
 /// The text `show desired` prints, or an error (with the diagnostics, if any).
 pub fn render_desired(args: &ShowDesiredArgs) -> anyhow::Result<String> {
-    let validated = crate::load::validate(&args.root, &[]);
+    let validated = crate::resolve::validate(&args.root, &[]);
     if validated.has_errors() {
         let text = diag::render(
             &validated.diagnostics,

@@ -22,7 +22,7 @@ pub struct ValidateArgs {
 /// Renders the outcome of validating `args` as the text to print and the exit code.
 /// Pure apart from reading the files; the caller writes the text.
 pub fn render(args: &ValidateArgs, color: bool) -> (String, i32) {
-    let validated = crate::load::validate(&args.root, &args.paths);
+    let validated = crate::resolve::validate(&args.root, &args.paths);
     let mut out = diag::render(
         &validated.diagnostics,
         &validated.loaded.sources,

@@ -54,8 +54,9 @@ pub(crate) fn document(
         DocumentFile::RoleAssignment(r) => role_assignment(r, ctx, &mut out),
         DocumentFile::DistributionProfile(p) => profile(p, ctx, &mut out),
     }
+    super::check_variable_syntax(json, ctx, &mut out);
     if !matches!(file, DocumentFile::DistributionProfile(_)) {
-        crate::resolve::check_variable_syntax(json, ctx, &mut out);
+        string_lengths(json, ctx, &mut out);
     }
     out
 }
@@ -135,6 +136,10 @@ fn configuration_policy(
     } else if let Err(mut ds) = policy_settings(kind, p, json, ctx) {
         out.append(&mut ds);
     }
+    if kind == Kind::FirewallPolicy {
+        super::firewall::check_rules(json, ctx, out);
+    }
+    included_and_excluded(p.assignments.as_deref().unwrap_or_default(), ctx, out);
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (i, a) in p.assignments.iter().flatten().enumerate() {
         assignment(a, i, ctx, out);
@@ -150,6 +155,76 @@ fn configuration_policy(
             );
         } else {
             seen.insert(key, i);
+        }
+    }
+}
+
+/// A group both included and excluded: Intune lets the exclusion win, so the inclusion
+/// assigns nothing, which is never what was meant. Compared case-insensitively (group
+/// display names are), and after variables when resolution re-runs this on a tenant's copy.
+fn included_and_excluded(list: &[AssignmentFile], ctx: &DocCtx<'_>, out: &mut Vec<Diagnostic>) {
+    for (i, a) in list.iter().enumerate() {
+        let Some(ex) = a.exclude_group.as_deref() else {
+            continue;
+        };
+        if ex.contains("${") {
+            continue;
+        }
+        if let Some(j) = list.iter().position(|b| {
+            b.group
+                .as_deref()
+                .is_some_and(|g| g.eq_ignore_ascii_case(ex))
+        }) {
+            out.push(
+                Diagnostic::error(
+                    "included-and-excluded",
+                    format!("group `{ex}` is both included and excluded"),
+                )
+                .at(ctx.span(&format!("/assignments/{i}/excludeGroup"), false))
+                .with_label(
+                    ctx.span(&format!("/assignments/{j}/group"), false),
+                    "included here",
+                )
+                .with_help("Intune lets the exclusion win, so the inclusion assigns nothing; keep one of them"),
+            );
+        }
+    }
+}
+
+/// Longest strings accepted, in characters. Graph does not document these limits; the
+/// values are what the Intune and Defender portals cap their own fields at, kept as upper
+/// bounds (UNVERIFIED against the services: a longer value may be refused with a 400 at
+/// apply, a shorter one never is by this check).
+pub const MAX_NAME_CHARS: usize = 256;
+/// Longest description or recommended-actions text accepted (see [`MAX_NAME_CHARS`]).
+pub const MAX_TEXT_CHARS: usize = 10_000;
+
+/// Display names, titles and descriptions within the lengths Graph takes.
+fn string_lengths(json: &Value, ctx: &DocCtx<'_>, out: &mut Vec<Diagnostic>) {
+    for (pointer, max) in [
+        ("/displayName", MAX_NAME_CHARS),
+        ("/alert/title", MAX_NAME_CHARS),
+        ("/customRole/displayName", MAX_NAME_CHARS),
+        ("/description", MAX_TEXT_CHARS),
+        ("/alert/description", MAX_TEXT_CHARS),
+        ("/alert/recommendedActions", MAX_TEXT_CHARS),
+        ("/customRole/description", MAX_TEXT_CHARS),
+    ] {
+        if let Some(Value::String(s)) = json.pointer(pointer) {
+            let n = s.chars().count();
+            if n > max {
+                out.push(
+                    Diagnostic::error(
+                        "too-long",
+                        format!(
+                            "`{}` is {n} characters long, more than the {max} the service accepts",
+                            pointer.rsplit('/').next().unwrap_or(pointer)
+                        ),
+                    )
+                    .at(ctx.span(pointer, false))
+                    .with_help(format!("shorten it to at most {max} characters")),
+                );
+            }
         }
     }
 }
@@ -477,15 +552,31 @@ fn role_assignment(r: &RoleAssignmentFile, ctx: &DocCtx<'_>, out: &mut Vec<Diagn
         }
         if r.system == SystemFile::Defender {
             for (i, a) in c.actions.iter().enumerate() {
-                if !a.starts_with("microsoft.xdr/") {
-                    out.push(
+                if a.contains("${") {
+                    continue;
+                }
+                let at = ctx.span(&format!("/customRole/actions/{i}"), false);
+                match super::roles::check_defender_action(a) {
+                    super::roles::ActionCheck::Known => {}
+                    super::roles::ActionCheck::Undocumented => out.push(
                         Diagnostic::warning(
-                            "unknown-action",
-                            format!("`{a}` is not a Defender XDR action"),
+                            "undocumented-action",
+                            format!("`{a}` is not in the documented list of Defender XDR permissions"),
                         )
-                        .at(ctx.span(&format!("/customRole/actions/{i}"), false))
-                        .with_help("Defender XDR unified RBAC actions start with `microsoft.xdr/`"),
-                    );
+                        .at(at)
+                        .with_help("Microsoft does not publish every permission's action string; check the spelling against the role in the Defender portal"),
+                    ),
+                    super::roles::ActionCheck::Invalid { reason, did_you_mean } => out.push(
+                        Diagnostic::error(
+                            "unknown-action",
+                            format!("`{a}` is not a Defender XDR permission: {reason}"),
+                        )
+                        .at(at)
+                        .with_help(match did_you_mean {
+                            Some(k) => format!("did you mean `{k}`?"),
+                            None => "actions look like `microsoft.xdr/secops/securitydata/read`".to_string(),
+                        }),
+                    ),
                 }
             }
         }
@@ -784,7 +875,7 @@ pub(crate) fn cross_document(loaded: &Loaded, out: &mut Vec<Diagnostic>) {
                     if empty || s.kind.as_deref().is_some_and(|k| Kind::parse(k).is_none()) {
                         continue; // reported as empty-selector or unknown-kind
                     }
-                    if crate::resolve::select(loaded, s).next().is_none() {
+                    if super::select(loaded, s).next().is_none() {
                         out.push(
                             Diagnostic::warning(
                                 "selector-matches-nothing",

@@ -48,31 +48,91 @@ pub(crate) fn check(kind: &str, json: &Value, ctx: &DocCtx<'_>) -> Vec<Diagnosti
     out
 }
 
-/// `json` without the fields the schema does not know (pointers of every
-/// `additionalProperties` error): when that is all that is wrong, the semantic checks can
-/// still run on the rest, so one run reports a typo and, say, a bad frequency together.
-pub(crate) fn without_unknown_fields(kind: &str, json: &Value) -> Value {
+/// `json` repaired so that its typed form can be built and the semantic checks run on the
+/// rest of the document, whatever its shape errors: unknown fields removed, a value outside
+/// an enum replaced by the enum's first value, a value of the wrong type by a neutral value
+/// of the right one, a number out of range by the limit. Returns the repaired document, the
+/// pointers that were repaired (diagnostics at them are the schema's, not the semantic
+/// checks'), and whether only unknown fields were removed (the document then means what it
+/// says, and its typed form can be trusted by the cross-document checks).
+pub(crate) fn repaired(kind: &str, json: &Value) -> (Value, Vec<String>, bool) {
     let Some(validator) = VALIDATORS.get(kind) else {
-        return json.clone();
+        return (json.clone(), Vec::new(), true);
     };
-    let mut doomed: Vec<String> = Vec::new();
-    for e in validator.iter_errors(json) {
-        if let ValidationErrorKind::AdditionalProperties { unexpected } = e.kind() {
-            let base = e.instance_path().as_str().to_string();
-            for name in unexpected {
-                doomed.push(format!("{base}/{}", crate::yaml::escape_pointer(name)));
+    let mut out = json.clone();
+    let mut touched = Vec::new();
+    let mut only_unknown = true;
+    // Each pass fixes what it sees; a fix can uncover an error below it.
+    for _ in 0..4 {
+        let mut edits: Vec<(String, Option<Value>)> = Vec::new();
+        for e in validator.iter_errors(&out) {
+            let at = e.instance_path().as_str().to_string();
+            match e.kind() {
+                ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    for name in unexpected {
+                        edits.push((format!("{at}/{}", crate::yaml::escape_pointer(name)), None));
+                    }
+                }
+                ValidationErrorKind::Enum { options } => {
+                    if let Some(first) = options.as_array().and_then(|o| o.first()) {
+                        edits.push((at, Some(first.clone())));
+                    }
+                }
+                ValidationErrorKind::Constant { expected_value } => {
+                    edits.push((at, Some((**expected_value).clone())));
+                }
+                ValidationErrorKind::Type { kind } => {
+                    let first = match kind {
+                        TypeKind::Single(t) => t.to_string(),
+                        TypeKind::Multiple(set) => {
+                            set.iter().next().map(|t| t.to_string()).unwrap_or_default()
+                        }
+                    };
+                    let neutral = match first.as_str() {
+                        "string" => Value::String("x".into()),
+                        "integer" | "number" => Value::from(1),
+                        "boolean" => Value::Bool(false),
+                        "array" => Value::Array(Vec::new()),
+                        "object" => Value::Object(serde_json::Map::new()),
+                        _ => continue,
+                    };
+                    edits.push((at, Some(neutral)));
+                }
+                ValidationErrorKind::Minimum { limit } | ValidationErrorKind::Maximum { limit } => {
+                    edits.push((at, Some(limit.clone())));
+                }
+                _ => {}
+            }
+        }
+        if edits.is_empty() {
+            break;
+        }
+        for (pointer, value) in edits {
+            if value.is_some() {
+                only_unknown = false;
+            }
+            apply_edit(&mut out, &pointer, value);
+            touched.push(pointer);
+        }
+    }
+    (out, touched, only_unknown)
+}
+
+fn apply_edit(doc: &mut Value, pointer: &str, value: Option<Value>) {
+    match value {
+        Some(v) => {
+            if let Some(slot) = doc.pointer_mut(pointer) {
+                *slot = v;
+            }
+        }
+        None => {
+            if let Some((parent, last)) = pointer.rsplit_once('/')
+                && let Some(Value::Object(m)) = doc.pointer_mut(parent)
+            {
+                m.remove(&last.replace("~1", "/").replace("~0", "~"));
             }
         }
     }
-    let mut out = json.clone();
-    for p in doomed {
-        if let Some((parent, last)) = p.rsplit_once('/')
-            && let Some(Value::Object(m)) = out.pointer_mut(parent)
-        {
-            m.remove(&last.replace("~1", "/").replace("~0", "~"));
-        }
-    }
-    out
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -196,6 +256,28 @@ fn report(e: &ValidationError<'_>, root: &Value, ctx: &DocCtx<'_>, out: &mut Vec
         }
         ValidationErrorKind::Type { kind } => {
             let expected = or_list(&expected_types(kind));
+            // A whole number past what an integer holds was read as a float: say so, with
+            // the field's own maximum when it has one, rather than "expected an integer".
+            if let Some(f) = instance.as_f64()
+                && f.fract() == 0.0
+                && f.abs() >= 9.2e18
+                && expected.contains("integer")
+            {
+                let max = subschema(root, e.evaluation_path(), 1)
+                    .and_then(|s| s.get("maximum"))
+                    .map(|m| m.to_string())
+                    .unwrap_or_else(|| i64::MAX.to_string());
+                out.push(
+                    Diagnostic::error(
+                        "number-too-large",
+                        format!("{} is too big for this field", shown(instance)),
+                    )
+                    .at(ctx.span(&pointer, false))
+                    .with_span_message(format!("at most {max}"))
+                    .with_help(format!("the largest value allowed here is {max}")),
+                );
+                return;
+            }
             out.push(
                 Diagnostic::error(
                     "wrong-type",

@@ -6,7 +6,8 @@
 //! the new entry as text, matching the indentation of the entries already there, right
 //! after the last one. The edited text is parsed again and the new entry compared with what
 //! was asked: any mismatch refuses the edit rather than writing a file that says something
-//! else. Writing is atomic ([`write_atomically`]); validation of the whole repository is the
+//! else. Reading and writing go through [`crate::repo_files`] (inside the repository, any
+//! encoding Windows tools write, atomic writes keeping CRLF line ends); validation of the whole repository is the
 //! caller's job (the CLI), before writing.
 //!
 //! Handled layouts: a block sequence (the usual), an empty or non-empty flow sequence
@@ -17,7 +18,6 @@
 //! is refused with a clear error.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -494,12 +494,9 @@ pub struct AddOutcome {
 /// Why [`add_to_repository`] wrote nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum AddError {
-    #[error("cannot read {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The profile cannot be read, is outside the repository, or is not text.
+    #[error(transparent)]
+    File(#[from] crate::repo_files::FileError),
     #[error("cannot add the tenant to {path}")]
     Edit {
         path: PathBuf,
@@ -515,12 +512,6 @@ pub enum AddError {
         path: PathBuf,
         diagnostics: String,
     },
-    #[error("cannot write {path}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 /// `tenants add`: edits `profile` (a file of the repository at `root`), validates the
@@ -532,10 +523,11 @@ pub fn add_to_repository(
     profile_name: Option<&str>,
     tenant: &NewTenant,
 ) -> Result<AddOutcome, AddError> {
-    let text = std::fs::read_to_string(profile).map_err(|source| AddError::Read {
-        path: profile.to_path_buf(),
-        source,
-    })?;
+    // The profile must be a file of the repository (after symlinks): `--profile
+    // ../elsewhere.yaml` is refused before anything is read.
+    let repo = crate::repo_files::Repo::open(root)?;
+    let decoded = repo.read(profile)?;
+    let text = decoded.text;
     let edited = add_tenant(&text, profile_name, tenant).map_err(|source| AddError::Edit {
         path: profile.to_path_buf(),
         source,
@@ -567,7 +559,7 @@ pub fn add_to_repository(
         &yaml::Limits::default(),
         &mut loaded,
     );
-    let v = crate::load::validate_loaded(loaded);
+    let v = crate::resolve::validate_loaded(loaded);
     if v.has_errors() {
         return Err(AddError::Invalid {
             tenant: tenant.name.clone(),
@@ -580,10 +572,7 @@ pub fn add_to_repository(
             ),
         });
     }
-    write_atomically(profile, &edited).map_err(|source| AddError::Write {
-        path: profile.to_path_buf(),
-        source,
-    })?;
+    repo.write(profile, &edited, decoded.crlf)?;
     let id = tenant.id.to_ascii_lowercase();
     let objects = v
         .tenants
@@ -596,33 +585,7 @@ pub fn add_to_repository(
     })
 }
 
-/// Writes `text` to `path` atomically: a temporary file in the same directory, flushed and
-/// synced, then renamed over the target, so a reader (or a crash) sees the old file or the
-/// new one, never half of it.
-pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.rampart-{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            std::fs::set_permissions(&tmp, meta.permissions())?;
-        }
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
+pub use crate::repo_files::write_atomically;
 
 #[cfg(test)]
 mod tests {

@@ -58,7 +58,11 @@ pub struct GroupValue {
 
 /// A simple value; the variant decides the value's `@odata.type`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "type")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "type"
+)]
 pub enum SimpleValue {
     /// `#microsoft.graph.deviceManagementConfigurationIntegerSettingValue`.
     Integer {

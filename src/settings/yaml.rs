@@ -366,6 +366,25 @@ impl<'a> Reader<'a> {
 
     fn integer(&mut self, def: Option<&SettingDefinition>, v: &Value, ptr: &str) -> Option<i64> {
         let Some(n) = v.as_i64() else {
+            // A whole number past i64 was read as a float: say it is too big, with the
+            // setting's own range, rather than "must be an integer".
+            if let Some(f) = v.as_f64()
+                && f.fract() == 0.0
+                && f.abs() >= 9.2e18
+            {
+                let max = def.and_then(|d| d.maximum).unwrap_or(i64::MAX);
+                self.error(
+                    ptr.to_string(),
+                    false,
+                    "number-too-large",
+                    format!(
+                        "{v} is too big for `{}`",
+                        def.map_or("this value", |d| d.name.as_str())
+                    ),
+                    Some(format!("the largest value allowed here is {max}")),
+                );
+                return None;
+            }
             self.wrong_type(
                 ptr,
                 def.map_or("this value", |d| d.name.as_str()),
@@ -434,6 +453,31 @@ impl<'a> Reader<'a> {
         match map.get(key) {
             None => fill.cloned(),
             Some(Value::Null) => None,
+            // The template defines this reference: any other id is refused by Intune
+            // (400 "Invalid Reference id"), so it is an error here, at the value.
+            Some(Value::String(s)) if fill.is_some_and(|f| !f.eq_ignore_ascii_case(s)) => {
+                let want = fill.map(String::as_str).unwrap_or_default();
+                self.error(
+                    format!("{ptr}/{key}"),
+                    false,
+                    "invalid-template-reference",
+                    format!("the template does not define `{s}` here; it defines `{want}`"),
+                    Some(format!(
+                        "remove `{key}` (rampart fills in `{want}`), or write `{key}: null` for none"
+                    )),
+                );
+                fill.cloned()
+            }
+            Some(Value::String(s)) if uuid::Uuid::try_parse(s).is_err() => {
+                self.error(
+                    format!("{ptr}/{key}"),
+                    false,
+                    "invalid-template-reference",
+                    format!("`{s}` is not a template id (a GUID)"),
+                    None,
+                );
+                None
+            }
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => {
                 self.wrong_type(&format!("{ptr}/{key}"), key, "a string or null");

@@ -13,7 +13,8 @@ use rampart::settings::{
 };
 
 fn opt_id() -> impl Strategy<Value = Option<String>> {
-    prop::option::of("[0-9a-f]{8}-[0-9a-f]{4}")
+    // Template ids are GUIDs; validation refuses anything else.
+    prop::option::of("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 }
 
 fn text() -> impl Strategy<Value = String> {
@@ -254,10 +255,14 @@ fn template_ref(
     root: bool,
     next: &mut dyn FnMut() -> usize,
 ) -> Option<String> {
-    // Mostly what the catalog says, so the readable sections are exercised too.
+    // Mostly what the catalog says, so the readable sections are exercised too. Where the
+    // template defines the reference, no other id is valid (Intune answers 400), so an
+    // arbitrary one is only generated where the catalog has none.
     match next() % 10 {
         0 => None,
-        1 => Some(format!("{:08x}-0000", next())),
+        1 if !root || catalog.is_none() => {
+            Some(format!("{:08x}-0000-4000-8000-000000000000", next()))
+        }
         _ if root => catalog.cloned(),
         _ => None,
     }

@@ -65,3 +65,52 @@ fn show_desired_binary_prints_yaml() {
     // Tailspin's own kiosk group replaced the variable.
     assert!(stdout.contains("group: Tailspin Kiosks"), "{stdout}");
 }
+
+#[test]
+fn validate_works_with_any_relative_root() {
+    // Issue 10: a relative `--root` other than `.` failed ("repo/policies does not exist").
+    let outer = tempfile::tempdir().expect("temp dir");
+    let repo = outer.path().join("work/repo");
+    for (path, text) in [
+        ("profiles/p.yaml", super::PROFILE),
+        ("policies/rule.yaml", super::RULE),
+    ] {
+        let p = repo.join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    std::fs::create_dir_all(outer.path().join("elsewhere")).expect("mkdir");
+    for (cwd, args) in [
+        ("", vec!["validate", "--root", "work/repo"]),
+        ("", vec!["validate", "--root", "work/repo/"]),
+        ("", vec!["validate", "--root", "./work/../work/repo"]),
+        (
+            "",
+            vec![
+                "validate",
+                "--root",
+                "work/repo",
+                "work/repo/policies",
+                "work/repo/profiles",
+            ],
+        ),
+        (
+            "",
+            vec!["validate", "--root", "work/repo", "policies", "profiles"],
+        ),
+        ("elsewhere", vec!["validate", "--root", "../work/repo"]),
+        ("work/repo/policies", vec!["validate", "--root", ".."]),
+    ] {
+        let out = rampart()
+            .current_dir(outer.path().join(cwd))
+            .args(&args)
+            .output()
+            .expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{cwd} {args:?}: {stdout}");
+        assert!(
+            stdout.contains("2 documents in 2 files, 1 tenant"),
+            "{args:?}: {stdout}"
+        );
+    }
+}

@@ -162,7 +162,7 @@ fn invalid_encoding() {
         b"kind: DetectionRule\nname: \xff\xfe\n",
     )
     .expect("write");
-    let v = rampart::load::validate(dir.path(), &[]);
+    let v = rampart::resolve::validate(dir.path(), &[]);
     let text = rampart::diag::render(&v.diagnostics, &v.loaded.sources, Format::Concise, false);
     // The unreadable file may hold the missing rule: no unknown-policy cascade.
     insta::assert_snapshot!(text);

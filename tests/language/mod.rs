@@ -4,13 +4,15 @@
 
 mod cli;
 mod diagnostics;
+mod docs;
+mod field_reports;
 mod resolution;
 mod shipped;
 
 use std::path::Path;
 
 use rampart::diag::{self, Format};
-use rampart::load::{Validated, validate};
+use rampart::resolve::{Validated, validate};
 
 /// Writes `files` (path, text) under a fresh temporary root.
 pub fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {

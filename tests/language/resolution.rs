@@ -37,7 +37,7 @@ tenants:
 policies: [av, soc]
 ";
 
-fn policy(v: &rampart::load::Validated, tenant: &str, kind: Kind, name: &str) -> DesiredObject {
+fn policy(v: &rampart::resolve::Validated, tenant: &str, kind: Kind, name: &str) -> DesiredObject {
     v.tenants[tenant].objects[&(kind, name.to_string())].clone()
 }
 

@@ -7,13 +7,13 @@ use rampart::cli::validate::{ValidateArgs, render};
 use rampart::config::schema;
 use rampart::diag::Format;
 
-fn root() -> PathBuf {
+pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]
 fn shipped_examples_have_no_diagnostics() {
-    let v = rampart::load::validate(&root(), &[]);
+    let v = rampart::resolve::validate(&root(), &[]);
     let text = rampart::diag::render(&v.diagnostics, &v.loaded.sources, Format::Concise, false);
     assert!(v.diagnostics.is_empty(), "{text}");
     // Every kind is shipped, and the three profiles reach their five tenants.

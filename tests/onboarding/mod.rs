@@ -2,7 +2,7 @@
 //! end against the in-process emulator.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rampart::desired::TenantDesired;
 use rampart::graph::auth::{AuthConfig, AuthMethod, Authenticator};
@@ -64,7 +64,7 @@ fn repo(profile: &str, policies: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 fn desired(root: &Path) -> Vec<TenantDesired> {
-    let v = rampart::load::validate(root, &[]);
+    let v = rampart::resolve::validate(root, &[]);
     assert!(!v.has_errors(), "{:#?}", v.diagnostics);
     v.tenants.into_values().collect()
 }
@@ -305,31 +305,22 @@ fn permissions_list_only_what_the_configuration_needs() {
     );
 }
 
-/// Real-shaped exported policies: the shared OpenIntuneBaseline exports when present, else
-/// the repository's own Graph-shaped fixtures.
+/// Real exported policies: the vendored UK NCSC antivirus and ASR exports (UTF-16, as
+/// exported) and the repository's own Graph-shaped ASR fixture; a missing file is a failure.
 fn seeded_policies() -> Vec<Value> {
-    let shared =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/openintunebaseline");
-    let mut files: Vec<PathBuf> = if shared.is_dir() {
-        [
-            "Win - OIB - ES - Defender Antivirus - D - AV Configuration - v3.3.json",
-            "Win - OIB - ES - Attack Surface Reduction - D - ASR Rules (Audit Mode) - v3.1.json",
-            "Win - OIB - ES - Windows Firewall - D - Firewall Configuration - v3.1.json",
-        ]
-        .iter()
-        .map(|f| shared.join(f))
-        .collect()
-    } else {
-        Vec::new()
-    };
-    files.push(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/graph/asr-block-with-exclusions.json"),
-    );
-    files
-        .iter()
-        .map(|f| serde_json::from_str(&std::fs::read_to_string(f).expect("fixture")).expect("json"))
-        .collect()
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ncsc = root.join("tests/fixtures/exports/ncsc");
+    [
+        ncsc.join("2025-NCSC-Defender-Antivirus.json"),
+        ncsc.join("2025-NCSC-ASR.json"),
+        root.join("tests/fixtures/graph/asr-block-with-exclusions.json"),
+    ]
+    .iter()
+    .map(|f| {
+        let text = rampart::repo_files::read_text(f).expect("fixture");
+        serde_json::from_str(&text).expect("json")
+    })
+    .collect()
 }
 
 const PILOT_GROUP: &str = "22222222-2222-4222-8222-000000000001";
