@@ -18,8 +18,8 @@ use anyhow::{Context as _, bail};
 
 use crate::desired::TenantDesired;
 use crate::diag::{self, Format};
-use crate::graph::auth::{AuthConfig, AuthMethod, Authenticator};
-use crate::graph::client::{GraphContext, GraphOptions};
+use crate::graph::auth::Authenticator;
+use crate::graph::client::GraphContext;
 use crate::onboard::permissions::{self, Purpose, Surface};
 use crate::onboard::profile_edit::{AddOutcome, NewTenant, add_to_repository};
 use crate::onboard::verify::{GraphAccess, VerifyReport, VerifyTarget, render_human, verify};
@@ -204,24 +204,6 @@ pub fn verify_targets(
     Ok(out)
 }
 
-/// Authentication and Graph base URL from the shared flags (as `rampart plan`).
-pub fn graph_setup(args: &GraphArgs) -> anyhow::Result<(Authenticator, GraphOptions)> {
-    let options = match &args.graph_url {
-        Some(u) => GraphOptions::with_graph_url(u)?,
-        None => GraphOptions::default(),
-    };
-    let method = args
-        .auth
-        .as_deref()
-        .map(str::parse::<AuthMethod>)
-        .transpose()?;
-    let config =
-        AuthConfig::from_env(method, args.login_url.as_deref(), |k| std::env::var(k).ok())?;
-    let ctx = GraphContext::builder(options.clone()).build()?;
-    let authenticator = Authenticator::new(config, ctx.http().clone())?;
-    Ok((authenticator, options))
-}
-
 /// Runs the checks; the report (no printing).
 pub async fn verify_report(args: &VerifyArgs) -> anyhow::Result<VerifyReport> {
     let all = validated(&args.root)?;
@@ -232,13 +214,14 @@ pub async fn verify_report(args: &VerifyArgs) -> anyhow::Result<VerifyReport> {
         let demo = crate::fetch::demo::start(&desired, &args.root.join("profiles"))
             .await
             .context("cannot start the built-in emulator")?;
-        let access = GraphAccess::new(&demo.authenticator, demo.options.graph_url.clone());
+        let ctx = demo.context()?;
+        let access = GraphAccess::new(&demo.authenticator, ctx);
         let report = verify(&access, &targets, purpose).await;
         demo.emulator.shutdown().await;
         Ok(report)
     } else {
-        let (auth, options) = graph_setup(&args.graph)?;
-        let access = GraphAccess::new(&auth, options.graph_url.clone());
+        let (_, ctx, auth) = args.graph.connect()?;
+        let access = GraphAccess::new(&auth, ctx);
         Ok(verify(&access, &targets, purpose).await)
     }
 }
@@ -332,24 +315,24 @@ pub async fn import(args: &ImportTenantArgs, color: bool) -> anyhow::Result<(Str
         })?;
     let name = desired.tenant.name.clone();
     let mut demo = None;
-    let (auth, options) = if args.emulator {
+    let (auth, context) = if args.emulator {
         let list: Vec<TenantDesired> = all.values().cloned().collect();
         let d = crate::fetch::demo::start(&list, &args.root.join("profiles"))
             .await
             .context("cannot start the built-in emulator")?;
-        let options = d.options.clone();
+        let context = d.context()?;
         demo = Some(d);
-        (None, options)
+        (None, context)
     } else {
-        let (a, o) = graph_setup(&args.graph)?;
-        (Some(a), o)
+        let (_, context, a) = args.graph.connect()?;
+        (Some(a), context)
     };
     let authenticator: &Authenticator = match (&auth, &demo) {
         (Some(a), _) => a,
         (None, Some(d)) => &d.authenticator,
         (None, None) => bail!("no authenticator"),
     };
-    let result = import_with(args, &desired, &name, authenticator, &options, color).await;
+    let result = import_with(args, &desired, &name, authenticator, &context, color).await;
     if let Some(d) = demo {
         d.emulator.shutdown().await;
     }
@@ -362,15 +345,12 @@ pub async fn import_with(
     desired: &TenantDesired,
     name: &str,
     authenticator: &Authenticator,
-    options: &GraphOptions,
+    context: &GraphContext,
     color: bool,
 ) -> anyhow::Result<(String, i32)> {
     use crate::onboard::import::{
         AuthConnector, adoption_plan, import_tenant, tenant_label, write_documents,
     };
-    let context = GraphContext::builder(options.clone())
-        .http(authenticator.http().clone())
-        .build()?;
     let client = context.client(authenticator.tenant_auth(&desired.tenant.id)?);
     let imported = import_tenant(&client, name).await?;
     let dir = args
@@ -450,7 +430,7 @@ pub async fn import_with(
             tenant_label(name)
         );
     }
-    let (plan, n) = adoption_plan(&context, authenticator, &desired, Some(&chosen)).await?;
+    let (plan, n) = adoption_plan(context, authenticator, &desired, Some(&chosen)).await?;
     text.push_str("\nAdoption plan:\n");
     text.push_str(&crate::render::render_human(
         &plan,
