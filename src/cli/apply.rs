@@ -7,7 +7,7 @@
 //! plan (failed, stale, skipped, inconsistent objects, unreachable tenants). The JSON report
 //! (`--format json` on stdout, or `--report FILE`) is for pipelines.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::{IsTerminal as _, Write as _};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -258,15 +258,10 @@ async fn confirm_and_apply(
         return Ok(Some(ApplyReport::new(Vec::new())));
     }
     if !args.auto_approve {
-        let stdin = std::io::stdin();
-        if !stdin.is_terminal() {
+        if !std::io::stdin().is_terminal() {
             bail!("no terminal to confirm on: pass --auto-approve, or apply a saved plan file");
         }
-        eprint!("\nDo you want to apply these changes? Only `yes` will be accepted: ");
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        stdin.lock().read_line(&mut answer)?;
-        if answer.trim() != "yes" {
+        if !super::confirm("Do you want to apply these changes?")? {
             eprintln!("Apply cancelled.");
             return Ok(None);
         }

@@ -33,12 +33,12 @@ pub struct GraphArgs {
     pub login_url: Option<String>,
 }
 
-fn auth_parser() -> impl clap::builder::TypedValueParser<Value = AuthMethod> {
+pub(crate) fn auth_parser() -> impl clap::builder::TypedValueParser<Value = AuthMethod> {
     PossibleValuesParser::new(AuthMethod::ALL.map(AuthMethod::as_str))
         .try_map(|s| s.parse::<AuthMethod>())
 }
 
-fn cloud_parser() -> impl clap::builder::TypedValueParser<Value = Cloud> {
+pub(crate) fn cloud_parser() -> impl clap::builder::TypedValueParser<Value = Cloud> {
     PossibleValuesParser::new(Cloud::ALL.map(Cloud::as_str)).try_map(|s| s.parse::<Cloud>())
 }
 

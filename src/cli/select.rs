@@ -53,7 +53,7 @@ pub fn unknown_tenants(all: &[TenantDesired], tenants: &[String]) -> Vec<String>
         .filter(|x| !all.iter().any(|t| names_tenant(t, x)))
         .map(|x| {
             format!(
-                "--tenant `{x}`: no profile names this tenant{}",
+                "no profile names tenant `{x}`{}",
                 hint(x, all.iter().map(|t| t.tenant.name.as_str()))
             )
         })

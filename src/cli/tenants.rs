@@ -11,7 +11,7 @@
 //! - `import --tenant T [--out DIR] [--adopt]`: see [`crate::onboard::import`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
@@ -115,6 +115,10 @@ pub struct ImportTenantArgs {
     /// ownership marker into the imported objects (the plan is printed first).
     #[arg(long)]
     pub adopt: bool,
+    /// With --adopt: do not ask for confirmation of the adoption plan (for pipelines;
+    /// without a terminal and without it, --adopt is refused).
+    #[arg(long, requires = "adopt")]
+    pub auto_approve: bool,
     /// Read from the built-in emulator (seeded from the profiles) instead of Graph.
     #[arg(long)]
     pub emulator: bool,
@@ -154,10 +158,18 @@ pub fn verify_targets(
     tenants: &[String],
     purpose: Purpose,
 ) -> anyhow::Result<Vec<VerifyTarget>> {
-    for p in profiles {
-        if !all.values().any(|t| t.profiles.contains(p)) {
-            bail!("no profile named `{p}` targets any tenant");
+    let list: Vec<TenantDesired> = all.values().cloned().collect();
+    let mut errors = super::select::unknown_profiles(&list, profiles);
+    for x in tenants {
+        if !list.iter().any(|t| super::select::names_tenant(t, x)) && !crate::load::is_guid(x) {
+            errors.push(format!(
+                "no profile names tenant `{x}`{} (give its id to verify a tenant not yet in a profile)",
+                super::select::hint(x, list.iter().map(|t| t.tenant.name.as_str()))
+            ));
         }
+    }
+    if !errors.is_empty() {
+        bail!("{}", errors.join("\n"));
     }
     let needs_of = |t: &TenantDesired| permissions::needs(t, purpose);
     let mut out: Vec<VerifyTarget> = all
@@ -304,13 +316,20 @@ pub fn run_import(args: &ImportTenantArgs) -> anyhow::Result<i32> {
 /// `rampart import --tenant`: reads the tenant, writes the YAML, and with `--adopt` plans
 /// and applies the adoption. Returns the text for stdout and the exit code.
 pub async fn import(args: &ImportTenantArgs, color: bool) -> anyhow::Result<(String, i32)> {
+    if args.adopt && !args.auto_approve && !std::io::stdin().is_terminal() {
+        // Refused before anything is read or written: adoption writes to the tenant.
+        bail!(
+            "--adopt writes rampart's marker into the tenant's objects and asks for confirmation first, but there is no terminal to ask on: pass --auto-approve (pipelines), or run it in a terminal"
+        );
+    }
     let all = validated(&args.root)?;
     let desired = crate::resolve::find_tenant(&all, &args.tenant)
         .cloned()
         .with_context(|| {
             format!(
-                "no profile names tenant `{}`: add it first (`rampart tenants add`)",
-                args.tenant
+                "no profile names tenant `{}`{}: add it first (`rampart tenants add`)",
+                args.tenant,
+                super::select::hint(&args.tenant, all.values().map(|t| t.tenant.name.as_str()))
             )
         })?;
     let name = desired.tenant.name.clone();
@@ -439,6 +458,18 @@ pub async fn import_with(
     if n == 0 || plan.errored {
         text.push_str("Nothing to adopt.\n");
         return Ok((text, if plan.errored { exit::ERROR } else { exit::OK }));
+    }
+    if !args.auto_approve {
+        // Show what was done and the plan, then ask, exactly as `apply` does.
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+        drop(out);
+        text.clear();
+        if !super::confirm("Do you want to adopt these objects?")? {
+            eprintln!("Adoption cancelled.");
+            return Ok((text, exit::ERROR));
+        }
     }
     let connector = AuthConnector {
         context: context.clone(),

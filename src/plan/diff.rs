@@ -572,8 +572,8 @@ fn diff_rule(address: Address, r: &DesiredDetectionRule, obs: &ObservedTenant) -
             let observed = rule_leaves(&o.display_name, &o.description, &o.normalised);
             plan.unchanged_fields = compare("", &observed, &desired, &mut plan.changes);
             plan.notes.push(format!(
-                "an unmanaged detection rule with id {:?} exists; rampart will not modify it. Adopt it (`rampart tenants import --adopt`) or choose another `ruleId`.",
-                o.id
+                "an unmanaged detection rule with id {:?} exists; rampart will not modify it. Adopt it (`rampart import --tenant {} --adopt`) or choose another `ruleId`.",
+                o.id, plan.address.tenant
             ));
         }
         Some(o) => {
