@@ -170,8 +170,8 @@ async fn execute(args: &ApplyArgs, color: bool) -> anyhow::Result<Option<ApplyRe
     }
 
     let plan_args = args.plan_args();
-    let kinds = args.select.kinds()?;
     let (all, selected) = select_tenants(&plan_args)?;
+    let kinds = args.select.kinds()?;
     let parallelism =
         NonZeroUsize::new(args.parallelism).context("--parallelism must be at least 1")?;
     let created_from = args.select.created_from();

@@ -122,8 +122,8 @@ pub fn validated_tenants(root: &std::path::Path) -> anyhow::Result<Vec<TenantDes
 
 /// Loads, reads and plans; the whole of `rampart plan` but the output.
 pub async fn make_plan(args: &PlanArgs) -> anyhow::Result<Plan> {
-    let kinds = args.select.kinds()?;
     let (all, selected) = select_tenants(args)?;
+    let kinds = args.select.kinds()?;
     let parallelism =
         NonZeroUsize::new(args.parallelism).context("--parallelism must be at least 1")?;
     let mut created_from = args.select.created_from();

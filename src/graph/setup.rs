@@ -89,7 +89,7 @@ pub fn no_credential_help() -> String {
          \x20 github-oidc       AZURE_CLIENT_ID in a GitHub Actions job with `permissions: id-token: write`\n\
          \x20 managed-identity  on Azure compute (IDENTITY_ENDPOINT), optionally with AZURE_CLIENT_ID\n\
          \x20 azure-cli         `az login` (the Azure CLI on PATH)\n\
-         The tenant and Graph endpoints are {GRAPH_URL_ENV}, {LOGIN_URL_ENV} and {CLOUD_ENV} (public, usgov, usgovdod, china); see docs/auth.md.\n\
+         Endpoints: {CLOUD_ENV} (public, usgov, usgovdod, china), or {GRAPH_URL_ENV} and {LOGIN_URL_ENV}; see docs/auth.md.\n\
          To try rampart without a tenant: `rampart plan --emulator`, or serve one with `rampart emulator` and set \
          {GRAPH_URL_ENV} and {LOGIN_URL_ENV} to its address, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET to the app it prints."
     )
