@@ -325,8 +325,8 @@ fn diff_policy(
                     &obs.groups,
                 );
                 plan.notes.push(format!(
-                    "an unmanaged policy named {:?} (id {}) exists; rampart will not create a duplicate or modify it. Adopt it (`rampart import`) or rename one of them.",
-                    l.name, l.id
+                    "an unmanaged policy named {:?} (id {}) exists; rampart will not create a duplicate or modify it. Adopt it (`rampart import --tenant {} --adopt`) or rename one of them.",
+                    l.name, l.id, plan.address.tenant
                 ));
             } else {
                 plan.action = Action::Create;
