@@ -624,5 +624,5 @@ fn import_command_reads_a_tenant_through_the_binary() {
         .expect("binary")
         .arg("import")
         .assert()
-        .code(2);
+        .code(1);
 }
