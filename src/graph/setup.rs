@@ -401,6 +401,48 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_applies_only_to_the_endpoint_it_was_made_against() {
+        use crate::plan::saved::EndpointMismatch;
+        let at = |g: &str, l: &str| {
+            run(
+                ConnectOptions {
+                    graph_url: Some(g.into()),
+                    login_url: Some(l.into()),
+                    ..Default::default()
+                },
+                &[],
+            )
+            .unwrap()
+            .endpoint()
+        };
+        let a = at("http://127.0.0.1:1", "http://127.0.0.1:1");
+        // A trailing slash does not make another endpoint; another host name does (names
+        // are compared, never resolved).
+        let a2 = at("http://127.0.0.1:1/", "http://127.0.0.1:1/");
+        assert!(Endpoint::check_same(Some(&a), &a2).is_ok());
+        let a3 = at("http://127.0.0.1:1", "http://localhost:1");
+        assert!(matches!(
+            Endpoint::check_same(Some(&a), &a3),
+            Err(EndpointMismatch::Different { .. })
+        ));
+        let b = at("http://127.0.0.1:2", "http://127.0.0.1:1");
+        let e = Endpoint::check_same(Some(&a), &b).unwrap_err();
+        assert!(e.to_string().contains("127.0.0.1:1") && e.to_string().contains("127.0.0.1:2"));
+        // Same URLs, another cloud: another endpoint (the token scope differs).
+        let mut usgov = a.clone();
+        usgov.cloud = "usgov".into();
+        assert!(Endpoint::check_same(Some(&a), &usgov).is_err());
+        assert_eq!(
+            Endpoint::check_same(Some(&Endpoint::in_process_emulator()), &a),
+            Err(EndpointMismatch::InProcessEmulator)
+        );
+        assert_eq!(
+            Endpoint::check_same(None, &a),
+            Err(EndpointMismatch::Unrecorded)
+        );
+    }
+
+    #[test]
     fn unknown_cloud_in_the_environment_is_an_error() {
         let e = run(ConnectOptions::default(), &[(CLOUD_ENV, "mars")]).unwrap_err();
         assert!(e.to_string().contains("unknown cloud `mars`"), "{e}");
