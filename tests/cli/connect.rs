@@ -155,3 +155,28 @@ fn a_login_authority_of_another_cloud_is_refused_before_any_request() {
     }
     assert!(emu.requests().is_empty());
 }
+
+/// Issue 10: `tenants verify` goes through the same retrying client as `plan`, so a
+/// throttling emulator (a third of Graph requests answered 429, and 503s) fails no tenant.
+#[test]
+fn tenants_verify_survives_throttling_like_plan() {
+    let repo = repo();
+    let emu = Emulator::start_with(repo.path(), &["--rate-429", "0.3", "--rate-503", "0.1"]);
+    let o = run(
+        repo.path(),
+        &["tenants", "verify", "--format", "json"],
+        &emu.env(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(report["tenants"].as_array().map(Vec::len), Some(5));
+    let throttled = emu
+        .requests()
+        .iter()
+        .filter(|r| r["status"] == 429 || r["status"] == 503)
+        .count();
+    assert!(
+        throttled > 0,
+        "the emulator throttled nothing: the test proves nothing"
+    );
+}

@@ -74,9 +74,15 @@ pub struct Emulator {
 impl Emulator {
     /// Starts one on a free loopback port and waits for its first line.
     pub fn start(root: &Path) -> Emulator {
+        Self::start_with(root, &[])
+    }
+
+    /// As [`Emulator::start`], with more `rampart emulator` arguments (faults, latency).
+    pub fn start_with(root: &Path, extra: &[&str]) -> Emulator {
         let mut child = Command::new(bin())
             .args(["emulator", "--listen", "127.0.0.1:0", "--seed-profiles"])
             .arg(root)
+            .args(extra)
             .env_clear()
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
