@@ -7,24 +7,26 @@
 //! plan (failed, stale, skipped, inconsistent objects, unreachable tenants). The JSON report
 //! (`--format json` on stdout, or `--report FILE`) is for pipelines.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::{IsTerminal as _, Write as _};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 
-use crate::apply::{ApplyOptions, ApplyReport, GraphConnector, apply_plan};
+use crate::apply::{ApplyOptions, ApplyReport, Connector, GraphConnector, apply_plan};
 use crate::demo;
 use crate::desired::TenantDesired;
 use crate::fetch;
-use crate::graph::auth::{AuthConfig, AuthMethod, Authenticator};
-use crate::graph::client::{GraphContext, GraphOptions};
+use crate::plan::saved::Endpoint;
 use crate::plan::{Plan, inputs_digest};
 use crate::render::{HumanOptions, render_human};
 
 use super::exit;
-use super::plan::{GraphArgs, PlanArgs, PlanFormat, Selection, select_tenants};
+use super::graph::{GraphArgs, process_env};
+use super::plan::{PlanArgs, PlanFormat, Selection, select_tenants};
+use super::progress::{ProgressConnector, Reporter};
+use super::select::check_targets_matched;
 
 /// How the apply report is printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -142,38 +144,54 @@ async fn execute(args: &ApplyArgs, color: bool) -> anyhow::Result<Option<ApplyRe
     let mut opts = args.options()?;
     if let Some(file) = &args.plan_file {
         if args.emulator {
-            bail!("--emulator plans afresh; it cannot be combined with a plan file");
+            bail!(
+                "--emulator plans afresh; it cannot be combined with a plan file (a plan made with `plan --emulator` cannot be applied: see `rampart emulator` to serve one that can)"
+            );
         }
         let bytes =
             std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         let plan = crate::plan::load(&bytes)
             .with_context(|| format!("{} cannot be applied", file.display()))?;
+        // Where the plan was made, before anything else: no token is requested, nothing is
+        // sent, for a plan made against another endpoint.
+        let settings = args.graph.settings()?;
+        Endpoint::check_same(plan.endpoint.as_ref(), &settings.endpoint())
+            .with_context(|| format!("{} cannot be applied", file.display()))?;
         if !args.skip_inputs_check {
             opts.current_inputs_digest = Some(current_digest(args, &plan)?);
         }
-        let connector = graph_connector(&args.graph)?;
-        return Ok(Some(apply_plan(&plan, &connector, &opts).await?));
+        let (context, authenticator) = settings
+            .connect(process_env)
+            .context("cannot connect to Microsoft Graph")?;
+        let connector = GraphConnector {
+            context,
+            authenticator: Arc::new(authenticator),
+        };
+        return Ok(Some(apply_with_progress(&plan, &connector, &opts).await?));
     }
 
     let plan_args = args.plan_args();
-    let kinds = args.select.kinds()?;
     let (all, selected) = select_tenants(&plan_args)?;
+    let kinds = args.select.kinds()?;
     let parallelism =
         NonZeroUsize::new(args.parallelism).context("--parallelism must be at least 1")?;
     let created_from = args.select.created_from();
+    let bar = Some(Reporter::new(selected.len(), "planned").fleet_callback());
     if args.emulator {
         let d = demo::start(&all, &args.root.join("profiles"))
             .await
             .context("cannot start the built-in emulator")?;
         let ctx = d.context()?;
         let mut tenants = Vec::new();
-        for t in selected {
+        for t in &selected {
             tenants.push((t.clone(), d.auth(&t.tenant.id)?));
         }
         let mut from = created_from;
         from.source = "emulator".into();
-        let mut plan = fetch::plan_fleet(&ctx, tenants, parallelism, from, None).await;
+        let mut plan = fetch::plan_fleet(&ctx, tenants, parallelism, from, bar).await;
+        plan.endpoint = Some(Endpoint::in_process_emulator());
         plan.filter(&args.select.targets, &kinds);
+        check_targets_matched(&plan, &args.select.targets, &selected)?;
         let demo::Demo {
             emulator,
             authenticator,
@@ -187,19 +205,39 @@ async fn execute(args: &ApplyArgs, color: bool) -> anyhow::Result<Option<ApplyRe
         emulator.shutdown().await;
         return r;
     }
-    let (connector, source) = graph_setup(&args.graph)?;
+    let (settings, context, authenticator) = args.graph.connect()?;
+    let connector = GraphConnector {
+        context,
+        authenticator: Arc::new(authenticator),
+    };
     let mut tenants = Vec::new();
-    for t in selected {
+    for t in &selected {
         tenants.push((
             t.clone(),
             connector.authenticator.tenant_auth(&t.tenant.id)?,
         ));
     }
     let mut from = created_from;
-    from.source = source;
-    let mut plan = fetch::plan_fleet(&connector.context, tenants, parallelism, from, None).await;
+    from.source = connector.context.options().graph_url.to_string();
+    let mut plan = fetch::plan_fleet(&connector.context, tenants, parallelism, from, bar).await;
+    plan.endpoint = Some(settings.endpoint());
     plan.filter(&args.select.targets, &kinds);
+    check_targets_matched(&plan, &args.select.targets, &selected)?;
     confirm_and_apply(args, &plan, &connector, &opts, color).await
+}
+
+/// Applies with a per-tenant progress bar (or line) on stderr.
+async fn apply_with_progress(
+    plan: &Plan,
+    connector: &dyn Connector,
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, crate::apply::ApplyRefused> {
+    let reporter = Reporter::new(plan.tenants.len(), "applied");
+    let observed = ProgressConnector {
+        inner: connector,
+        reporter,
+    };
+    apply_plan(plan, &observed, opts).await
 }
 
 /// Shows a fresh plan, asks for `yes` unless auto-approved, applies.
@@ -221,20 +259,15 @@ async fn confirm_and_apply(
         return Ok(Some(ApplyReport::new(Vec::new())));
     }
     if !args.auto_approve {
-        let stdin = std::io::stdin();
-        if !stdin.is_terminal() {
+        if !std::io::stdin().is_terminal() {
             bail!("no terminal to confirm on: pass --auto-approve, or apply a saved plan file");
         }
-        eprint!("\nDo you want to apply these changes? Only `yes` will be accepted: ");
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        stdin.lock().read_line(&mut answer)?;
-        if answer.trim() != "yes" {
+        if !super::confirm("Do you want to apply these changes?")? {
             eprintln!("Apply cancelled.");
             return Ok(None);
         }
     }
-    Ok(Some(apply_plan(plan, connector, opts).await?))
+    Ok(Some(apply_with_progress(plan, connector, opts).await?))
 }
 
 /// The digest of the repository's current desired state for the plan's tenants.
@@ -251,31 +284,4 @@ fn current_digest(args: &ApplyArgs, plan: &Plan) -> anyhow::Result<String> {
         .filter(|d| names.contains(d.tenant.name.as_str()))
         .collect();
     Ok(inputs_digest(&chosen))
-}
-
-fn graph_setup(g: &GraphArgs) -> anyhow::Result<(GraphConnector, String)> {
-    let options = match &g.graph_url {
-        Some(u) => GraphOptions::with_graph_url(u)?,
-        None => GraphOptions::default(),
-    };
-    let source = options.graph_url.to_string();
-    let method = g
-        .auth
-        .as_deref()
-        .map(str::parse::<AuthMethod>)
-        .transpose()?;
-    let config = AuthConfig::from_env(method, g.login_url.as_deref(), |k| std::env::var(k).ok())?;
-    let context = GraphContext::builder(options).build()?;
-    let authenticator = Arc::new(Authenticator::new(config, context.http().clone())?);
-    Ok((
-        GraphConnector {
-            context,
-            authenticator,
-        },
-        source,
-    ))
-}
-
-fn graph_connector(g: &GraphArgs) -> anyhow::Result<GraphConnector> {
-    Ok(graph_setup(g)?.0)
 }

@@ -9,20 +9,27 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 pub mod apply;
 pub mod bench;
 pub mod emulator;
+pub mod graph;
 pub mod import;
 pub mod permissions;
 pub mod plan;
+pub mod progress;
 pub mod report;
+pub mod select;
 pub mod show;
 pub mod show_plan;
 pub mod tenants;
 pub mod validate;
 
-/// Exit codes, as documented in the README.
+/// Exit codes, as documented in the README ("Exit codes"). 2 means one thing only: with
+/// `--detailed-exitcode`, "the plan has changes"; a usage error is never 2 (clap's default
+/// would make a mistyped nightly drift job report drift instead of failing).
 pub mod exit {
-    /// Success; with `--detailed-exitcode`, also "no changes".
+    /// Success; with `--detailed-exitcode`, also "no changes". Also: stdout closed early
+    /// by the reader (`rampart show plan.json | head`), as ripgrep does.
     pub const OK: i32 = 0;
-    /// Any error: invalid input, a failed tenant, a refused apply.
+    /// Any error: a usage error (unknown flag, bad value, a selection that matches
+    /// nothing), invalid input, a failed tenant, a refused or declined apply.
     pub const ERROR: i32 = 1;
     /// With `--detailed-exitcode`: the plan has changes.
     pub const CHANGES: i32 = 2;
@@ -55,6 +62,15 @@ pub enum ColorChoice {
 impl Cli {
     /// Whether stdout output should be coloured, honouring `NO_COLOR` (https://no-color.org).
     pub fn stdout_color(&self) -> bool {
+        self.color_for(std::io::stdout().is_terminal())
+    }
+
+    /// Whether stderr (log lines, progress) should be coloured, by the same rule.
+    pub fn stderr_color(&self) -> bool {
+        self.color_for(std::io::stderr().is_terminal())
+    }
+
+    fn color_for(&self, terminal: bool) -> bool {
         if self.no_color {
             return false;
         }
@@ -62,8 +78,7 @@ impl Cli {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::stdout().is_terminal()
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && terminal
             }
         }
     }
@@ -103,15 +118,38 @@ pub enum Command {
 
 /// Runs the CLI with the process arguments and returns the exit code.
 pub fn run() -> i32 {
-    let cli = Cli::parse();
-    init_tracing(cli.verbose);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` are successes; every other parse error is a usage
+            // error, exit 1 (never clap's 2: see [`exit`]).
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit::OK,
+                _ => exit::ERROR,
+            };
+        }
+    };
+    init_tracing(cli.verbose, cli.stderr_color());
     match dispatch(&cli) {
         Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => exit::OK,
         Err(err) => {
             anstream::eprintln!("error: {err:#}");
             exit::ERROR
         }
     }
+}
+
+/// True when the error is stdout closed by its reader (`| head`): not a failure of
+/// rampart's, so it ends quietly with success, as ripgrep does.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// `import` reads either exported JSON files (offline) or a live tenant.
@@ -135,6 +173,10 @@ pub struct ImportCommandArgs {
     /// marker into the imported objects (the plan is printed first).
     #[arg(long, requires = "tenant")]
     pub adopt: bool,
+    /// With --adopt: do not ask for confirmation (for pipelines; without a terminal and
+    /// without it, --adopt is refused).
+    #[arg(long, requires = "adopt")]
+    pub auto_approve: bool,
     /// With --tenant: read from the built-in emulator instead of Graph.
     #[arg(long, requires = "tenant")]
     pub emulator: bool,
@@ -165,6 +207,7 @@ impl ImportCommandArgs {
                 out: self.out.clone(),
                 force: self.force,
                 adopt: self.adopt,
+                auto_approve: self.auto_approve,
                 emulator: self.emulator,
                 graph: self.graph.clone(),
             }),
@@ -209,15 +252,29 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Bench(args) => bench::run(args),
         Command::Emulator(args) => emulator::run(args),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                *shell,
-                &mut Cli::command(),
-                "rampart",
-                &mut std::io::stdout(),
-            );
+            // Generated into memory, then written: a closed pipe is then an error we see.
+            let mut buf = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "rampart", &mut buf);
+            write_stdout(&String::from_utf8_lossy(&buf))?;
             Ok(exit::OK)
         }
     }
+}
+
+/// Asks `question` on stderr and reads the answer from the terminal; true only for a typed
+/// `yes` (as Terraform). Errors: no terminal on stdin.
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead as _, Write as _};
+    let stdin = std::io::stdin();
+    anyhow::ensure!(
+        stdin.is_terminal(),
+        "no terminal to confirm on: pass --auto-approve"
+    );
+    eprint!("\n{question} Only `yes` will be accepted: ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
 }
 
 fn write_stdout(text: &str) -> anyhow::Result<()> {
@@ -228,8 +285,9 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Logs go to stderr only; stdout is reserved for the command's output.
-fn init_tracing(verbose: u8) {
+/// Logs go to stderr only; stdout is reserved for the command's output. Coloured only
+/// when `--color`/`--no-color`/`NO_COLOR` and a terminal on stderr say so.
+fn init_tracing(verbose: u8, color: bool) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -241,6 +299,7 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(color)
         .with_target(false)
         .try_init();
 }

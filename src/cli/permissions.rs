@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::bail;
 
 use crate::diag::{self, Format};
-use crate::onboard::permissions::{DEFAULT_AUTHORITY, Purpose, render_human, report};
+use crate::onboard::permissions::{Purpose, render_human, report};
 
 use super::exit;
 
@@ -55,9 +55,14 @@ pub struct PermissionsArgs {
     /// Client id of the multi-tenant app, for admin-consent URLs.
     #[arg(long, env = "AZURE_CLIENT_ID")]
     pub client_id: Option<String>,
-    /// Login authority used in consent URLs (sovereign clouds differ).
-    #[arg(long, env = "AZURE_AUTHORITY_HOST", default_value = DEFAULT_AUTHORITY)]
-    pub login_url: String,
+    /// Microsoft cloud of the consent URLs: public, usgov, usgovdod, china [env:
+    /// RAMPART_CLOUD].
+    #[arg(long, value_name = "CLOUD", value_parser = super::graph::cloud_parser())]
+    pub cloud: Option<crate::graph::cloud::Cloud>,
+    /// Login authority used in consent URLs [env: AZURE_AUTHORITY_HOST] [default: the
+    /// cloud's].
+    #[arg(long, value_name = "URL")]
+    pub login_url: Option<String>,
     /// Only tenants of this profile (repeatable).
     #[arg(long = "profile")]
     pub profiles: Vec<String>,
@@ -77,10 +82,19 @@ pub fn render(args: &PermissionsArgs) -> anyhow::Result<String> {
         );
         bail!("the repository does not validate:\n{text}");
     }
-    for p in &args.profiles {
-        if !validated.tenants.values().any(|t| t.profiles.contains(p)) {
-            bail!("no profile named `{p}` targets any tenant");
-        }
+    // Offline, but the authority follows the same precedence as every connecting command.
+    let settings = crate::graph::setup::resolve(
+        &crate::graph::setup::ConnectOptions {
+            cloud: args.cloud,
+            login_url: args.login_url.clone(),
+            ..Default::default()
+        },
+        super::graph::process_env,
+    )?;
+    let all: Vec<_> = validated.tenants.values().cloned().collect();
+    let unknown = super::select::unknown_profiles(&all, &args.profiles);
+    if !unknown.is_empty() {
+        bail!("{}", unknown.join("\n"));
     }
     let tenants: Vec<_> = validated
         .tenants
@@ -94,7 +108,7 @@ pub fn render(args: &PermissionsArgs) -> anyhow::Result<String> {
         &tenants,
         args.purpose.into(),
         args.client_id.as_deref().filter(|c| !c.is_empty()),
-        &args.login_url,
+        settings.login_url.as_str().trim_end_matches('/'),
     );
     Ok(match args.format {
         OutputFormat::Human => render_human(&r),

@@ -6,23 +6,23 @@
 //! repository, a failed tenant, an object in error), 2 with `--detailed-exitcode` when the
 //! plan has changes.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 
 use crate::demo;
-use crate::desired::{Kind, TenantDesired};
+use crate::desired::TenantDesired;
 use crate::diag::{self, Format};
-use crate::fetch::{self, FleetEvent, Progress};
-use crate::graph::auth::AuthMethod;
-use crate::graph::setup::{ConnectOptions, connect};
-use crate::plan::{CreatedFrom, Plan, save};
+use crate::fetch;
+use crate::plan::saved::Endpoint;
+use crate::plan::{Plan, save};
 use crate::render::{COMMENT_LIMIT, HumanOptions, render_human, render_json, render_markdown};
 
 use super::exit;
+use super::progress::Reporter;
+use super::select::check_targets_matched;
 
 /// How a plan is printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -33,70 +33,8 @@ pub enum PlanFormat {
     Markdown,
 }
 
-/// Where Graph is and how to sign in (shared by commands that talk to Graph).
-#[derive(Clone, Debug, Default, clap::Args)]
-pub struct GraphArgs {
-    /// Authentication: secret, assertion-file, github-oidc, managed-identity, azure-cli
-    /// (default: chosen from the AZURE_* environment variables).
-    #[arg(long)]
-    pub auth: Option<String>,
-    /// Graph base URL (https, or http to loopback only; RAMPART_GRAPH_URL).
-    #[arg(long)]
-    pub graph_url: Option<String>,
-    /// Login authority (default https://login.microsoftonline.com; AZURE_AUTHORITY_HOST).
-    #[arg(long)]
-    pub login_url: Option<String>,
-}
-
-impl GraphArgs {
-    /// The graph layer's connection settings.
-    pub fn connect_options(&self) -> anyhow::Result<ConnectOptions> {
-        Ok(ConnectOptions {
-            auth: self
-                .auth
-                .as_deref()
-                .map(str::parse::<AuthMethod>)
-                .transpose()?,
-            graph_url: self.graph_url.clone(),
-            login_url: self.login_url.clone(),
-        })
-    }
-}
-
-/// Which tenants and objects a plan covers (shared by `plan` and a fresh `apply`).
-#[derive(Clone, Debug, Default, clap::Args)]
-pub struct Selection {
-    /// Only tenants of this distribution profile (repeatable).
-    #[arg(long = "profile")]
-    pub profiles: Vec<String>,
-    /// Only this tenant, by name or id (repeatable).
-    #[arg(long = "tenant")]
-    pub tenants: Vec<String>,
-    /// Only this address: tenant, tenant/Kind or tenant/Kind/name (repeatable).
-    #[arg(long = "target")]
-    pub targets: Vec<String>,
-    /// Only objects of this kind (repeatable).
-    #[arg(long = "kind")]
-    pub kinds: Vec<String>,
-}
-
-impl Selection {
-    /// The `--kind` values as kinds.
-    pub fn kinds(&self) -> anyhow::Result<Vec<Kind>> {
-        parse_kinds(&self.kinds)
-    }
-
-    /// The selection as the plan records it, each list sorted (reproducible bytes).
-    pub fn created_from(&self) -> CreatedFrom {
-        CreatedFrom {
-            source: String::new(),
-            profiles: sorted(&self.profiles),
-            tenants: sorted(&self.tenants),
-            targets: sorted(&self.targets),
-            kinds: sorted(&self.kinds),
-        }
-    }
-}
+pub use super::graph::GraphArgs;
+pub use super::select::Selection;
 
 /// Show what rampart would change in each tenant.
 #[derive(Clone, Debug, clap::Args)]
@@ -160,9 +98,17 @@ pub fn exit_code(plan: &Plan, detailed: bool) -> i32 {
     }
 }
 
-/// The selected tenants' desired states, or the repository's diagnostics as an error.
+/// Every tenant's desired state and the selected ones (see [`Selection::apply`]), or the
+/// repository's diagnostics as an error.
 pub fn select_tenants(args: &PlanArgs) -> anyhow::Result<(Vec<TenantDesired>, Vec<TenantDesired>)> {
-    let validated = crate::resolve::validate(&args.root, &[]);
+    let all = validated_tenants(&args.root)?;
+    let selected = args.select.apply(&all)?;
+    Ok((all, selected))
+}
+
+/// Every tenant's desired state, or the repository's diagnostics as an error.
+pub fn validated_tenants(root: &std::path::Path) -> anyhow::Result<Vec<TenantDesired>> {
+    let validated = crate::resolve::validate(root, &[]);
     if validated.has_errors() {
         let text = diag::render(
             &validated.diagnostics,
@@ -172,85 +118,17 @@ pub fn select_tenants(args: &PlanArgs) -> anyhow::Result<(Vec<TenantDesired>, Ve
         );
         bail!("the repository does not validate:\n{text}");
     }
-    let all: Vec<TenantDesired> = validated.tenants.values().cloned().collect();
-    for t in &args.select.tenants {
-        if !all
-            .iter()
-            .any(|d| &d.tenant.name == t || d.tenant.id.eq_ignore_ascii_case(t))
-        {
-            bail!("no profile names tenant `{t}`");
-        }
-    }
-    for p in &args.select.profiles {
-        if !all.iter().any(|d| d.profiles.contains(p)) {
-            bail!("no profile named `{p}` targets any tenant");
-        }
-    }
-    let selected = all
-        .iter()
-        .filter(|d| {
-            args.select.profiles.is_empty()
-                || d.profiles.iter().any(|p| args.select.profiles.contains(p))
-        })
-        .filter(|d| {
-            args.select.tenants.is_empty()
-                || args
-                    .select
-                    .tenants
-                    .iter()
-                    .any(|t| &d.tenant.name == t || d.tenant.id.eq_ignore_ascii_case(t))
-        })
-        .cloned()
-        .collect();
-    Ok((all, selected))
-}
-
-fn parse_kinds(kinds: &[String]) -> anyhow::Result<Vec<Kind>> {
-    kinds
-        .iter()
-        .map(|k| {
-            Kind::parse(k).with_context(|| {
-                let all: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-                format!("unknown kind `{k}` (kinds: {})", all.join(", "))
-            })
-        })
-        .collect()
-}
-
-fn progress(total: usize) -> Progress {
-    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(total as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} tenants {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        Arc::new(move |e: FleetEvent| {
-            let FleetEvent::TenantDone { tenant, .. } = e;
-            bar.inc(1);
-            bar.set_message(tenant);
-            if done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == total {
-                bar.finish_and_clear();
-            }
-        })
-    } else {
-        Arc::new(move |e: FleetEvent| {
-            let FleetEvent::TenantDone { tenant, ok } = e;
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            let state = if ok { "planned" } else { "FAILED" };
-            eprintln!("[{n}/{total}] {tenant}: {state}");
-        })
-    }
+    Ok(validated.tenants.values().cloned().collect())
 }
 
 /// Loads, reads and plans; the whole of `rampart plan` but the output.
 pub async fn make_plan(args: &PlanArgs) -> anyhow::Result<Plan> {
-    let kinds = args.select.kinds()?;
     let (all, selected) = select_tenants(args)?;
+    let kinds = args.select.kinds()?;
     let parallelism =
         NonZeroUsize::new(args.parallelism).context("--parallelism must be at least 1")?;
     let mut created_from = args.select.created_from();
-    let bar = Some(progress(selected.len()));
+    let bar = Some(Reporter::new(selected.len(), "planned").fleet_callback());
     let mut plan = if args.emulator {
         created_from.source = "emulator".into();
         let demo = demo::start(&all, &args.root.join("profiles"))
@@ -258,33 +136,29 @@ pub async fn make_plan(args: &PlanArgs) -> anyhow::Result<Plan> {
             .context("cannot start the built-in emulator")?;
         let ctx = demo.context()?;
         let mut tenants = Vec::new();
-        for d in selected {
+        for d in &selected {
             let auth = demo.auth(&d.tenant.id)?;
-            tenants.push((d, auth));
+            tenants.push((d.clone(), auth));
         }
-        let plan = fetch::plan_fleet(&ctx, tenants, parallelism, created_from, bar).await;
+        let mut plan = fetch::plan_fleet(&ctx, tenants, parallelism, created_from, bar).await;
+        plan.endpoint = Some(Endpoint::in_process_emulator());
         demo.emulator.shutdown().await;
         plan
     } else {
-        let (ctx, authenticator) =
-            connect(&args.graph.connect_options()?, |k| std::env::var(k).ok())?;
+        let (settings, ctx, authenticator) = args.graph.connect()?;
         created_from.source = ctx.options().graph_url.to_string();
         let mut tenants = Vec::new();
-        for d in selected {
+        for d in &selected {
             let auth = authenticator.tenant_auth(&d.tenant.id)?;
-            tenants.push((d, auth));
+            tenants.push((d.clone(), auth));
         }
-        fetch::plan_fleet(&ctx, tenants, parallelism, created_from, bar).await
+        let mut plan = fetch::plan_fleet(&ctx, tenants, parallelism, created_from, bar).await;
+        plan.endpoint = Some(settings.endpoint());
+        plan
     };
     plan.filter(&args.select.targets, &kinds);
+    check_targets_matched(&plan, &args.select.targets, &selected)?;
     Ok(plan)
-}
-
-fn sorted(v: &[String]) -> Vec<String> {
-    let mut v = v.to_vec();
-    v.sort();
-    v.dedup();
-    v
 }
 
 #[cfg(test)]
@@ -315,7 +189,11 @@ mod tests {
         if failed {
             tenants.push(TenantPlan::failed("fabrikam", "f", "403"));
         }
-        Plan::new(tenants, "sha256:00".into(), CreatedFrom::default())
+        Plan::new(
+            tenants,
+            "sha256:00".into(),
+            crate::plan::CreatedFrom::default(),
+        )
     }
 
     #[test]

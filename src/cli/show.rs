@@ -54,11 +54,15 @@ pub fn render_desired(args: &ShowDesiredArgs) -> anyhow::Result<String> {
             .values()
             .map(|t| t.tenant.name.as_str())
             .collect();
-        bail!(
-            "no profile names tenant `{}` (known: {})",
-            args.tenant,
-            known.join(", ")
-        );
+        let suggestion = super::select::hint(&args.tenant, known.iter().copied());
+        if suggestion.is_empty() {
+            bail!(
+                "no profile names tenant `{}` (known: {})",
+                args.tenant,
+                known.join(", ")
+            );
+        }
+        bail!("no profile names tenant `{}`{suggestion}", args.tenant);
     };
     let mut view = serde_json::to_value(TenantView::new(tenant)).context("serialising")?;
     redact_secrets(&mut view);

@@ -11,15 +11,15 @@
 //! - `import --tenant T [--out DIR] [--adopt]`: see [`crate::onboard::import`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 
 use crate::desired::TenantDesired;
 use crate::diag::{self, Format};
-use crate::graph::auth::{AuthConfig, AuthMethod, Authenticator};
-use crate::graph::client::{GraphContext, GraphOptions};
+use crate::graph::auth::Authenticator;
+use crate::graph::client::GraphContext;
 use crate::onboard::permissions::{self, Purpose, Surface};
 use crate::onboard::profile_edit::{AddOutcome, NewTenant, add_to_repository};
 use crate::onboard::verify::{GraphAccess, VerifyReport, VerifyTarget, render_human, verify};
@@ -115,6 +115,10 @@ pub struct ImportTenantArgs {
     /// ownership marker into the imported objects (the plan is printed first).
     #[arg(long)]
     pub adopt: bool,
+    /// With --adopt: do not ask for confirmation of the adoption plan (for pipelines;
+    /// without a terminal and without it, --adopt is refused).
+    #[arg(long, requires = "adopt")]
+    pub auto_approve: bool,
     /// Read from the built-in emulator (seeded from the profiles) instead of Graph.
     #[arg(long)]
     pub emulator: bool,
@@ -154,10 +158,18 @@ pub fn verify_targets(
     tenants: &[String],
     purpose: Purpose,
 ) -> anyhow::Result<Vec<VerifyTarget>> {
-    for p in profiles {
-        if !all.values().any(|t| t.profiles.contains(p)) {
-            bail!("no profile named `{p}` targets any tenant");
+    let list: Vec<TenantDesired> = all.values().cloned().collect();
+    let mut errors = super::select::unknown_profiles(&list, profiles);
+    for x in tenants {
+        if !list.iter().any(|t| super::select::names_tenant(t, x)) && !crate::load::is_guid(x) {
+            errors.push(format!(
+                "no profile names tenant `{x}`{} (give its id to verify a tenant not yet in a profile)",
+                super::select::hint(x, list.iter().map(|t| t.tenant.name.as_str()))
+            ));
         }
+    }
+    if !errors.is_empty() {
+        bail!("{}", errors.join("\n"));
     }
     let needs_of = |t: &TenantDesired| permissions::needs(t, purpose);
     let mut out: Vec<VerifyTarget> = all
@@ -204,24 +216,6 @@ pub fn verify_targets(
     Ok(out)
 }
 
-/// Authentication and Graph base URL from the shared flags (as `rampart plan`).
-pub fn graph_setup(args: &GraphArgs) -> anyhow::Result<(Authenticator, GraphOptions)> {
-    let options = match &args.graph_url {
-        Some(u) => GraphOptions::with_graph_url(u)?,
-        None => GraphOptions::default(),
-    };
-    let method = args
-        .auth
-        .as_deref()
-        .map(str::parse::<AuthMethod>)
-        .transpose()?;
-    let config =
-        AuthConfig::from_env(method, args.login_url.as_deref(), |k| std::env::var(k).ok())?;
-    let ctx = GraphContext::builder(options.clone()).build()?;
-    let authenticator = Authenticator::new(config, ctx.http().clone())?;
-    Ok((authenticator, options))
-}
-
 /// Runs the checks; the report (no printing).
 pub async fn verify_report(args: &VerifyArgs) -> anyhow::Result<VerifyReport> {
     let all = validated(&args.root)?;
@@ -232,13 +226,14 @@ pub async fn verify_report(args: &VerifyArgs) -> anyhow::Result<VerifyReport> {
         let demo = crate::demo::start(&desired, &args.root.join("profiles"))
             .await
             .context("cannot start the built-in emulator")?;
-        let access = GraphAccess::new(&demo.authenticator, demo.options.graph_url.clone());
+        let ctx = demo.context()?;
+        let access = GraphAccess::new(&demo.authenticator, ctx);
         let report = verify(&access, &targets, purpose).await;
         demo.emulator.shutdown().await;
         Ok(report)
     } else {
-        let (auth, options) = graph_setup(&args.graph)?;
-        let access = GraphAccess::new(&auth, options.graph_url.clone());
+        let (_, ctx, auth) = args.graph.connect()?;
+        let access = GraphAccess::new(&auth, ctx);
         Ok(verify(&access, &targets, purpose).await)
     }
 }
@@ -321,35 +316,42 @@ pub fn run_import(args: &ImportTenantArgs) -> anyhow::Result<i32> {
 /// `rampart import --tenant`: reads the tenant, writes the YAML, and with `--adopt` plans
 /// and applies the adoption. Returns the text for stdout and the exit code.
 pub async fn import(args: &ImportTenantArgs, color: bool) -> anyhow::Result<(String, i32)> {
+    if args.adopt && !args.auto_approve && !std::io::stdin().is_terminal() {
+        // Refused before anything is read or written: adoption writes to the tenant.
+        bail!(
+            "--adopt writes rampart's marker into the tenant's objects and asks for confirmation first, but there is no terminal to ask on: pass --auto-approve (pipelines), or run it in a terminal"
+        );
+    }
     let all = validated(&args.root)?;
     let desired = crate::resolve::find_tenant(&all, &args.tenant)
         .cloned()
         .with_context(|| {
             format!(
-                "no profile names tenant `{}`: add it first (`rampart tenants add`)",
-                args.tenant
+                "no profile names tenant `{}`{}: add it first (`rampart tenants add`)",
+                args.tenant,
+                super::select::hint(&args.tenant, all.values().map(|t| t.tenant.name.as_str()))
             )
         })?;
     let name = desired.tenant.name.clone();
     let mut demo = None;
-    let (auth, options) = if args.emulator {
+    let (auth, context) = if args.emulator {
         let list: Vec<TenantDesired> = all.values().cloned().collect();
         let d = crate::demo::start(&list, &args.root.join("profiles"))
             .await
             .context("cannot start the built-in emulator")?;
-        let options = d.options.clone();
+        let context = d.context()?;
         demo = Some(d);
-        (None, options)
+        (None, context)
     } else {
-        let (a, o) = graph_setup(&args.graph)?;
-        (Some(a), o)
+        let (_, context, a) = args.graph.connect()?;
+        (Some(a), context)
     };
     let authenticator: &Authenticator = match (&auth, &demo) {
         (Some(a), _) => a,
         (None, Some(d)) => &d.authenticator,
         (None, None) => bail!("no authenticator"),
     };
-    let result = import_with(args, &desired, &name, authenticator, &options, color).await;
+    let result = import_with(args, &desired, &name, authenticator, &context, color).await;
     if let Some(d) = demo {
         d.emulator.shutdown().await;
     }
@@ -362,15 +364,12 @@ pub async fn import_with(
     desired: &TenantDesired,
     name: &str,
     authenticator: &Authenticator,
-    options: &GraphOptions,
+    context: &GraphContext,
     color: bool,
 ) -> anyhow::Result<(String, i32)> {
     use crate::onboard::import::{
         AuthConnector, adoption_plan, import_tenant, tenant_label, write_documents,
     };
-    let context = GraphContext::builder(options.clone())
-        .http(authenticator.http().clone())
-        .build()?;
     let client = context.client(authenticator.tenant_auth(&desired.tenant.id)?);
     let imported = import_tenant(&client, name).await?;
     let dir = args
@@ -450,7 +449,7 @@ pub async fn import_with(
             tenant_label(name)
         );
     }
-    let (plan, n) = adoption_plan(&context, authenticator, &desired, Some(&chosen)).await?;
+    let (plan, n) = adoption_plan(context, authenticator, &desired, Some(&chosen)).await?;
     text.push_str("\nAdoption plan:\n");
     text.push_str(&crate::render::render_human(
         &plan,
@@ -459,6 +458,18 @@ pub async fn import_with(
     if n == 0 || plan.errored {
         text.push_str("Nothing to adopt.\n");
         return Ok((text, if plan.errored { exit::ERROR } else { exit::OK }));
+    }
+    if !args.auto_approve {
+        // Show what was done and the plan, then ask, exactly as `apply` does.
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+        drop(out);
+        text.clear();
+        if !super::confirm("Do you want to adopt these objects?")? {
+            eprintln!("Adoption cancelled.");
+            return Ok((text, exit::ERROR));
+        }
     }
     let connector = AuthConnector {
         context: context.clone(),

@@ -11,7 +11,9 @@
 //!   group-name resolution) and [`client::GraphContext`], the run-wide state it shares.
 //! - [`retry`], [`pacing`], [`stats`], [`error`]: the pieces the client is made of.
 //! - [`fleet`]: bounded concurrency across tenants, one task per tenant at a time.
-//! - [`setup`]: flags + environment -> a ready context and authenticator.
+//! - [`setup`]: the one door: flags + environment + cloud defaults -> a ready context and
+//!   authenticator, and the endpoint identity a saved plan records.
+//! - [`cloud`]: the public and national clouds' Graph, login, scope and ARM endpoints.
 //! - [`certificate`]: certificate client assertions without OpenSSL.
 //!
 //! Limits: this layer knows Graph's transport conventions, not the resources; what a
@@ -21,6 +23,7 @@
 pub mod auth;
 pub mod certificate;
 pub mod client;
+pub mod cloud;
 pub mod error;
 pub mod fleet;
 pub mod pacing;

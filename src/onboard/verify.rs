@@ -10,8 +10,10 @@
 //! another tenant.
 //!
 //! I/O goes through the [`Access`] trait so the checks are testable without a network;
-//! [`GraphAccess`] is the real one (the Graph client area's `Authenticator`, plain GETs
-//! for the probes: a probe must see the raw status, not a retried or paged answer).
+//! [`GraphAccess`] is the real one: the Graph client area's `Authenticator`, and probes
+//! through the same [`GraphClient`](crate::graph::client::GraphClient) as `plan` (so
+//! throttling, 429 and 503, is retried with `Retry-After` honoured exactly as for a plan;
+//! a probe reports the status Graph finally answered, never a transient one).
 //! Limits: probes are reads only; a write permission is checked from the token's roles,
 //! never by writing.
 
@@ -22,6 +24,8 @@ use serde::Serialize;
 
 use super::permissions::{Level, Purpose, Surface, admin_consent_url};
 use crate::graph::auth::{AuthError, Authenticator, decode_claims};
+use crate::graph::client::GraphContext;
+use crate::graph::error::GraphError;
 
 /// A bearer token. Never printed: `Debug` is redacted.
 #[derive(Clone)]
@@ -113,39 +117,34 @@ pub trait Access: Send + Sync {
     /// An app-only Graph token obtained from `tenant_id`'s token endpoint. The `tid` is NOT
     /// checked here: verify reports it.
     async fn token(&self, tenant_id: &str) -> Result<Token, TokenFailure>;
-    /// `GET {graph}/{path}` with the token.
-    async fn get(&self, token: &Token, path: &str) -> Result<ProbeAnswer, String>;
+    /// `GET {graph}/{path}` in `tenant_id` (with the token just obtained for it).
+    async fn get(&self, tenant_id: &str, token: &Token, path: &str) -> Result<ProbeAnswer, String>;
     /// The client id, for admin-consent URLs (None for Azure CLI / managed identity).
     fn client_id(&self) -> Option<String>;
     /// The authority for admin-consent URLs.
     fn authority(&self) -> String;
 }
 
-/// The real [`Access`]: credentials from the Graph client area, probes over HTTP.
+/// The real [`Access`]: credentials from the Graph client area, probes through the shared
+/// retrying Graph client.
 pub struct GraphAccess<'a> {
     auth: &'a Authenticator,
-    http: reqwest::Client,
-    graph_url: url::Url,
+    context: GraphContext,
 }
 
 impl std::fmt::Debug for GraphAccess<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GraphAccess")
             .field("auth", &self.auth)
-            .field("graph_url", &self.graph_url.as_str())
+            .field("graph_url", &self.context.options().graph_url.as_str())
             .finish()
     }
 }
 
 impl<'a> GraphAccess<'a> {
-    /// `graph_url` must already have passed the URL policy (`graph::urls::checked_base_url`).
-    pub fn new(auth: &'a Authenticator, graph_url: url::Url) -> Self {
-        let http = auth.http().clone();
-        GraphAccess {
-            auth,
-            http,
-            graph_url,
-        }
+    /// `context` is the run's context from the connection set-up (`crate::graph::setup`).
+    pub fn new(auth: &'a Authenticator, context: GraphContext) -> Self {
+        GraphAccess { auth, context }
     }
 }
 
@@ -163,31 +162,42 @@ impl Access for GraphAccess<'_> {
         }
     }
 
-    async fn get(&self, token: &Token, path: &str) -> Result<ProbeAnswer, String> {
-        let base = self.graph_url.as_str().trim_end_matches('/');
-        let url = format!("{base}/{path}");
-        let resp = self
-            .http
-            .get(&url)
-            .bearer_auth(token.secret())
-            .header("accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| e.without_url().to_string())?;
-        let status = resp.status().as_u16();
-        let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
-        let err = body.get("error");
-        Ok(ProbeAnswer {
-            status,
-            error_code: err
-                .and_then(|e| e.get("code"))
-                .and_then(|c| c.as_str())
-                .map(str::to_string),
-            message: err
-                .and_then(|e| e.get("message"))
-                .and_then(|c| c.as_str())
-                .map(str::to_string),
-        })
+    async fn get(
+        &self,
+        tenant_id: &str,
+        _token: &Token,
+        path: &str,
+    ) -> Result<ProbeAnswer, String> {
+        // The client asks the authenticator for the token (cached since `token` above, and
+        // `tid`-checked); the token argument is what the trait's other implementations use.
+        let auth = self
+            .auth
+            .tenant_auth(tenant_id)
+            .map_err(|e| e.to_string())?;
+        let client = self.context.client(auth);
+        let path = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/{path}")
+        };
+        match client.get(&path).await {
+            Ok(_) => Ok(ProbeAnswer {
+                status: 200,
+                error_code: None,
+                message: None,
+            }),
+            Err(GraphError::Status {
+                status,
+                code,
+                message,
+                ..
+            }) => Ok(ProbeAnswer {
+                status,
+                error_code: code,
+                message,
+            }),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     fn client_id(&self) -> Option<String> {
@@ -495,7 +505,7 @@ pub async fn verify_tenant(access: &dyn Access, target: &VerifyTarget) -> Tenant
             }
         }
         let path = s.probe_path();
-        let check = match access.get(&token, path).await {
+        let check = match access.get(&target.tenant_id, &token, path).await {
             Ok(a) if (200..300).contains(&a.status) => Check {
                 id: format!("probe:{s}"),
                 surface: Some(*s),
@@ -678,7 +688,7 @@ mod tests {
                 e.encode(payload)
             )))
         }
-        async fn get(&self, _: &Token, _: &str) -> Result<ProbeAnswer, String> {
+        async fn get(&self, _: &str, _: &Token, _: &str) -> Result<ProbeAnswer, String> {
             *self.probes.lock().unwrap_or_else(|e| e.into_inner()) += 1;
             Ok(ProbeAnswer {
                 status: 200,

@@ -325,8 +325,8 @@ fn diff_policy(
                     &obs.groups,
                 );
                 plan.notes.push(format!(
-                    "an unmanaged policy named {:?} (id {}) exists; rampart will not create a duplicate or modify it. Adopt it (`rampart import`) or rename one of them.",
-                    l.name, l.id
+                    "an unmanaged policy named {:?} (id {}) exists; rampart will not create a duplicate or modify it. Adopt it (`rampart import --tenant {} --adopt`) or rename one of them.",
+                    l.name, l.id, plan.address.tenant
                 ));
             } else {
                 plan.action = Action::Create;
@@ -572,8 +572,8 @@ fn diff_rule(address: Address, r: &DesiredDetectionRule, obs: &ObservedTenant) -
             let observed = rule_leaves(&o.display_name, &o.description, &o.normalised);
             plan.unchanged_fields = compare("", &observed, &desired, &mut plan.changes);
             plan.notes.push(format!(
-                "an unmanaged detection rule with id {:?} exists; rampart will not modify it. Adopt it (`rampart tenants import --adopt`) or choose another `ruleId`.",
-                o.id
+                "an unmanaged detection rule with id {:?} exists; rampart will not modify it. Adopt it (`rampart import --tenant {} --adopt`) or choose another `ruleId`.",
+                o.id, plan.address.tenant
             ));
         }
         Some(o) => {

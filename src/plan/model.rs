@@ -133,6 +133,9 @@ pub struct Plan {
     /// valid for these inputs.
     pub inputs_digest: String,
     pub created_from: CreatedFrom,
+    /// The endpoint the plan was made against; `apply` refuses a plan made elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<super::saved::Endpoint>,
     /// Sorted by tenant name.
     pub tenants: Vec<TenantPlan>,
     /// True when any tenant failed or any object is in error: apply must refuse the plan.
@@ -415,6 +418,7 @@ impl Plan {
             rampart_version: env!("CARGO_PKG_VERSION").to_string(),
             inputs_digest,
             created_from,
+            endpoint: None,
             tenants,
             errored: false,
             summary: Summary::default(),

@@ -70,3 +70,93 @@ pub fn inputs_digest(desired: &[TenantDesired]) -> String {
         .collect();
     normalise::digest(&serde_json::Value::Array(v))
 }
+
+/// The endpoint a plan was made against (recorded in [`Plan::endpoint`]): a plan observed
+/// one service and is only valid there, so `apply` compares it with the configured endpoint
+/// before it asks for any token ([`Endpoint::check_same`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoint {
+    /// `public`, `usgov`, `usgovdod` or `china` (see `crate::graph::cloud`).
+    pub cloud: String,
+    /// Graph base URL, without a trailing slash.
+    pub graph_url: String,
+    /// Login authority, without a trailing slash.
+    pub authority: String,
+    /// True for `plan --emulator`: an emulator inside that one process, gone when it ended.
+    #[serde(default)]
+    pub in_process_emulator: bool,
+}
+
+/// A saved plan that must not be applied to the configured endpoint.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EndpointMismatch {
+    /// Made with `plan --emulator`.
+    #[error(
+        "this plan was made with `plan --emulator` against an emulator that lived only in that run, so it cannot be applied anywhere; \
+         to rehearse plan and apply, serve one with `rampart emulator`, set RAMPART_GRAPH_URL and AZURE_AUTHORITY_HOST to its address \
+         (and AZURE_CLIENT_ID / AZURE_CLIENT_SECRET to the app it prints), then `rampart plan --out FILE` and `rampart apply FILE`"
+    )]
+    InProcessEmulator,
+    /// The plan records no endpoint (made by `plan` before endpoints were recorded).
+    #[error("this plan does not record the endpoint it was made against; plan again")]
+    Unrecorded,
+    /// Made against another endpoint.
+    #[error(
+        "this plan was made against {} and the configured endpoint is {}: a plan only applies where it was made; plan again against the endpoint you mean",
+        .planned.describe(), .configured.describe()
+    )]
+    Different {
+        /// Where the plan was made.
+        planned: Box<Endpoint>,
+        /// Where apply would send it.
+        configured: Box<Endpoint>,
+    },
+}
+
+impl Endpoint {
+    /// The endpoint of `plan --emulator`.
+    pub fn in_process_emulator() -> Self {
+        Endpoint {
+            cloud: "public".into(),
+            graph_url: "in-process emulator".into(),
+            authority: "in-process emulator".into(),
+            in_process_emulator: true,
+        }
+    }
+
+    /// One line for messages: `Graph <url>, authority <url> (cloud <c>)`.
+    pub fn describe(&self) -> String {
+        if self.in_process_emulator {
+            return "the in-process emulator of `plan --emulator`".into();
+        }
+        format!(
+            "Graph {}, authority {} (cloud {})",
+            self.graph_url, self.authority, self.cloud
+        )
+    }
+
+    /// Whether a plan recording `planned` may be applied with `configured` as the endpoint.
+    pub fn check_same(
+        planned: Option<&Endpoint>,
+        configured: &Endpoint,
+    ) -> Result<(), EndpointMismatch> {
+        let Some(planned) = planned else {
+            return Err(EndpointMismatch::Unrecorded);
+        };
+        if planned.in_process_emulator {
+            return Err(EndpointMismatch::InProcessEmulator);
+        }
+        let norm = |s: &str| s.trim_end_matches('/').to_ascii_lowercase();
+        if planned.cloud != configured.cloud
+            || norm(&planned.graph_url) != norm(&configured.graph_url)
+            || norm(&planned.authority) != norm(&configured.authority)
+        {
+            return Err(EndpointMismatch::Different {
+                planned: Box::new(planned.clone()),
+                configured: Box::new(configured.clone()),
+            });
+        }
+        Ok(())
+    }
+}

@@ -250,3 +250,114 @@ fn kinds_filter_recounts() {
     assert_eq!(p.summary.to_destroy, 1);
     assert_eq!(p.summary.errors, 1, "the failed tenant stays");
 }
+
+/// A fleet of `n` tenants `t0001`...: every tenant gets the same two creates (antivirus and
+/// firewall, not yet in the tenant), except that with `mixed` the first five tenants differ:
+/// `t0001` failed, `t0002` deletes a managed rule, `t0003` is in step, `t0004` has an update.
+fn fleet_of(n: usize, mixed: bool) -> Plan {
+    let mut tenants = Vec::new();
+    for i in 1..=n {
+        let name = format!("t{i:04}");
+        let t = match (mixed, i) {
+            (true, 1) => TenantPlan::failed(
+                &name,
+                &tenant_id(&name),
+                "Graph GET /beta/deviceManagement/configurationPolicies: 403 Forbidden (accessDenied)",
+            ),
+            (true, 2) => diff_tenant(
+                &desired(&name, true, vec![av("2"), firewall()]),
+                &observed(
+                    &[],
+                    &[graph_rule(&rule("old-rule", QUERY, &["T1059"]), true)],
+                    None,
+                ),
+            ),
+            (true, 3) => diff_tenant(
+                &desired(&name, false, vec![av("2")]),
+                &observed(&[graph_policy(&av("2"), "p-in-step", true)], &[], None),
+            ),
+            (true, 4) => diff_tenant(
+                &desired(&name, false, vec![av("6"), firewall()]),
+                &observed(
+                    &[
+                        graph_policy(&av("2"), &format!("p-av-{i}"), true),
+                        graph_policy(&firewall(), &format!("p-fw-{i}"), true),
+                    ],
+                    &[],
+                    None,
+                ),
+            ),
+            _ => diff_tenant(
+                &desired(&name, false, vec![av("2"), firewall()]),
+                &observed(&[], &[], None),
+            ),
+        };
+        tenants.push(t);
+    }
+    plan_of(tenants)
+}
+
+#[test]
+fn markdown_one_tenant_snapshot() {
+    insta::assert_snapshot!(render_markdown(
+        &fleet_of(1, false),
+        rampart::render::COMMENT_LIMIT
+    ));
+}
+
+#[test]
+fn markdown_five_tenants_snapshot() {
+    // Errors first (the failed tenant), then the deletion, then the largest group, then the
+    // update; the tenant in step is one line.
+    insta::assert_snapshot!(render_markdown(
+        &fleet_of(5, true),
+        rampart::render::COMMENT_LIMIT
+    ));
+}
+
+#[test]
+fn markdown_five_hundred_tenants_snapshot() {
+    insta::assert_snapshot!(render_markdown(
+        &fleet_of(500, true),
+        rampart::render::COMMENT_LIMIT
+    ));
+}
+
+/// Issue 9: 500 tenants with one identical change set name the change once, far under
+/// GitHub's limit, and list every tenant.
+#[test]
+fn markdown_of_500_identical_tenants_names_the_change_once() {
+    let p = fleet_of(500, false);
+    let md = render_markdown(&p, rampart::render::COMMENT_LIMIT);
+    assert!(md.chars().count() < 65_536, "{} chars", md.chars().count());
+    assert_eq!(
+        md.matches("AntivirusPolicy \"baseline-antivirus\"").count(),
+        1,
+        "{md}"
+    );
+    assert!(md.contains("2 changes, in 500 tenants"), "{md}");
+    assert!(md.contains("`t0500`"));
+    assert!(!md.contains("was cut"));
+}
+
+/// At any fleet size, with change sets that all differ, the comment stays under the limit
+/// and says how to read the whole plan.
+#[test]
+fn markdown_of_distinct_change_sets_stays_under_the_limit() {
+    for n in [50, 400, 2_000] {
+        let tenants: Vec<TenantPlan> = (0..n)
+            .map(|i| {
+                let name = format!("tenant-{i:05}");
+                diff_tenant(
+                    &desired(&name, false, vec![av(&format!("{i}"))]),
+                    &observed(&[graph_policy(&av("2"), "p", true)], &[], None),
+                )
+            })
+            .collect();
+        let md = render_markdown(&plan_of(tenants), rampart::render::COMMENT_LIMIT);
+        assert!(md.chars().count() <= 65_536, "{n}: {}", md.chars().count());
+        if n >= 400 {
+            assert!(md.contains("rampart show plan.json"), "{n}");
+        }
+    }
+}
