@@ -524,9 +524,8 @@ pub async fn apply_tenant(
     let g: &dyn TenantGraph = g.as_ref();
     let mut counts = Counts::default();
     let mut tenant_error: Option<String> = None;
-    if let TenantStatus::Failed { error } = &tp.status {
-        // An errored plan is refused before this; keep the tenant out regardless.
-        tenant_error = Some(format!("the tenant failed at plan time: {error}"));
+    if let Some(why) = errored_tenant(tp) {
+        tenant_error = Some(why);
     }
     // Creates and updates in address order, then deletions.
     let mut order: Vec<&ObjectPlan> = tp
@@ -692,6 +691,36 @@ pub async fn apply_tenant(
         counts,
         objects: results,
         requests: g.stats(),
+    }
+}
+
+/// Why a tenant's plan must not be applied at all (isolation: the engine skips it and
+/// reports this; the other tenants are applied). A tenant that failed at plan time, or
+/// with any object in error (its plan is incomplete, e.g. a marker found on two objects).
+pub fn errored_tenant(tp: &TenantPlan) -> Option<String> {
+    if let TenantStatus::Failed { error } = &tp.status {
+        return Some(format!("the tenant failed at plan time: {error}"));
+    }
+    let errors: Vec<String> = tp
+        .objects
+        .iter()
+        .filter(|o| o.action == Action::Error)
+        .map(|o| {
+            format!(
+                "{}: {}",
+                o.address,
+                o.error.as_deref().unwrap_or("cannot be planned")
+            )
+        })
+        .collect();
+    if errors.is_empty() {
+        None
+    } else {
+        Some(format!(
+            "nothing is written to this tenant: its plan has {} error(s): {}",
+            errors.len(),
+            errors.join("; ")
+        ))
     }
 }
 

@@ -148,7 +148,11 @@ async fn execute(args: &ApplyArgs, color: bool) -> anyhow::Result<Option<ApplyRe
         let plan = crate::plan::load(&bytes)
             .with_context(|| format!("{} cannot be applied", file.display()))?;
         if !args.skip_inputs_check {
-            opts.current_inputs_digest = Some(current_digest(args, &plan)?);
+            // The inputs themselves, not only their digest: apply re-derives every request
+            // from them and the plan's recorded observations (an edited plan is refused).
+            let inputs = current_inputs(args, &plan)?;
+            opts.current_inputs_digest = Some(inputs_digest(&inputs));
+            opts.current_inputs = Some(inputs);
         }
         let connector = graph_connector(&args.graph)?;
         return Ok(Some(apply_plan(&plan, &connector, &opts).await?));
@@ -212,8 +216,10 @@ async fn confirm_and_apply(
     // The plan goes to stderr so that stdout stays the report (JSON for pipelines).
     eprint!("{}", render_human(plan, HumanOptions { color }));
     if plan.errored {
-        // apply_plan refuses it too; say it before asking anything.
-        bail!("the plan has errors; nothing was applied");
+        // Isolation: errored tenants are skipped and reported; the others are applied.
+        eprintln!(
+            "The plan has errors: the tenants they are in are skipped; the others are applied."
+        );
     }
     if !plan.summary.has_changes() {
         eprintln!("No changes. Nothing to apply.");
@@ -236,8 +242,8 @@ async fn confirm_and_apply(
     Ok(Some(apply_plan(plan, connector, opts).await?))
 }
 
-/// The digest of the repository's current desired state for the plan's tenants.
-fn current_digest(args: &ApplyArgs, plan: &Plan) -> anyhow::Result<String> {
+/// The repository's current desired state for the plan's tenants.
+fn current_inputs(args: &ApplyArgs, plan: &Plan) -> anyhow::Result<Vec<TenantDesired>> {
     let mut pa = args.plan_args();
     pa.select = Selection::default();
     let (all, _) = select_tenants(&pa).context(
@@ -249,7 +255,7 @@ fn current_digest(args: &ApplyArgs, plan: &Plan) -> anyhow::Result<String> {
         .into_iter()
         .filter(|d| names.contains(d.tenant.name.as_str()))
         .collect();
-    Ok(inputs_digest(&chosen))
+    Ok(chosen)
 }
 
 fn graph_setup(g: &GraphArgs) -> anyhow::Result<(GraphConnector, String)> {

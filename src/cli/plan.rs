@@ -298,6 +298,7 @@ mod tests {
             tenant_id: "t".into(),
             status: TenantStatus::Ok,
             objects: vec![],
+            observation: None,
         };
         if let Some(a) = action {
             t.objects.push(ObjectPlan::new(

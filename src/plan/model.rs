@@ -194,6 +194,11 @@ pub struct TenantPlan {
     pub status: TenantStatus,
     /// Deletions first, then by address.
     pub objects: Vec<ObjectPlan>,
+    /// Everything the planner read of the tenant (normalised), recorded so that apply can
+    /// re-derive every object's requests from it and the current inputs and refuse a plan
+    /// whose requests were edited (see `apply::rederive`). `None` for a failed tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observation: Option<crate::plan::ObservedTenant>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -381,6 +386,7 @@ impl TenantPlan {
                 error: error.into(),
             },
             objects: Vec::new(),
+            observation: None,
         }
     }
 
