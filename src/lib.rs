@@ -15,6 +15,7 @@ pub mod fetch;
 pub mod graph;
 pub mod import;
 pub mod load;
+pub mod lock;
 pub mod onboard;
 pub mod plan;
 pub mod render;

@@ -81,7 +81,7 @@ impl Lists {
 /// The path to list a collection for marker lookups (policies: only the fields needed).
 fn list_path(collection: &str) -> String {
     if collection == entity::POLICIES {
-        format!("{collection}?$select=id,name,description,templateReference")
+        format!("{collection}?$select=id,name,description,templateReference,createdDateTime")
     } else {
         collection.to_string()
     }
@@ -279,6 +279,8 @@ struct ObjectRun<'a> {
     result: ObjectResult,
     ids: BTreeMap<&'static str, String>,
     written: BTreeMap<String, Written>,
+    /// Objects this run created that carry the marker: (collection path, id).
+    created: Vec<(String, String)>,
 }
 
 impl<'a> ObjectRun<'a> {
@@ -297,6 +299,7 @@ impl<'a> ObjectRun<'a> {
             },
             ids: BTreeMap::new(),
             written: BTreeMap::new(),
+            created: Vec::new(),
         }
     }
 
@@ -327,6 +330,24 @@ impl<'a> ObjectRun<'a> {
                         return Ok(id);
                     }
                     last = Some(e);
+                }
+                // Entra answers a duplicate directory role assignment with 400 "A
+                // conflicting object ... is present in the directory" (not 409): the same
+                // (role, principal, scope) made by a concurrent apply is ours to use.
+                Err(e @ CallError::Http { status: 400, .. })
+                    if EntityPath::parse(path).map(|p| p.kind)
+                        == Some(EntityKind::RoleAssignment(
+                            crate::desired::RbacSystem::Directory,
+                        ))
+                        && e.to_string().contains("conflicting object") =>
+                {
+                    if let Some(id) = self.lookup_created(path, body).await? {
+                        self.result.messages.push(format!(
+                            "create answered that the same directory role assignment exists ({id}); used it"
+                        ));
+                        return Ok(id);
+                    }
+                    return Err(e);
                 }
                 Err(e @ CallError::Http { status: 409, .. }) => {
                     // A conflict on a client-chosen id: ours if it carries our marker (an
@@ -427,6 +448,9 @@ impl<'a> ObjectRun<'a> {
                 };
                 self.ids.insert(ph, id.clone());
                 self.result.created_ids.push(id.clone());
+                if ep.as_ref().is_some_and(|p| carries_marker(p.kind)) {
+                    self.created.push((path.clone(), id.clone()));
+                }
                 let w = self.written.entry(format!("{path}/{id}")).or_default();
                 w.kind = ep.map(|p| p.kind);
                 w.body = body;
@@ -447,6 +471,76 @@ impl<'a> ObjectRun<'a> {
                     } else {
                         w.body = body;
                     }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Convergence without a lock: another apply may have created the same object at the
+    /// same time (both saw nothing at their freshness check). For each object this run
+    /// created, the collection is listed; when several objects carry the marker, every
+    /// apply keeps the same one, the oldest (`createdDateTime`, then id), and the apply
+    /// whose copy is newer deletes its own. The rule needs no coordination: both sides
+    /// compute the same survivor.
+    async fn converge(
+        &mut self,
+        lists: &mut BTreeMap<String, Vec<Value>>,
+    ) -> Result<(), CallError> {
+        let created = std::mem::take(&mut self.created);
+        let name = self.o.address.name.clone();
+        for (collection, id) in created {
+            let path = list_path(&collection);
+            if !lists.contains_key(&path) {
+                let items = self.g.list(&path).await?;
+                lists.insert(path.clone(), items);
+            }
+            let items = &lists[&path];
+            let ours = items.iter().find(|v| s(v, "id") == id);
+            let kind = ours.and_then(entity::policy_kind);
+            let mut carriers: Vec<&Value> = items
+                .iter()
+                .filter(|v| {
+                    entity::marker_of(v).as_deref() == Some(name.as_str())
+                        && entity::policy_kind(v) == kind
+                })
+                .collect();
+            if carriers.len() < 2 || ours.is_none() {
+                continue;
+            }
+            // Parsed, not compared as text: Graph does not promise one number of
+            // fractional digits. An unparsable time sorts last (never kept over a dated one).
+            let created = |v: &Value| {
+                time::OffsetDateTime::parse(
+                    s(v, "createdDateTime"),
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .ok()
+            };
+            carriers.sort_by(|a, b| {
+                let (ca, cb) = (created(a), created(b));
+                (ca.is_none(), ca, s(a, "id")).cmp(&(cb.is_none(), cb, s(b, "id")))
+            });
+            let keep = s(carriers[0], "id").to_string();
+            if keep == id {
+                self.result.messages.push(format!(
+                    "another apply created {} more object(s) carrying this marker at the same time; this apply's ({id}) is the oldest and is kept (the other apply removes its copy)",
+                    carriers.len() - 1
+                ));
+                continue;
+            }
+            self.resend(HttpMethod::Delete, &format!("{collection}/{id}"), None)
+                .await?;
+            self.result.messages.push(format!(
+                "another apply created this object at the same time ({keep}, older): removed this apply's copy {id}"
+            ));
+            self.result.created_ids.retain(|c| c != &id);
+            if let Some(w) = self.written.get_mut(&format!("{collection}/{id}")) {
+                w.deleted = true;
+            }
+            for v in self.ids.values_mut() {
+                if *v == id {
+                    *v = keep.clone();
                 }
             }
         }
@@ -502,6 +596,20 @@ impl<'a> ObjectRun<'a> {
         }
         Ok(())
     }
+}
+
+/// Whether objects of this kind carry rampart's marker (Entra directory role assignments
+/// and detection rules do not need convergence: the first has no description, the second
+/// a client-chosen id that Graph refuses to duplicate).
+fn carries_marker(kind: EntityKind) -> bool {
+    matches!(
+        kind,
+        EntityKind::Policy
+            | EntityKind::RoleDefinition(_)
+            | EntityKind::RoleAssignment(
+                crate::desired::RbacSystem::Defender | crate::desired::RbacSystem::Intune
+            )
+    )
 }
 
 fn skipped(o: &ObjectPlan, outcome: Outcome, why: String) -> ObjectResult {
@@ -651,11 +759,33 @@ pub async fn apply_tenant(
                 });
                 slots.push(Some(run.result));
             }
-            None if opts.verify => {
+            None => {
                 slots.push(None);
                 to_verify.push((i, run));
             }
-            None => slots.push(Some(run.result)),
+        }
+    }
+
+    // 2b. Convergence with concurrent applies (see `ObjectRun::converge`): collections
+    // are listed once, after every create of the tenant.
+    let mut converge_lists: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for (_, run) in &mut to_verify {
+        if tenant_error.is_some() {
+            break;
+        }
+        if let Err(e) = run.converge(&mut converge_lists).await {
+            if e.tenant_wide() {
+                tenant_error = Some(e.to_string());
+            }
+            run.result.outcome = Outcome::Failed;
+            run.result
+                .messages
+                .push(format!("cannot check for a concurrent apply's copy: {e}"));
+        }
+    }
+    if !opts.verify {
+        for (i, run) in to_verify.drain(..) {
+            slots[i] = Some(run.result);
         }
     }
 

@@ -73,6 +73,10 @@ pub struct ApplyOptions {
     /// Wait before re-sending after an unknown outcome, doubled each time (a 5xx or a
     /// dropped connection usually means the service is struggling).
     pub ambiguous_backoff: std::time::Duration,
+    /// The lock held per tenant while its writes run (see [`crate::lock`]).
+    pub lock: crate::lock::LockConfig,
+    /// How long to wait for a tenant's lock held by another apply (`--lock-timeout`).
+    pub lock_timeout: std::time::Duration,
 }
 
 impl Default for ApplyOptions {
@@ -87,6 +91,8 @@ impl Default for ApplyOptions {
             verify: true,
             ambiguous_attempts: 5,
             ambiguous_backoff: std::time::Duration::from_millis(200),
+            lock: crate::lock::LockConfig::None,
+            lock_timeout: crate::lock::DEFAULT_TIMEOUT,
         }
     }
 }
@@ -143,13 +149,28 @@ pub async fn apply_plan(
             if let Some(why) = engine::errored_tenant(t) {
                 return engine::unreachable_tenant(t, why);
             }
-            match connector.connect(t) {
+            // The tenant's lock is held from before its freshness checks until after its
+            // read-backs: a second apply waits, then finds this one's objects (stale
+            // creates) and writes nothing twice.
+            let held = match opts.lock.acquire(&t.tenant_id, opts.lock_timeout).await {
+                Ok(h) => h,
+                Err(e) => return engine::unreachable_tenant(t, format!("lock: {e}")),
+            };
+            let mut report = match connector.connect(t) {
                 Ok(g) => engine::apply_tenant(t, g, opts).await,
                 Err(e) => engine::unreachable_tenant(t, e),
+            };
+            if let Err(e) = held.release().await
+                && report.error.is_none()
+            {
+                report.error = Some(format!("applied, but the lock was not released: {e}"));
             }
+            report
         })
         .buffer_unordered(opts.parallelism.max(1))
         .collect()
         .await;
-    Ok(ApplyReport::new(tenants))
+    let mut report = ApplyReport::new(tenants);
+    report.lock = opts.lock.describe();
+    Ok(report)
 }

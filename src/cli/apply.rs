@@ -139,6 +139,10 @@ pub fn run(args: &ApplyArgs, color: bool) -> anyhow::Result<i32> {
 /// Loads or makes the plan, confirms, applies. `None`: the user declined.
 async fn execute(args: &ApplyArgs, color: bool) -> anyhow::Result<Option<ApplyReport>> {
     let mut opts = args.options()?;
+    // Which lock is held per tenant (RAMPART_LOCK...; local file locks by default).
+    opts.lock = crate::lock::LockConfig::from_env(&args.root, |k| std::env::var(k).ok())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    eprintln!("Lock: {}", opts.lock.describe());
     if let Some(file) = &args.plan_file {
         if args.emulator {
             bail!("--emulator plans afresh; it cannot be combined with a plan file");

@@ -133,6 +133,13 @@ pub fn run(args: &PlanArgs, color: bool) -> anyhow::Result<i32> {
         .build()
         .context("cannot start the async runtime")?;
     let plan = rt.block_on(make_plan(args))?;
+    // Planning only reads; say which lock an apply of this plan will hold per tenant.
+    if let Ok(lock) = crate::lock::LockConfig::from_env(&args.root, |k| std::env::var(k).ok()) {
+        eprintln!(
+            "Lock: none held while planning; apply holds: {}",
+            lock.describe()
+        );
+    }
     let text = match args.format {
         PlanFormat::Human => render_human(&plan, HumanOptions { color }),
         PlanFormat::Json => render_json(&plan),

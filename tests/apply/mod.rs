@@ -3,6 +3,7 @@
 //! are made with the real fetch and diff; apply goes through the shared Graph client.
 //! Small fleets and zero latency keep the module fast; faults are seeded.
 
+mod concurrency;
 mod crash;
 mod safety;
 
