@@ -149,8 +149,23 @@ fn find_existing(
                 }
             }
             EntityKind::RoleDefinition(_) | EntityKind::RoleAssignment(_) => {
-                if entity::marker_of(it).as_deref() == Some(name) {
-                    return Some((id, "an object carrying this marker exists".into()));
+                match entity::marker_of(it) {
+                    Some(m) if m == name => {
+                        return Some((id, "an object carrying this marker exists".into()));
+                    }
+                    // The planner's look-alike rule, re-checked at apply: an unmanaged role
+                    // (or assignment) with the display name appeared after the plan.
+                    None if look_alikes
+                        && !s(body, "displayName").is_empty()
+                        && s(it, "displayName") == s(body, "displayName") =>
+                    {
+                        return Some((
+                            id,
+                            "an unmanaged object with this display name appeared (adoption candidate)"
+                                .into(),
+                        ));
+                    }
+                    _ => {}
                 }
             }
         }

@@ -404,3 +404,47 @@ async fn issue10_one_broken_tenant_among_five_never_stops_the_others() {
         fleet.emulator.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue10_a_look_alike_role_definition_that_appeared_after_the_plan_is_not_created() {
+    use rampart::apply::Connector;
+    let fleet = fleet(desired(1, 1200), FaultConfig::none(), 1, |_| None).await;
+    let emu = fleet.emulator.admin().clone();
+    let plan = fleet.plan(1).await.expect("plan");
+    let (_, role) = plan
+        .objects()
+        .find(|(_, o)| {
+            o.requests
+                .iter()
+                .any(|r| r.purpose == RequestPurpose::CreateRoleDefinition)
+        })
+        .expect("the baseline creates a custom role");
+    let body = role.requests[0].body.clone().unwrap();
+    // Someone makes a role with the same display name, by hand, after the plan.
+    let mut by_hand = body.clone();
+    by_hand["description"] = json!("made in the Defender portal");
+    let c = fleet.connector().unwrap();
+    let g = c.connect(&plan.tenants[0]).expect("connected");
+    g.write(HttpMethod::Post, &role.requests[0].path, Some(&by_hand))
+        .await
+        .expect("created by hand");
+    emu.clear_log();
+    let r = fleet.apply(&plan, &checked(&fleet)).await.expect("reported");
+    let result = r
+        .tenants
+        .iter()
+        .flat_map(|t| &t.objects)
+        .find(|o| o.address == role.address.to_string())
+        .unwrap();
+    assert_eq!(result.outcome, rampart::apply::Outcome::Stale, "{result:#?}");
+    assert!(
+        result.messages.iter().any(|m| m.contains("display name appeared")),
+        "{result:#?}"
+    );
+    assert!(
+        !writes(&emu).iter().any(|w| w.path.contains("roleDefinitions")),
+        "no role definition create was sent: {:#?}",
+        writes(&emu)
+    );
+    fleet.emulator.shutdown().await;
+}
