@@ -18,6 +18,7 @@ pub mod load;
 pub mod lock;
 pub mod onboard;
 pub mod plan;
+pub mod redact;
 pub mod render;
 pub mod resolve;
 pub mod settings;

@@ -119,7 +119,7 @@ pub fn run(args: &ApplyArgs, color: bool) -> anyhow::Result<i32> {
         None => return Ok(exit::ERROR),
     };
     if let Some(path) = &args.report {
-        std::fs::write(path, report.to_json())
+        std::fs::write(path, crate::redact::scrub(&report.to_json()).as_bytes())
             .with_context(|| format!("cannot write the report to {}", path.display()))?;
     }
     let text = match args.format {
@@ -127,7 +127,7 @@ pub fn run(args: &ApplyArgs, color: bool) -> anyhow::Result<i32> {
         ApplyFormat::Json => report.to_json(),
     };
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
+    stdout.write_all(crate::redact::scrub(&text).as_bytes())?;
     stdout.flush()?;
     Ok(if report.success {
         exit::OK
@@ -218,7 +218,10 @@ async fn confirm_and_apply(
     color: bool,
 ) -> anyhow::Result<Option<ApplyReport>> {
     // The plan goes to stderr so that stdout stays the report (JSON for pipelines).
-    eprint!("{}", render_human(plan, HumanOptions { color }));
+    eprint!(
+        "{}",
+        crate::redact::scrub(&render_human(plan, HumanOptions { color }))
+    );
     if plan.errored {
         // Isolation: errored tenants are skipped and reported; the others are applied.
         eprintln!(

@@ -104,7 +104,7 @@ pub fn run() -> i32 {
     match dispatch(&cli) {
         Ok(code) => code,
         Err(err) => {
-            anstream::eprintln!("error: {err:#}");
+            anstream::eprintln!("error: {}", crate::redact::scrub(&format!("{err:#}")));
             exit::ERROR
         }
     }
@@ -218,7 +218,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
 fn write_stdout(text: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
+    stdout.write_all(crate::redact::scrub(text).as_bytes())?;
     stdout.flush()?;
     Ok(())
 }
@@ -235,7 +235,7 @@ fn init_tracing(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::redact::stderr)
         .with_target(false)
         .try_init();
 }

@@ -150,7 +150,7 @@ pub fn run(args: &PlanArgs, color: bool) -> anyhow::Result<i32> {
             .with_context(|| format!("cannot write the plan to {}", out.display()))?;
     }
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
+    stdout.write_all(crate::redact::scrub(&text).as_bytes())?;
     stdout.flush()?;
     Ok(exit_code(&plan, args.detailed_exitcode))
 }

@@ -429,20 +429,32 @@ async fn issue10_a_look_alike_role_definition_that_appeared_after_the_plan_is_no
         .await
         .expect("created by hand");
     emu.clear_log();
-    let r = fleet.apply(&plan, &checked(&fleet)).await.expect("reported");
+    let r = fleet
+        .apply(&plan, &checked(&fleet))
+        .await
+        .expect("reported");
     let result = r
         .tenants
         .iter()
         .flat_map(|t| &t.objects)
         .find(|o| o.address == role.address.to_string())
         .unwrap();
-    assert_eq!(result.outcome, rampart::apply::Outcome::Stale, "{result:#?}");
-    assert!(
-        result.messages.iter().any(|m| m.contains("display name appeared")),
+    assert_eq!(
+        result.outcome,
+        rampart::apply::Outcome::Stale,
         "{result:#?}"
     );
     assert!(
-        !writes(&emu).iter().any(|w| w.path.contains("roleDefinitions")),
+        result
+            .messages
+            .iter()
+            .any(|m| m.contains("display name appeared")),
+        "{result:#?}"
+    );
+    assert!(
+        !writes(&emu)
+            .iter()
+            .any(|w| w.path.contains("roleDefinitions")),
         "no role definition create was sent: {:#?}",
         writes(&emu)
     );
