@@ -75,7 +75,7 @@ pub struct ApplyOptions {
     pub ambiguous_backoff: std::time::Duration,
     /// The lock held per tenant while its writes run (see [`crate::lock`]).
     pub lock: crate::lock::LockConfig,
-    /// How long to wait for a tenant's lock held by another apply (`--lock-timeout`).
+    /// How long to wait for a tenant's lock held by another apply (`RAMPART_LOCK_TIMEOUT`).
     pub lock_timeout: std::time::Duration,
 }
 

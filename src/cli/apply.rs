@@ -142,6 +142,8 @@ async fn execute(args: &ApplyArgs, color: bool) -> anyhow::Result<Option<ApplyRe
     // Which lock is held per tenant (RAMPART_LOCK...; local file locks by default).
     opts.lock = crate::lock::LockConfig::from_env(&args.root, |k| std::env::var(k).ok())
         .map_err(|e| anyhow::anyhow!(e))?;
+    opts.lock_timeout =
+        crate::lock::timeout_from_env(|k| std::env::var(k).ok()).map_err(|e| anyhow::anyhow!(e))?;
     eprintln!("Lock: {}", opts.lock.describe());
     if let Some(file) = &args.plan_file {
         if args.emulator {

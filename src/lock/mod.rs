@@ -17,9 +17,9 @@
 //! duplicates without any lock. With a lock the second apply finds the first one's
 //! objects and writes nothing.
 //!
-//! Waiting: a held lock is retried every [`POLL`] until `timeout` (Terraform's
-//! `-lock-timeout`); then that tenant fails with [`LockError::Timeout`] and the others go
-//! on.
+//! Waiting: a held lock is retried every [`POLL`] until `timeout` (`RAMPART_LOCK_TIMEOUT`,
+//! like Terraform's `-lock-timeout`); then that tenant fails with [`LockError::Timeout`] and
+//! the others go on.
 
 pub mod blob;
 
@@ -30,7 +30,7 @@ pub use blob::{BlobAuth, BlobLease, BlobLockConfig};
 
 /// How often a held lock is tried again.
 pub const POLL: Duration = Duration::from_millis(250);
-/// Default wait for a held lock (`--lock-timeout`).
+/// Default wait for a held lock (`RAMPART_LOCK_TIMEOUT`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Which lock apply holds per tenant.
@@ -53,6 +53,21 @@ pub const ENV_BLOB_ACCOUNT: &str = "RAMPART_LOCK_BLOB_ACCOUNT";
 pub const ENV_BLOB_KEY: &str = "RAMPART_LOCK_BLOB_KEY";
 pub const ENV_BLOB_SAS: &str = "RAMPART_LOCK_BLOB_SAS";
 pub const ENV_BLOB_TOKEN: &str = "RAMPART_LOCK_BLOB_TOKEN";
+
+/// Seconds to wait for a held lock (default [`DEFAULT_TIMEOUT`]).
+pub const ENV_TIMEOUT: &str = "RAMPART_LOCK_TIMEOUT";
+
+/// The wait for a held lock from `RAMPART_LOCK_TIMEOUT` (whole seconds).
+pub fn timeout_from_env(get: impl Fn(&str) -> Option<String>) -> Result<Duration, String> {
+    match get(ENV_TIMEOUT) {
+        None => Ok(DEFAULT_TIMEOUT),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("{ENV_TIMEOUT}={v:?} is not a number of seconds")),
+    }
+}
 
 impl LockConfig {
     /// The lock chosen by the environment: `RAMPART_LOCK` = `local` (the default: file
@@ -145,7 +160,9 @@ pub enum LockError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the lock {what} is held by another apply; gave up after {waited:?} (--lock-timeout)")]
+    #[error(
+        "the lock {what} is held by another apply; gave up after {waited:?} (RAMPART_LOCK_TIMEOUT)"
+    )]
     Timeout { what: String, waited: Duration },
     #[error("Azure Blob lease on {url}: {detail}")]
     Blob { url: String, detail: String },
