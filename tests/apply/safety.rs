@@ -460,3 +460,52 @@ async fn issue10_a_look_alike_role_definition_that_appeared_after_the_plan_is_no
     );
     fleet.emulator.shutdown().await;
 }
+
+/// Issue 10 (7): after a 401, exactly one new token is requested and the request is sent
+/// again; a second 401 is an error (no loop).
+#[tokio::test]
+async fn issue10_a_401_gets_exactly_one_token_refresh() {
+    use crate::graph::{Reply, context, start_mock};
+    use rampart::graph::auth::{AuthConfig, Authenticator, env};
+    use std::sync::atomic::Ordering;
+    let config = |base: &str| {
+        let vars: std::collections::BTreeMap<&str, String> = [
+            (env::AZURE_CLIENT_ID, "app-123".to_string()),
+            (env::AZURE_CLIENT_SECRET, "the-secret-0123".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        AuthConfig::from_env(None, Some(base), |k| vars.get(k).cloned()).unwrap()
+    };
+    // The first Graph request is refused with 401 (a revoked token), then all is well.
+    let mock = start_mock(None, |s| {
+        if s.nth == 0 {
+            Reply::status(401)
+        } else {
+            Reply::ok(json!({"id": "org"}))
+        }
+    })
+    .await;
+    let (ctx, _) = context(&mock.base, |_| {});
+    let auth = Authenticator::new(config(&mock.base), ctx.http().clone()).unwrap();
+    let c = ctx.client(auth.tenant_auth("t1").unwrap());
+    c.get("/v1.0/organization")
+        .await
+        .expect("succeeds after one refresh");
+    assert_eq!(mock.token_requests.load(Ordering::SeqCst), 2, "one refresh");
+    assert_eq!(mock.graph_log().len(), 2);
+
+    // Always 401: one refresh, then the error.
+    let mock = start_mock(None, |_| Reply::status(401)).await;
+    let (ctx, _) = context(&mock.base, |_| {});
+    let auth = Authenticator::new(config(&mock.base), ctx.http().clone()).unwrap();
+    let c = ctx.client(auth.tenant_auth("t1").unwrap());
+    let e = c.get("/v1.0/organization").await.unwrap_err();
+    assert_eq!(e.status(), Some(401), "{e}");
+    assert_eq!(
+        mock.token_requests.load(Ordering::SeqCst),
+        2,
+        "exactly one refresh"
+    );
+    assert_eq!(mock.graph_log().len(), 2);
+}
