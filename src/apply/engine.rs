@@ -296,6 +296,9 @@ struct ObjectRun<'a> {
     written: BTreeMap<String, Written>,
     /// Objects this run created that carry the marker: (collection path, id).
     created: Vec<(String, String)>,
+    /// Created objects kept by the first convergence look although Graph gives them no
+    /// `createdDateTime`: looked at once more after verification.
+    recheck: Vec<(String, String)>,
 }
 
 impl<'a> ObjectRun<'a> {
@@ -315,6 +318,7 @@ impl<'a> ObjectRun<'a> {
             ids: BTreeMap::new(),
             written: BTreeMap::new(),
             created: Vec::new(),
+            recheck: Vec::new(),
         }
     }
 
@@ -520,9 +524,6 @@ impl<'a> ObjectRun<'a> {
                         && entity::policy_kind(v) == kind
                 })
                 .collect();
-            if carriers.len() < 2 || ours.is_none() {
-                continue;
-            }
             // Parsed, not compared as text: Graph does not promise one number of
             // fractional digits. An unparsable time sorts last (never kept over a dated one).
             let created = |v: &Value| {
@@ -532,6 +533,15 @@ impl<'a> ObjectRun<'a> {
                 )
                 .ok()
             };
+            let Some(ours) = ours else { continue };
+            if created(ours).is_none() {
+                // No date to order by: the keeper is the smallest id, which is only safe
+                // once both copies are visible; look again later.
+                self.recheck.push((collection.clone(), id.clone()));
+            }
+            if carriers.len() < 2 {
+                continue;
+            }
             carriers.sort_by(|a, b| {
                 let (ca, cb) = (created(a), created(b));
                 (ca.is_none(), ca, s(a, "id")).cmp(&(cb.is_none(), cb, s(b, "id")))
@@ -539,7 +549,7 @@ impl<'a> ObjectRun<'a> {
             let keep = s(carriers[0], "id").to_string();
             if keep == id {
                 self.result.messages.push(format!(
-                    "another apply created {} more object(s) carrying this marker at the same time; this apply's ({id}) is the oldest and is kept (the other apply removes its copy)",
+                    "another apply created {} more object(s) carrying this marker at the same time; this apply's ({id}) is kept (the oldest, or the smallest id where Graph gives no date; the other apply removes its copy)",
                     carriers.len() - 1
                 ));
                 continue;
@@ -805,14 +815,38 @@ pub async fn apply_tenant(
     }
 
     // 3. Verification: read every written object back, a few at a time.
-    let verified: Vec<(usize, ObjectResult, Option<CallError>)> =
+    let verified: Vec<(usize, ObjectRun<'_>, Option<CallError>)> =
         futures::stream::iter(to_verify.into_iter().map(|(i, mut run)| async move {
             let r = run.verify().await;
-            (i, run.result, r.err())
+            (i, run, r.err())
         }))
         .buffered(READS_AT_ONCE)
         .collect()
         .await;
+    // 3b. Objects Graph gives no createdDateTime (Defender and Intune role assignments)
+    // are converged again now, some round trips later: a concurrent apply's copy made
+    // after the first look is seen here, and of two copies the larger id is removed by its
+    // creator (see `ObjectRun::converge`).
+    let mut recheck_lists: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut verified_runs = verified;
+    for (_, run, _) in &mut verified_runs {
+        if tenant_error.is_some() || run.recheck.is_empty() {
+            continue;
+        }
+        run.created = std::mem::take(&mut run.recheck);
+        if let Err(e) = run.converge(&mut recheck_lists).await {
+            if e.tenant_wide() {
+                tenant_error = Some(e.to_string());
+            }
+            run.result.messages.push(format!(
+                "cannot check again for a concurrent apply's copy: {e}"
+            ));
+        }
+    }
+    let verified: Vec<(usize, ObjectResult, Option<CallError>)> = verified_runs
+        .into_iter()
+        .map(|(i, run, e)| (i, run.result, e))
+        .collect();
     for (i, mut result, err) in verified {
         if let Some(e) = err {
             if e.tenant_wide() && tenant_error.is_none() {
