@@ -299,6 +299,60 @@ enum Broken {
     MissingGroup,
     /// The tenant does not exist at the login endpoint (a wrong tenant id).
     UnknownTenant,
+    /// Every write is throttled past the retry budget (429 after every retry).
+    ThrottledPastRetries,
+}
+
+/// Answers every write to one tenant with a 429 that outlasted the retries.
+struct Throttled<C> {
+    inner: C,
+    tenant_id: String,
+}
+
+struct ThrottledGraph(std::sync::Arc<dyn rampart::apply::TenantGraph>);
+
+impl<C: rampart::apply::Connector> rampart::apply::Connector for Throttled<C> {
+    fn connect(
+        &self,
+        t: &rampart::plan::TenantPlan,
+    ) -> Result<std::sync::Arc<dyn rampart::apply::TenantGraph>, String> {
+        let g = self.inner.connect(t)?;
+        if t.tenant_id == self.tenant_id {
+            Ok(std::sync::Arc::new(ThrottledGraph(g)))
+        } else {
+            Ok(g)
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl rampart::apply::TenantGraph for ThrottledGraph {
+    async fn get(
+        &self,
+        path: &str,
+    ) -> Result<Option<serde_json::Value>, rampart::apply::CallError> {
+        self.0.get(path).await
+    }
+    async fn list(&self, path: &str) -> Result<Vec<serde_json::Value>, rampart::apply::CallError> {
+        self.0.list(path).await
+    }
+    async fn write(
+        &self,
+        method: HttpMethod,
+        path: &str,
+        _body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, rampart::apply::CallError> {
+        Err(rampart::apply::CallError::Http {
+            status: 429,
+            code: "TooManyRequests".into(),
+            detail: format!(
+                "{method:?} {path}: HTTP 429 TooManyRequests (gave up: retry budget exhausted)"
+            ),
+        })
+    }
+    fn stats(&self) -> rampart::apply::CallStats {
+        self.0.stats()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,6 +363,7 @@ async fn issue10_one_broken_tenant_among_five_never_stops_the_others() {
         Broken::ReadOnly,
         Broken::MissingGroup,
         Broken::UnknownTenant,
+        Broken::ThrottledPastRetries,
     ]
     .into_iter()
     .enumerate()
@@ -369,11 +424,18 @@ async fn issue10_one_broken_tenant_among_five_never_stops_the_others() {
                     }
                 }
             }
-            Broken::ReadOnly => {}
+            Broken::ReadOnly | Broken::ThrottledPastRetries => {}
         }
         let plan = fleet.plan(5).await.expect("plan");
-        let r = fleet
-            .apply(&plan, &checked(&fleet))
+        let connector = Throttled {
+            inner: fleet.connector().unwrap(),
+            tenant_id: if matches!(kind, Broken::ThrottledPastRetries) {
+                tid.clone()
+            } else {
+                String::new()
+            },
+        };
+        let r = apply_plan(&plan, &connector, &checked(&fleet))
             .await
             .unwrap_or_else(|e| panic!("{kind:?}: refused the fleet: {e}"));
         assert!(!r.success, "{kind:?}");
