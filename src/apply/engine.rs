@@ -255,6 +255,54 @@ async fn check_fresh(
     Ok(Fresh::Ok)
 }
 
+/// Group names resolve to ids at plan time, and those ids go into assignment bodies and
+/// role-assignment principals. They are not fingerprinted objects, so apply resolves every
+/// recorded name again (a few at a time) before the tenant's first write: a name that now
+/// gives other ids (a group renamed or re-created, or a plan file whose recorded
+/// observation was edited to point a grant at another group) stops the tenant.
+async fn groups_moved(g: &dyn TenantGraph, tp: &TenantPlan) -> Option<String> {
+    let observation = tp.observation.as_ref()?;
+    let names: Vec<(&String, &Vec<String>)> = observation.groups.by_name.iter().collect();
+    type Answer<'a> = (&'a String, &'a Vec<String>, Result<Vec<Value>, CallError>);
+    let answers: Vec<Answer<'_>> =
+        futures::stream::iter(names.into_iter().map(|(name, ids)| async move {
+            let r = g.list(&crate::graph::client::group_filter_path(name)).await;
+            (name, ids, r)
+        }))
+        .buffered(READS_AT_ONCE)
+        .collect()
+        .await;
+    let mut moved = Vec::new();
+    for (name, recorded, answer) in answers {
+        match answer {
+            Ok(items) => {
+                let mut now: Vec<String> = items
+                    .iter()
+                    .filter(|v| s(v, "displayName") == name.as_str())
+                    .map(|v| s(v, "id").to_string())
+                    .collect();
+                now.sort();
+                let mut was = recorded.clone();
+                was.sort();
+                if now != was {
+                    moved.push(format!(
+                        "group {name:?} resolved to [{}] at plan time but to [{}] now",
+                        was.join(", "),
+                        now.join(", ")
+                    ));
+                }
+            }
+            Err(e) => moved.push(format!("group {name:?} cannot be resolved again: {e}")),
+        }
+    }
+    (!moved.is_empty()).then(|| {
+        format!(
+            "nothing is written to this tenant: {}; plan again",
+            moved.join("; ")
+        )
+    })
+}
+
 /// Replaces the create placeholders in a path or a body.
 fn substitute(s: &str, ids: &BTreeMap<&'static str, String>) -> String {
     let mut out = s.to_string();
@@ -685,6 +733,12 @@ pub async fn apply_tenant(
         })
         .map(|rq| list_path(&rq.path))
         .collect();
+    if tenant_error.is_none()
+        && !order.is_empty()
+        && let Some(why) = groups_moved(g, tp).await
+    {
+        tenant_error = Some(why);
+    }
     let lists = if tenant_error.is_none() {
         Lists::prefetch(g, list_paths).await
     } else {

@@ -571,3 +571,52 @@ async fn issue10_a_401_gets_exactly_one_token_refresh() {
     );
     assert_eq!(mock.graph_log().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue10_an_edited_group_resolution_in_the_observation_is_refused() {
+    let fleet = fleet(desired(2, 1300), FaultConfig::none(), 1, |_| None).await;
+    let emu = fleet.emulator.admin().clone();
+    let plan = fleet.plan(2).await.expect("plan");
+    // The attacker points every group name at their own group id in the recorded
+    // observation and re-plans from it, so requests and observation agree.
+    let tampered = edited(&plan, |p| {
+        let t = &mut p.tenants[0];
+        let obs = t.observation.as_mut().unwrap();
+        assert!(!obs.groups.by_name.is_empty(), "the baseline names groups");
+        for ids in obs.groups.by_name.values_mut() {
+            *ids = vec!["00000000-0000-0000-0000-00000000a77c".to_string()];
+        }
+        let d = fleet
+            .desired
+            .iter()
+            .find(|d| d.tenant.name == t.tenant)
+            .unwrap();
+        *t = rampart::plan::diff_tenant(d, obs);
+        p.recount();
+    });
+    emu.clear_log();
+    let r = fleet
+        .apply(&tampered, &checked(&fleet))
+        .await
+        .expect("reported");
+    let t = &r.tenants[0];
+    assert!(
+        t.error.as_deref().unwrap_or("").contains("resolved to"),
+        "{}",
+        r.render_human()
+    );
+    let all = writes(&emu);
+    assert!(
+        all.iter()
+            .all(|w| w.tenant.as_deref() != Some(plan.tenants[0].tenant_id.as_str())),
+        "nothing written to the tampered tenant: {all:#?}"
+    );
+    assert!(
+        all.iter()
+            .any(|w| w.tenant.as_deref() == Some(plan.tenants[1].tenant_id.as_str())),
+        "the check can see writes by tenant"
+    );
+    // The other tenant is applied.
+    assert!(r.tenants[1].counts.applied > 0);
+    fleet.emulator.shutdown().await;
+}
