@@ -190,7 +190,7 @@ async fn check_fresh(
     o: &ObjectPlan,
     lists: &Lists,
 ) -> Result<Fresh, CallError> {
-    for r in &o.observed {
+    for r in o.observed.iter().chain(&o.references) {
         let Some(v) = g.get(&reread_path(r)).await? else {
             return Ok(Fresh::Stale(format!("{} vanished since the plan", r.id)));
         };
@@ -213,6 +213,7 @@ async fn check_fresh(
         }
         // Directory role assignments carry no marker (and are never deleted).
         if o.action == Action::Delete
+            && o.observed.contains(r)
             && r.resource != crate::plan::Resource::DirectoryRoleAssignment
             && entity::marker_of(&v).as_deref() != Some(o.address.name.as_str())
         {

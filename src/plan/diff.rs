@@ -681,7 +681,7 @@ fn rbac_paths(system: RbacSystem) -> RbacPaths {
         RbacSystem::Directory => RbacPaths {
             definitions: "/v1.0/roleManagement/directory/roleDefinitions",
             assignments: "/v1.0/roleManagement/directory/roleAssignments",
-            definition: Resource::DirectoryRoleAssignment,
+            definition: Resource::DirectoryRoleDefinition,
             assignment: Resource::DirectoryRoleAssignment,
         },
     }
@@ -911,7 +911,10 @@ fn diff_role(address: Address, r: &DesiredRoleAssignment, obs: &ObservedTenant) 
             .filter(|d| d.display_name == r.role)
             .collect();
         match found.as_slice() {
-            [d] => role_id = d.id.clone(),
+            [d] => {
+                role_id = d.id.clone();
+                plan.references.push(def_ref(r.system, d));
+            }
             [] => {
                 return error(
                     address,
@@ -1066,8 +1069,8 @@ fn diff_directory(
         .iter()
         .filter(|d| d.display_name == r.role)
         .collect();
-    let role_id = match found.as_slice() {
-        [d] => d.id.clone(),
+    let (role_id, role_ref) = match found.as_slice() {
+        [d] => (d.id.clone(), def_ref(RbacSystem::Directory, d)),
         [] => {
             return error(
                 address,
@@ -1094,6 +1097,7 @@ fn diff_directory(
         .flat_map(|a| a.principal_ids.iter())
         .collect();
     let mut plan = ObjectPlan::new(address, Action::NoOp, &display);
+    plan.references.push(role_ref);
     let relevant: Vec<&&ObservedRoleAssignment> = existing
         .iter()
         .filter(|a| a.principal_ids.iter().any(|p| principals.contains(p)))

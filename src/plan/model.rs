@@ -233,6 +233,11 @@ pub struct ObjectPlan {
     /// Empty for a pure create.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observed: Vec<ObservedRef>,
+    /// Graph objects the requests refer to but never write (a built-in role definition a
+    /// role assignment grants): apply re-reads them like `observed`, so a role id edited in
+    /// a plan's recorded observation, or a role changed since the plan, stops the write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<ObservedRef>,
     /// An unmanaged look-alike (adoption candidate) when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub look_alike: Option<ObservedRef>,
@@ -258,6 +263,7 @@ impl ObjectPlan {
             unchanged_fields: 0,
             unchanged_settings: 0,
             observed: Vec::new(),
+            references: Vec::new(),
             look_alike: None,
             requests: Vec::new(),
             error: None,
@@ -277,6 +283,7 @@ pub enum Resource {
     IntuneRoleDefinition,
     IntuneRoleAssignment,
     DirectoryRoleAssignment,
+    DirectoryRoleDefinition,
 }
 
 /// What the planner saw of an existing object: enough for apply to notice that it moved.

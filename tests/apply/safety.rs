@@ -620,3 +620,56 @@ async fn issue10_an_edited_group_resolution_in_the_observation_is_refused() {
     assert!(r.tenants[1].counts.applied > 0);
     fleet.emulator.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue10_an_edited_built_in_role_id_in_the_observation_is_refused() {
+    let fleet = fleet(desired(1, 1400), FaultConfig::none(), 1, |_| None).await;
+    let emu = fleet.emulator.admin().clone();
+    let plan = fleet.plan(1).await.expect("plan");
+    const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
+    // "Security Reader" recorded with Global Administrator's id: the re-derived request
+    // grants Global Administrator, consistently with the (edited) observation.
+    let tampered = edited(&plan, |p| {
+        let t = &mut p.tenants[0];
+        let obs = t.observation.as_mut().unwrap();
+        let dir = obs
+            .rbac
+            .get_mut(&rampart::desired::RbacSystem::Directory)
+            .expect("the baseline uses directory roles");
+        let reader = dir
+            .role_definitions
+            .iter_mut()
+            .find(|d| d.display_name == "Security Reader")
+            .expect("Security Reader");
+        reader.id = GLOBAL_ADMINISTRATOR.into();
+        let d = &fleet.desired[0];
+        *t = rampart::plan::diff_tenant(d, obs);
+        p.recount();
+    });
+    let grant = tampered.objects().flat_map(|(_, o)| &o.requests).any(|r| {
+        r.body
+            .as_ref()
+            .is_some_and(|b| b["roleDefinitionId"] == GLOBAL_ADMINISTRATOR)
+    });
+    assert!(grant, "the tampered plan grants Global Administrator");
+    emu.clear_log();
+    let r = fleet
+        .apply(&tampered, &checked(&fleet))
+        .await
+        .expect("reported");
+    assert!(
+        !writes(&emu)
+            .iter()
+            .any(|w| w.path.contains("roleManagement/directory")),
+        "no directory role assignment was written: {}",
+        r.render_human()
+    );
+    let o = r
+        .tenants
+        .iter()
+        .flat_map(|t| &t.objects)
+        .find(|o| o.address.ends_with("soc-security-reader"))
+        .unwrap();
+    assert_eq!(o.outcome, rampart::apply::Outcome::Stale, "{o:#?}");
+    fleet.emulator.shutdown().await;
+}
