@@ -305,3 +305,33 @@ fn issue10_credential_values_never_reach_any_output() {
         "the value reached rampart's output and was replaced (the test is not vacuous)"
     );
 }
+
+/// A real plan (every kind, role references and recorded observations included) matches
+/// `schemas/plan.schema.json`.
+#[test]
+fn a_real_plan_matches_the_plan_schema() {
+    let all = tenants();
+    let plan = runtime().block_on(async {
+        let demo = demo::start(&all, &repo_root().join("profiles"))
+            .await
+            .expect("demo");
+        let plan = plan_on(&demo, &all, 4).await;
+        demo.emulator.shutdown().await;
+        plan
+    });
+    assert!(
+        plan.objects().any(|(_, o)| !o.references.is_empty()),
+        "the plan refers to a built-in role"
+    );
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("schemas/plan.schema.json")).expect("schema"),
+    )
+    .expect("schema JSON");
+    let validator = jsonschema::validator_for(&schema).expect("valid schema");
+    let v: serde_json::Value = serde_json::from_slice(&save(&plan)).expect("plan JSON");
+    let errors: Vec<String> = validator
+        .iter_errors(&v)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
