@@ -3,8 +3,9 @@
 //!
 //! Per tenant, one `$batch` carries every first page the plan needs: configuration
 //! policies of the three endpoint-security template families with `$expand=settings,
-//! assignments`, detection rules, and role definitions/assignments of the RBAC systems the
-//! tenant's desired state uses. Group names are resolved at the same time (the Graph
+//! assignments`, detection rules, and role definitions/assignments of every RBAC system
+//! rampart may have written to (Defender and Intune always, so that removed access is
+//! revoked; Entra directory roles when the desired state uses them). Group names are resolved at the same time (the Graph
 //! client batches and caches them, once per tenant per run). Further pages and expanded
 //! settings that Graph paged are followed afterwards; a second small batch names group ids
 //! seen in assignments that the desired state does not name (for readable plans).
@@ -180,7 +181,14 @@ pub async fn fetch_tenant(
     desired: &TenantDesired,
 ) -> Result<ObservedTenant, FetchError> {
     let tenant = client.tenant_id().to_string();
-    let systems = rbac_systems(desired);
+    let used = rbac_systems(desired);
+    // Revocation: every RBAC system whose objects carry rampart's marker is read on every
+    // plan, whether or not today's desired state uses it, so that an assignment whose last
+    // selector was removed from YAML is found (and deleted where removal is allowed).
+    // Directory role assignments carry no marker (rampart never deletes them), so that
+    // system is read only when used.
+    let mut systems = used.clone();
+    systems.extend([RbacSystem::Defender, RbacSystem::Intune]);
     let mut requests = vec![
         BatchRequest::get("policies", policies_path()),
         BatchRequest::get("rules", RULES_PATH),
@@ -195,6 +203,7 @@ pub async fn fetch_tenant(
     let (answers, groups) = tokio::join!(client.batch(requests), client.resolve_groups(&names));
     let answers = answers?;
     let mut by_id: HashMap<String, Value> = HashMap::new();
+    let mut skipped: BTreeSet<String> = BTreeSet::new();
     for a in answers {
         let id = a.id.clone();
         let what: &'static str = match id.as_str() {
@@ -202,11 +211,26 @@ pub async fn fetch_tenant(
             "rules" => "listing detection rules",
             _ => "listing role definitions and assignments",
         };
-        let body = a.into_result(&tenant).map_err(|source| FetchError::Batch {
-            tenant: tenant.clone(),
-            what,
-            source: Box::new(source),
-        })?;
+        let body = match a.into_result(&tenant) {
+            Ok(body) => body,
+            // An RBAC system the desired state does not use, that the app may not read
+            // (403): there is nothing to revoke that rampart could have written with
+            // these permissions' write counterparts; see docs/safety.md.
+            Err(e)
+                if e.status() == Some(403)
+                    && !used.iter().any(|s| id.starts_with(&format!("{s:?}-"))) =>
+            {
+                skipped.insert(id);
+                continue;
+            }
+            Err(source) => {
+                return Err(FetchError::Batch {
+                    tenant: tenant.clone(),
+                    what,
+                    source: Box::new(source),
+                });
+            }
+        };
         by_id.insert(id, body);
     }
     let mut observed = ObservedTenant {
@@ -254,6 +278,11 @@ pub async fn fetch_tenant(
         }
     }
     for s in &systems {
+        if skipped.contains(&format!("{s:?}-definitions"))
+            || skipped.contains(&format!("{s:?}-assignments"))
+        {
+            continue;
+        }
         let mut rbac = ObservedRbac::default();
         for d in collection(client, &page(&format!("{s:?}-definitions"))?).await? {
             if let Ok(d) = ObservedRoleDefinition::from_graph(&d) {

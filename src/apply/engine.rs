@@ -81,7 +81,7 @@ impl Lists {
 /// The path to list a collection for marker lookups (policies: only the fields needed).
 fn list_path(collection: &str) -> String {
     if collection == entity::POLICIES {
-        format!("{collection}?$select=id,name,description,templateReference")
+        format!("{collection}?$select=id,name,description,templateReference,createdDateTime")
     } else {
         collection.to_string()
     }
@@ -149,8 +149,23 @@ fn find_existing(
                 }
             }
             EntityKind::RoleDefinition(_) | EntityKind::RoleAssignment(_) => {
-                if entity::marker_of(it).as_deref() == Some(name) {
-                    return Some((id, "an object carrying this marker exists".into()));
+                match entity::marker_of(it) {
+                    Some(m) if m == name => {
+                        return Some((id, "an object carrying this marker exists".into()));
+                    }
+                    // The planner's look-alike rule, re-checked at apply: an unmanaged role
+                    // (or assignment) with the display name appeared after the plan.
+                    None if look_alikes
+                        && !s(body, "displayName").is_empty()
+                        && s(it, "displayName") == s(body, "displayName") =>
+                    {
+                        return Some((
+                            id,
+                            "an unmanaged object with this display name appeared (adoption candidate)"
+                                .into(),
+                        ));
+                    }
+                    _ => {}
                 }
             }
         }
@@ -175,7 +190,7 @@ async fn check_fresh(
     o: &ObjectPlan,
     lists: &Lists,
 ) -> Result<Fresh, CallError> {
-    for r in &o.observed {
+    for r in o.observed.iter().chain(&o.references) {
         let Some(v) = g.get(&reread_path(r)).await? else {
             return Ok(Fresh::Stale(format!("{} vanished since the plan", r.id)));
         };
@@ -198,6 +213,7 @@ async fn check_fresh(
         }
         // Directory role assignments carry no marker (and are never deleted).
         if o.action == Action::Delete
+            && o.observed.contains(r)
             && r.resource != crate::plan::Resource::DirectoryRoleAssignment
             && entity::marker_of(&v).as_deref() != Some(o.address.name.as_str())
         {
@@ -240,6 +256,54 @@ async fn check_fresh(
     Ok(Fresh::Ok)
 }
 
+/// Group names resolve to ids at plan time, and those ids go into assignment bodies and
+/// role-assignment principals. They are not fingerprinted objects, so apply resolves every
+/// recorded name again (a few at a time) before the tenant's first write: a name that now
+/// gives other ids (a group renamed or re-created, or a plan file whose recorded
+/// observation was edited to point a grant at another group) stops the tenant.
+async fn groups_moved(g: &dyn TenantGraph, tp: &TenantPlan) -> Option<String> {
+    let observation = tp.observation.as_ref()?;
+    let names: Vec<(&String, &Vec<String>)> = observation.groups.by_name.iter().collect();
+    type Answer<'a> = (&'a String, &'a Vec<String>, Result<Vec<Value>, CallError>);
+    let answers: Vec<Answer<'_>> =
+        futures::stream::iter(names.into_iter().map(|(name, ids)| async move {
+            let r = g.list(&crate::graph::client::group_filter_path(name)).await;
+            (name, ids, r)
+        }))
+        .buffered(READS_AT_ONCE)
+        .collect()
+        .await;
+    let mut moved = Vec::new();
+    for (name, recorded, answer) in answers {
+        match answer {
+            Ok(items) => {
+                let mut now: Vec<String> = items
+                    .iter()
+                    .filter(|v| s(v, "displayName") == name.as_str())
+                    .map(|v| s(v, "id").to_string())
+                    .collect();
+                now.sort();
+                let mut was = recorded.clone();
+                was.sort();
+                if now != was {
+                    moved.push(format!(
+                        "group {name:?} resolved to [{}] at plan time but to [{}] now",
+                        was.join(", "),
+                        now.join(", ")
+                    ));
+                }
+            }
+            Err(e) => moved.push(format!("group {name:?} cannot be resolved again: {e}")),
+        }
+    }
+    (!moved.is_empty()).then(|| {
+        format!(
+            "nothing is written to this tenant: {}; plan again",
+            moved.join("; ")
+        )
+    })
+}
+
 /// Replaces the create placeholders in a path or a body.
 fn substitute(s: &str, ids: &BTreeMap<&'static str, String>) -> String {
     let mut out = s.to_string();
@@ -279,6 +343,11 @@ struct ObjectRun<'a> {
     result: ObjectResult,
     ids: BTreeMap<&'static str, String>,
     written: BTreeMap<String, Written>,
+    /// Objects this run created that carry the marker: (collection path, id).
+    created: Vec<(String, String)>,
+    /// Created objects kept by the first convergence look although Graph gives them no
+    /// `createdDateTime`: looked at once more after verification.
+    recheck: Vec<(String, String)>,
 }
 
 impl<'a> ObjectRun<'a> {
@@ -297,6 +366,8 @@ impl<'a> ObjectRun<'a> {
             },
             ids: BTreeMap::new(),
             written: BTreeMap::new(),
+            created: Vec::new(),
+            recheck: Vec::new(),
         }
     }
 
@@ -327,6 +398,24 @@ impl<'a> ObjectRun<'a> {
                         return Ok(id);
                     }
                     last = Some(e);
+                }
+                // Entra answers a duplicate directory role assignment with 400 "A
+                // conflicting object ... is present in the directory" (not 409): the same
+                // (role, principal, scope) made by a concurrent apply is ours to use.
+                Err(e @ CallError::Http { status: 400, .. })
+                    if EntityPath::parse(path).map(|p| p.kind)
+                        == Some(EntityKind::RoleAssignment(
+                            crate::desired::RbacSystem::Directory,
+                        ))
+                        && e.to_string().contains("conflicting object") =>
+                {
+                    if let Some(id) = self.lookup_created(path, body).await? {
+                        self.result.messages.push(format!(
+                            "create answered that the same directory role assignment exists ({id}); used it"
+                        ));
+                        return Ok(id);
+                    }
+                    return Err(e);
                 }
                 Err(e @ CallError::Http { status: 409, .. }) => {
                     // A conflict on a client-chosen id: ours if it carries our marker (an
@@ -427,6 +516,9 @@ impl<'a> ObjectRun<'a> {
                 };
                 self.ids.insert(ph, id.clone());
                 self.result.created_ids.push(id.clone());
+                if ep.as_ref().is_some_and(|p| carries_marker(p.kind)) {
+                    self.created.push((path.clone(), id.clone()));
+                }
                 let w = self.written.entry(format!("{path}/{id}")).or_default();
                 w.kind = ep.map(|p| p.kind);
                 w.body = body;
@@ -447,6 +539,82 @@ impl<'a> ObjectRun<'a> {
                     } else {
                         w.body = body;
                     }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Convergence without a lock: another apply may have created the same object at the
+    /// same time (both saw nothing at their freshness check). For each object this run
+    /// created, the collection is listed; when several objects carry the marker, every
+    /// apply keeps the same one, the oldest (`createdDateTime`, then id), and the apply
+    /// whose copy is newer deletes its own. The rule needs no coordination: both sides
+    /// compute the same survivor.
+    async fn converge(
+        &mut self,
+        lists: &mut BTreeMap<String, Vec<Value>>,
+    ) -> Result<(), CallError> {
+        let created = std::mem::take(&mut self.created);
+        let name = self.o.address.name.clone();
+        for (collection, id) in created {
+            let path = list_path(&collection);
+            if !lists.contains_key(&path) {
+                let items = self.g.list(&path).await?;
+                lists.insert(path.clone(), items);
+            }
+            let items = &lists[&path];
+            let ours = items.iter().find(|v| s(v, "id") == id);
+            let kind = ours.and_then(entity::policy_kind);
+            let mut carriers: Vec<&Value> = items
+                .iter()
+                .filter(|v| {
+                    entity::marker_of(v).as_deref() == Some(name.as_str())
+                        && entity::policy_kind(v) == kind
+                })
+                .collect();
+            // Parsed, not compared as text: Graph does not promise one number of
+            // fractional digits. An unparsable time sorts last (never kept over a dated one).
+            let created = |v: &Value| {
+                time::OffsetDateTime::parse(
+                    s(v, "createdDateTime"),
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .ok()
+            };
+            let Some(ours) = ours else { continue };
+            if created(ours).is_none() {
+                // No date to order by: the keeper is the smallest id, which is only safe
+                // once both copies are visible; look again later.
+                self.recheck.push((collection.clone(), id.clone()));
+            }
+            if carriers.len() < 2 {
+                continue;
+            }
+            carriers.sort_by(|a, b| {
+                let (ca, cb) = (created(a), created(b));
+                (ca.is_none(), ca, s(a, "id")).cmp(&(cb.is_none(), cb, s(b, "id")))
+            });
+            let keep = s(carriers[0], "id").to_string();
+            if keep == id {
+                self.result.messages.push(format!(
+                    "another apply created {} more object(s) carrying this marker at the same time; this apply's ({id}) is kept (the oldest, or the smallest id where Graph gives no date; the other apply removes its copy)",
+                    carriers.len() - 1
+                ));
+                continue;
+            }
+            self.resend(HttpMethod::Delete, &format!("{collection}/{id}"), None)
+                .await?;
+            self.result.messages.push(format!(
+                "another apply created this object at the same time ({keep}, older): removed this apply's copy {id}"
+            ));
+            self.result.created_ids.retain(|c| c != &id);
+            if let Some(w) = self.written.get_mut(&format!("{collection}/{id}")) {
+                w.deleted = true;
+            }
+            for v in self.ids.values_mut() {
+                if *v == id {
+                    *v = keep.clone();
                 }
             }
         }
@@ -504,6 +672,20 @@ impl<'a> ObjectRun<'a> {
     }
 }
 
+/// Whether objects of this kind carry rampart's marker (Entra directory role assignments
+/// and detection rules do not need convergence: the first has no description, the second
+/// a client-chosen id that Graph refuses to duplicate).
+fn carries_marker(kind: EntityKind) -> bool {
+    matches!(
+        kind,
+        EntityKind::Policy
+            | EntityKind::RoleDefinition(_)
+            | EntityKind::RoleAssignment(
+                crate::desired::RbacSystem::Defender | crate::desired::RbacSystem::Intune
+            )
+    )
+}
+
 fn skipped(o: &ObjectPlan, outcome: Outcome, why: String) -> ObjectResult {
     ObjectResult {
         address: o.address.to_string(),
@@ -524,9 +706,8 @@ pub async fn apply_tenant(
     let g: &dyn TenantGraph = g.as_ref();
     let mut counts = Counts::default();
     let mut tenant_error: Option<String> = None;
-    if let TenantStatus::Failed { error } = &tp.status {
-        // An errored plan is refused before this; keep the tenant out regardless.
-        tenant_error = Some(format!("the tenant failed at plan time: {error}"));
+    if let Some(why) = errored_tenant(tp) {
+        tenant_error = Some(why);
     }
     // Creates and updates in address order, then deletions.
     let mut order: Vec<&ObjectPlan> = tp
@@ -553,6 +734,12 @@ pub async fn apply_tenant(
         })
         .map(|rq| list_path(&rq.path))
         .collect();
+    if tenant_error.is_none()
+        && !order.is_empty()
+        && let Some(why) = groups_moved(g, tp).await
+    {
+        tenant_error = Some(why);
+    }
     let lists = if tenant_error.is_none() {
         Lists::prefetch(g, list_paths).await
     } else {
@@ -652,23 +839,69 @@ pub async fn apply_tenant(
                 });
                 slots.push(Some(run.result));
             }
-            None if opts.verify => {
+            None => {
                 slots.push(None);
                 to_verify.push((i, run));
             }
-            None => slots.push(Some(run.result)),
+        }
+    }
+
+    // 2b. Convergence with concurrent applies (see `ObjectRun::converge`): collections
+    // are listed once, after every create of the tenant.
+    let mut converge_lists: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for (_, run) in &mut to_verify {
+        if tenant_error.is_some() {
+            break;
+        }
+        if let Err(e) = run.converge(&mut converge_lists).await {
+            if e.tenant_wide() {
+                tenant_error = Some(e.to_string());
+            }
+            run.result.outcome = Outcome::Failed;
+            run.result
+                .messages
+                .push(format!("cannot check for a concurrent apply's copy: {e}"));
+        }
+    }
+    if !opts.verify {
+        for (i, run) in to_verify.drain(..) {
+            slots[i] = Some(run.result);
         }
     }
 
     // 3. Verification: read every written object back, a few at a time.
-    let verified: Vec<(usize, ObjectResult, Option<CallError>)> =
+    let verified: Vec<(usize, ObjectRun<'_>, Option<CallError>)> =
         futures::stream::iter(to_verify.into_iter().map(|(i, mut run)| async move {
             let r = run.verify().await;
-            (i, run.result, r.err())
+            (i, run, r.err())
         }))
         .buffered(READS_AT_ONCE)
         .collect()
         .await;
+    // 3b. Objects Graph gives no createdDateTime (Defender and Intune role assignments)
+    // are converged again now, some round trips later: a concurrent apply's copy made
+    // after the first look is seen here, and of two copies the larger id is removed by its
+    // creator (see `ObjectRun::converge`).
+    let mut recheck_lists: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut verified_runs = verified;
+    for (_, run, _) in &mut verified_runs {
+        if tenant_error.is_some() || run.recheck.is_empty() {
+            continue;
+        }
+        run.created = std::mem::take(&mut run.recheck);
+        if let Err(e) = run.converge(&mut recheck_lists).await {
+            if e.tenant_wide() {
+                tenant_error = Some(e.to_string());
+            }
+            run.result.messages.push(format!(
+                "cannot check again for a concurrent apply's copy: {e}"
+            ));
+        }
+    }
+    let verified: Vec<(usize, ObjectResult, Option<CallError>)> = verified_runs
+        .into_iter()
+        .map(|(i, run, e)| (i, run.result, e))
+        .collect();
     for (i, mut result, err) in verified {
         if let Some(e) = err {
             if e.tenant_wide() && tenant_error.is_none() {
@@ -692,6 +925,36 @@ pub async fn apply_tenant(
         counts,
         objects: results,
         requests: g.stats(),
+    }
+}
+
+/// Why a tenant's plan must not be applied at all (isolation: the engine skips it and
+/// reports this; the other tenants are applied). A tenant that failed at plan time, or
+/// with any object in error (its plan is incomplete, e.g. a marker found on two objects).
+pub fn errored_tenant(tp: &TenantPlan) -> Option<String> {
+    if let TenantStatus::Failed { error } = &tp.status {
+        return Some(format!("the tenant failed at plan time: {error}"));
+    }
+    let errors: Vec<String> = tp
+        .objects
+        .iter()
+        .filter(|o| o.action == Action::Error)
+        .map(|o| {
+            format!(
+                "{}: {}",
+                o.address,
+                o.error.as_deref().unwrap_or("cannot be planned")
+            )
+        })
+        .collect();
+    if errors.is_empty() {
+        None
+    } else {
+        Some(format!(
+            "nothing is written to this tenant: its plan has {} error(s): {}",
+            errors.len(),
+            errors.join("; ")
+        ))
     }
 }
 

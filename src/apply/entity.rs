@@ -118,7 +118,9 @@ pub fn resource_system(r: Resource) -> Option<RbacSystem> {
             Some(RbacSystem::Defender)
         }
         Resource::IntuneRoleDefinition | Resource::IntuneRoleAssignment => Some(RbacSystem::Intune),
-        Resource::DirectoryRoleAssignment => Some(RbacSystem::Directory),
+        Resource::DirectoryRoleAssignment | Resource::DirectoryRoleDefinition => {
+            Some(RbacSystem::Directory)
+        }
         _ => None,
     }
 }
@@ -133,11 +135,11 @@ pub fn fingerprint(resource: Resource, v: &Value) -> Result<String, String> {
         Resource::DetectionRule => ObservedDetectionRule::from_graph(v)
             .map_err(e)?
             .fingerprint(),
-        Resource::DefenderRoleDefinition | Resource::IntuneRoleDefinition => {
-            ObservedRoleDefinition::from_graph(v)
-                .map_err(e)?
-                .fingerprint()
-        }
+        Resource::DefenderRoleDefinition
+        | Resource::IntuneRoleDefinition
+        | Resource::DirectoryRoleDefinition => ObservedRoleDefinition::from_graph(v)
+            .map_err(e)?
+            .fingerprint(),
         Resource::DefenderRoleAssignment
         | Resource::IntuneRoleAssignment
         | Resource::DirectoryRoleAssignment => {

@@ -56,10 +56,11 @@ impl CallError {
     }
 
     /// Whether this failure means the whole tenant is out of reach (no token, no
-    /// permission, no service): the engine then stops writing to that tenant.
+    /// permission, no service, throttled past every retry): the engine then stops writing
+    /// to that tenant (and only that tenant).
     pub fn tenant_wide(&self) -> bool {
         matches!(self, CallError::Auth { .. } | CallError::Transport { .. })
-            || matches!(self.status(), Some(401 | 403))
+            || matches!(self.status(), Some(401 | 403 | 429))
     }
 }
 

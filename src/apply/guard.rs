@@ -20,7 +20,7 @@ use crate::plan::{Action, FORMAT_VERSION, Plan};
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ApplyRefused {
     #[error(
-        "the plan is errored ({errors} error(s)): fix them and plan again; an errored plan is never applied"
+        "every tenant of the plan is errored ({errors} error(s)): fix them and plan again; an errored tenant is never applied"
     )]
     Errored { errors: usize },
     #[error(
@@ -37,6 +37,15 @@ pub enum ApplyRefused {
     MassDeletion { reasons: Vec<String> },
     #[error("the plan is malformed: {0}")]
     Malformed(String),
+    #[error(
+        "the plan is not what its recorded observations and the current inputs give, so it was edited or made by other code; nothing was applied:\n  {}",
+        .problems.join("\n  ")
+    )]
+    Edited { problems: Vec<String> },
+    #[error(
+        "the plan cannot be checked against the current inputs (apply re-derives every request from them): {0}"
+    )]
+    NoInputs(String),
 }
 
 /// Checks that the plan may be applied by this rampart with these inputs.
@@ -56,7 +65,17 @@ pub fn check_plan(plan: &Plan, current_inputs_digest: Option<&str>) -> Result<()
     // Recount rather than trust the flag alone: a hand-edited file must not slip through.
     let mut recounted = plan.clone();
     recounted.recount();
-    if plan.errored || recounted.errored {
+    if plan.errored != recounted.errored || plan.summary != recounted.summary {
+        return Err(ApplyRefused::Malformed(
+            "its summary does not match its objects".to_string(),
+        ));
+    }
+    // Isolation: an errored tenant is skipped by the engine and reported; the others are
+    // applied. Only a plan with nothing but errored tenants is refused outright.
+    if recounted.errored
+        && !plan.tenants.is_empty()
+        && plan.tenants.iter().all(|t| t.summary().errors > 0)
+    {
         return Err(ApplyRefused::Errored {
             errors: recounted.summary.errors.max(1),
         });
@@ -105,15 +124,22 @@ pub fn deletion_count(t: &crate::plan::TenantPlan) -> DeletionCount {
         managed: 0,
     };
     for o in &t.objects {
+        // Objects, not addresses: one address that would delete two Graph objects counts
+        // two (the planner refuses a marker found on several objects of one type, but the
+        // guard does not rely on it).
         if o.action == Action::Delete {
-            c.deletions += 1;
+            c.deletions += o
+                .requests
+                .iter()
+                .filter(|r| r.method == crate::plan::HttpMethod::Delete)
+                .count()
+                .max(1);
         }
         if matches!(
             o.action,
             Action::NoOp | Action::Update | Action::Replace | Action::Delete
-        ) && !o.observed.is_empty()
-        {
-            c.managed += 1;
+        ) {
+            c.managed += o.observed.len();
         }
     }
     c
@@ -203,10 +229,29 @@ mod tests {
                 tenant_id: "id".into(),
                 status: TenantStatus::Ok,
                 objects,
+                observation: None,
             }],
             "sha256:inputs".into(),
             CreatedFrom::default(),
         )
+    }
+
+    #[test]
+    fn the_guard_counts_graph_objects_not_addresses() {
+        // Issue 10 (4): one address whose deletion sends two DELETEs counts two.
+        let mut p = plan(1, 0);
+        let o = &mut p.tenants[0].objects[0];
+        let mut second = o.requests[0].clone();
+        second.path.push_str("-copy");
+        o.requests.push(second);
+        let strict = ApplyOptions {
+            max_deletions: 1,
+            max_deletion_share: 1.0,
+            ..ApplyOptions::default()
+        };
+        let e = removal_guard(&p, &strict).unwrap_err();
+        assert!(e.to_string().contains("2 deletions"), "{e}");
+        assert_eq!(deletion_count(&p.tenants[0]).deletions, 2);
     }
 
     #[test]

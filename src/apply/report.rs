@@ -109,6 +109,8 @@ pub struct ApplyReport {
     pub success: bool,
     pub summary: Counts,
     pub failed_tenants: usize,
+    /// Which lock was held per tenant while writing ([`crate::lock::LockConfig::describe`]).
+    pub lock: String,
     pub tenants: Vec<TenantReport>,
 }
 
@@ -130,6 +132,7 @@ impl ApplyReport {
             success: summary.problems() == 0 && failed_tenants == 0,
             summary,
             failed_tenants,
+            lock: crate::lock::LockConfig::None.describe(),
             tenants,
         }
     }
@@ -157,7 +160,7 @@ impl ApplyReport {
     /// Plain-text summary: one line per tenant, the objects that did not go to plan with
     /// their reasons, and one closing sentence.
     pub fn render_human(&self) -> String {
-        let mut out = String::new();
+        let mut out = format!("Lock held: {}\n", self.lock);
         let width = self
             .tenants
             .iter()

@@ -122,7 +122,7 @@ pub fn run(args: &ApplyArgs, color: bool) -> anyhow::Result<i32> {
         None => return Ok(exit::ERROR),
     };
     if let Some(path) = &args.report {
-        std::fs::write(path, report.to_json())
+        std::fs::write(path, crate::redact::scrub(&report.to_json()).as_bytes())
             .with_context(|| format!("cannot write the report to {}", path.display()))?;
     }
     let text = match args.format {
@@ -130,7 +130,7 @@ pub fn run(args: &ApplyArgs, color: bool) -> anyhow::Result<i32> {
         ApplyFormat::Json => report.to_json(),
     };
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
+    stdout.write_all(crate::redact::scrub(&text).as_bytes())?;
     stdout.flush()?;
     Ok(if report.success {
         exit::OK
@@ -142,6 +142,12 @@ pub fn run(args: &ApplyArgs, color: bool) -> anyhow::Result<i32> {
 /// Loads or makes the plan, confirms, applies. `None`: the user declined.
 async fn execute(args: &ApplyArgs, color: bool) -> anyhow::Result<Option<ApplyReport>> {
     let mut opts = args.options()?;
+    // Which lock is held per tenant (RAMPART_LOCK...; local file locks by default).
+    opts.lock = crate::lock::LockConfig::from_env(&args.root, |k| std::env::var(k).ok())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    opts.lock_timeout =
+        crate::lock::timeout_from_env(|k| std::env::var(k).ok()).map_err(|e| anyhow::anyhow!(e))?;
+    eprintln!("Lock: {}", opts.lock.describe());
     if let Some(file) = &args.plan_file {
         if args.emulator {
             bail!(
@@ -158,7 +164,11 @@ async fn execute(args: &ApplyArgs, color: bool) -> anyhow::Result<Option<ApplyRe
         Endpoint::check_same(plan.endpoint.as_ref(), &settings.endpoint())
             .with_context(|| format!("{} cannot be applied", file.display()))?;
         if !args.skip_inputs_check {
-            opts.current_inputs_digest = Some(current_digest(args, &plan)?);
+            // The inputs themselves, not only their digest: apply re-derives every request
+            // from them and the plan's recorded observations (an edited plan is refused).
+            let inputs = current_inputs(args, &plan)?;
+            opts.current_inputs_digest = Some(inputs_digest(&inputs));
+            opts.current_inputs = Some(inputs);
         }
         let (context, authenticator) = settings
             .connect(process_env)
@@ -249,10 +259,15 @@ async fn confirm_and_apply(
     color: bool,
 ) -> anyhow::Result<Option<ApplyReport>> {
     // The plan goes to stderr so that stdout stays the report (JSON for pipelines).
-    eprint!("{}", render_human(plan, HumanOptions { color }));
+    eprint!(
+        "{}",
+        crate::redact::scrub(&render_human(plan, HumanOptions { color }))
+    );
     if plan.errored {
-        // apply_plan refuses it too; say it before asking anything.
-        bail!("the plan has errors; nothing was applied");
+        // Isolation: errored tenants are skipped and reported; the others are applied.
+        eprintln!(
+            "The plan has errors: the tenants they are in are skipped; the others are applied."
+        );
     }
     if !plan.summary.has_changes() {
         eprintln!("No changes. Nothing to apply.");
@@ -270,8 +285,8 @@ async fn confirm_and_apply(
     Ok(Some(apply_with_progress(plan, connector, opts).await?))
 }
 
-/// The digest of the repository's current desired state for the plan's tenants.
-fn current_digest(args: &ApplyArgs, plan: &Plan) -> anyhow::Result<String> {
+/// The repository's current desired state for the plan's tenants.
+fn current_inputs(args: &ApplyArgs, plan: &Plan) -> anyhow::Result<Vec<TenantDesired>> {
     let mut pa = args.plan_args();
     pa.select = Selection::default();
     let (all, _) = select_tenants(&pa).context(
@@ -283,5 +298,5 @@ fn current_digest(args: &ApplyArgs, plan: &Plan) -> anyhow::Result<String> {
         .into_iter()
         .filter(|d| names.contains(d.tenant.name.as_str()))
         .collect();
-    Ok(inputs_digest(&chosen))
+    Ok(chosen)
 }

@@ -91,7 +91,9 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<i32> {
     match &args.out {
         None => {
             let (out, err, code) = render(&report);
-            std::io::stdout().lock().write_all(out.as_bytes())?;
+            std::io::stdout()
+                .lock()
+                .write_all(crate::redact::scrub(&out).as_bytes())?;
             anstream::eprint!("{err}");
             Ok(code)
         }

@@ -137,7 +137,7 @@ pub fn run() -> i32 {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => exit::OK,
         Err(err) => {
-            anstream::eprintln!("error: {err:#}");
+            anstream::eprintln!("error: {}", crate::redact::scrub(&format!("{err:#}")));
             exit::ERROR
         }
     }
@@ -280,7 +280,7 @@ pub fn confirm(question: &str) -> anyhow::Result<bool> {
 fn write_stdout(text: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
+    stdout.write_all(crate::redact::scrub(text).as_bytes())?;
     stdout.flush()?;
     Ok(())
 }
@@ -298,7 +298,7 @@ fn init_tracing(verbose: u8, color: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::redact::stderr)
         .with_ansi(color)
         .with_target(false)
         .try_init();

@@ -72,6 +72,13 @@ pub fn run(args: &PlanArgs, color: bool) -> anyhow::Result<i32> {
         .build()
         .context("cannot start the async runtime")?;
     let plan = rt.block_on(make_plan(args))?;
+    // Planning only reads; say which lock an apply of this plan will hold per tenant.
+    if let Ok(lock) = crate::lock::LockConfig::from_env(&args.root, |k| std::env::var(k).ok()) {
+        eprintln!(
+            "Lock: none held while planning; apply holds: {}",
+            lock.describe()
+        );
+    }
     let text = match args.format {
         PlanFormat::Human => render_human(&plan, HumanOptions { color }),
         PlanFormat::Json => render_json(&plan),
@@ -82,7 +89,7 @@ pub fn run(args: &PlanArgs, color: bool) -> anyhow::Result<i32> {
             .with_context(|| format!("cannot write the plan to {}", out.display()))?;
     }
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
+    stdout.write_all(crate::redact::scrub(&text).as_bytes())?;
     stdout.flush()?;
     Ok(exit_code(&plan, args.detailed_exitcode))
 }
@@ -173,6 +180,7 @@ mod tests {
             tenant_id: "t".into(),
             status: TenantStatus::Ok,
             objects: vec![],
+            observation: None,
         };
         if let Some(a) = action {
             t.objects.push(ObjectPlan::new(

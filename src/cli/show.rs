@@ -98,7 +98,7 @@ pub fn run(cmd: &ShowCommand) -> anyhow::Result<i32> {
         ShowCommand::Desired(args) => {
             let text = render_desired(args)?;
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(text.as_bytes())?;
+            stdout.write_all(crate::redact::scrub(&text).as_bytes())?;
             stdout.flush()?;
             Ok(super::exit::OK)
         }

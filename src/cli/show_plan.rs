@@ -39,7 +39,7 @@ pub fn render_plan_file(args: &ShowPlanArgs, color: bool) -> anyhow::Result<(Str
 pub fn run(args: &ShowPlanArgs, color: bool) -> anyhow::Result<i32> {
     let (text, errored) = render_plan_file(args, color)?;
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
+    stdout.write_all(crate::redact::scrub(&text).as_bytes())?;
     stdout.flush()?;
     Ok(if errored {
         super::exit::ERROR

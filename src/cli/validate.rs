@@ -69,7 +69,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<i32> {
         && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
     let (text, code) = render(args, color);
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
+    stdout.write_all(crate::redact::scrub(&text).as_bytes())?;
     stdout.flush()?;
     Ok(code)
 }

@@ -437,12 +437,19 @@ pub fn decode_claims(token: &str) -> Result<TokenClaims, String> {
 }
 
 /// A tenant's credential plus the `tid` check. Cheap to clone.
+/// Builds a tenant's credential again (a fresh token cache), for [`TenantAuth::refresh`].
+pub type CredentialFactory =
+    Arc<dyn Fn() -> Result<Arc<dyn TokenCredential>, AuthError> + Send + Sync>;
+
 #[derive(Clone)]
 pub struct TenantAuth {
     tenant_id: String,
     method: AuthMethod,
     scope: String,
-    credential: Arc<dyn TokenCredential>,
+    /// Swapped by [`TenantAuth::refresh`]; shared by every clone (one refresh serves all
+    /// of a tenant's requests).
+    credential: Arc<std::sync::RwLock<Arc<dyn TokenCredential>>>,
+    rebuild: Option<CredentialFactory>,
     /// The last token that passed the check, with its claims: the credential hands out
     /// the same cached token for an hour, so decode it once, not on every request.
     checked: Arc<std::sync::Mutex<Option<(Secret, TokenClaims)>>>,
@@ -470,9 +477,29 @@ impl TenantAuth {
             tenant_id: tenant_id.into(),
             method,
             scope: scope.into(),
-            credential,
+            credential: Arc::new(std::sync::RwLock::new(credential)),
+            rebuild: None,
             checked: Arc::new(std::sync::Mutex::new(None)),
         }
+    }
+
+    /// The same, able to build its credential again after a 401 ([`TenantAuth::refresh`]).
+    pub fn with_rebuild(mut self, rebuild: CredentialFactory) -> Self {
+        self.rebuild = Some(rebuild);
+        self
+    }
+
+    /// Drops the cached token: the credential is built again (its token cache with it), so
+    /// the next [`TenantAuth::token`] asks the authority for a new token. Graph answered 401
+    /// to a token the cache still held (revoked, or the tenant's keys rolled). Without a
+    /// factory (a test's own credential) only the checked-claims cache is cleared.
+    pub fn refresh(&self) -> Result<(), AuthError> {
+        if let Some(rebuild) = &self.rebuild {
+            let fresh = rebuild()?;
+            *self.credential.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        }
+        *self.checked.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        Ok(())
     }
 
     /// The target tenant.
@@ -482,8 +509,12 @@ impl TenantAuth {
 
     /// A token for the target tenant, with its claims; `WrongTenant` if its `tid` differs.
     pub async fn token(&self) -> Result<(AccessToken, TokenClaims), AuthError> {
-        let token = self
+        let credential = self
             .credential
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let token = credential
             .get_token(&[self.scope.as_str()], None)
             .await
             .map_err(|e| token_error(&self.tenant_id, self.method, e))?;
@@ -552,6 +583,7 @@ fn token_error(tenant: &str, method: AuthMethod, e: azure_core::Error) -> AuthEr
 /// Builds credentials for tenants and shares what can be shared between them: the HTTP
 /// client, the assertion source (one GitHub OIDC token serves every tenant until it nears
 /// expiry), the managed identity.
+#[derive(Clone)]
 pub struct Authenticator {
     config: AuthConfig,
     http: reqwest::Client,
@@ -762,12 +794,15 @@ impl Authenticator {
 
     /// The credential wrapped with the `tid` check.
     pub fn tenant_auth(&self, tenant_id: &str) -> Result<TenantAuth, AuthError> {
+        let me = self.clone();
+        let tid = tenant_id.to_string();
         Ok(TenantAuth::new(
             tenant_id,
             self.config.method,
             self.config.scope.clone(),
             self.credential_for_tenant(tenant_id)?,
-        ))
+        )
+        .with_rebuild(Arc::new(move || me.credential_for_tenant(&tid))))
     }
 }
 

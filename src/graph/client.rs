@@ -701,6 +701,9 @@ impl GraphClient {
             attempts: 0,
         };
         sh.stats.record(&tenant, |c| c.requests += requests);
+        // A 401 to a token the cache still held (revoked, keys rolled): ask for a new token
+        // once per request, then give up (a second 401 is not a stale token).
+        let mut refreshed = false;
         loop {
             // Pace every attempt of a write: Intune counts each one against the limit. A
             // `$batch` counts its write sub-requests, not itself (a batch of reads is a read).
@@ -771,6 +774,15 @@ impl GraphClient {
                     (class, None, Err(e))
                 }
             };
+            if let Ok(a) = &outcome
+                && a.status == 401
+                && !refreshed
+            {
+                refreshed = true;
+                tracing::info!(target: "rampart::graph", tenant = %tenant, "Graph answered 401: requesting a new token, once");
+                self.auth.refresh()?;
+                continue;
+            }
             match (class, outcome) {
                 (RetryClass::NotRetryable, Ok(answer)) => {
                     if (200..300).contains(&answer.status) {

@@ -50,6 +50,7 @@ pub fn diff_tenant(desired: &TenantDesired, observed: &ObservedTenant) -> Tenant
         tenant_id: desired.tenant.id.clone(),
         status: TenantStatus::Ok,
         objects,
+        observation: Some(observed.canonical()),
     };
     plan.sort();
     plan
@@ -87,6 +88,22 @@ fn unreadable(desired: &TenantDesired, obs: &ObservedTenant, objects: &mut Vec<O
             _ => {}
         }
     }
+}
+
+/// The error for a marker carried by several Graph objects of one type (Intune's
+/// "Duplicate" copies the description, marker included): neither copy is a target, since
+/// rampart cannot tell its own from the customer's.
+fn marker_found_on(name: &str, found: &[(&str, &str)]) -> String {
+    let list: Vec<String> = found
+        .iter()
+        .map(|(id, display)| format!("{id} ({display:?})"))
+        .collect();
+    format!(
+        "marker found on {} objects: {}; rampart writes to none of them until only one carries {} (rename or remove the copies' marker by hand)",
+        found.len(),
+        list.join(", "),
+        marker::marker_line(name)
+    )
 }
 
 fn error(address: Address, display: &str, message: String) -> ObjectPlan {
@@ -383,17 +400,11 @@ fn diff_policy(
             }
         }
         many => {
-            let ids: Vec<&str> = many.iter().map(|o| o.id.as_str()).collect();
-            return error(
-                address,
-                &p.display_name,
-                format!(
-                    "{} policies carry the marker {} (ids {}); remove the duplicates by hand",
-                    many.len(),
-                    marker::marker_line(&p.name),
-                    ids.join(", ")
-                ),
-            );
+            let found: Vec<(&str, &str)> = many
+                .iter()
+                .map(|o| (o.id.as_str(), o.name.as_str()))
+                .collect();
+            return error(address, &p.display_name, marker_found_on(&p.name, &found));
         }
     }
     finish(&mut plan);
@@ -548,6 +559,19 @@ fn diff_rule(address: Address, r: &DesiredDetectionRule, obs: &ObservedTenant) -
         &normalise::detection_rule(&r.body),
     );
     let mut plan = ObjectPlan::new(address.clone(), Action::NoOp, &display);
+    let carriers: Vec<&ObservedDetectionRule> = obs
+        .detection_rules
+        .iter()
+        .filter(|o| o.marker.as_deref() == Some(r.name.as_str()))
+        .collect();
+    if carriers.len() > 1 {
+        // A copy of a managed rule carries its marker too: neither is a target.
+        let found: Vec<(&str, &str)> = carriers
+            .iter()
+            .map(|o| (o.id.as_str(), o.display_name.as_str()))
+            .collect();
+        return error(address, &display, marker_found_on(&r.name, &found));
+    }
     let by_id = obs.detection_rules.iter().find(|o| o.id == r.rule_id);
     match by_id {
         Some(o) if o.marker.as_deref() == Some(r.name.as_str()) => {
@@ -657,7 +681,7 @@ fn rbac_paths(system: RbacSystem) -> RbacPaths {
         RbacSystem::Directory => RbacPaths {
             definitions: "/v1.0/roleManagement/directory/roleDefinitions",
             assignments: "/v1.0/roleManagement/directory/roleAssignments",
-            definition: Resource::DirectoryRoleAssignment,
+            definition: Resource::DirectoryRoleDefinition,
             assignment: Resource::DirectoryRoleAssignment,
         },
     }
@@ -873,16 +897,11 @@ fn diff_role(address: Address, r: &DesiredRoleAssignment, obs: &ObservedTenant) 
                 role_id = d.id.clone();
             }
             many => {
-                let ids: Vec<&str> = many.iter().map(|d| d.id.as_str()).collect();
-                return error(
-                    address,
-                    &display,
-                    format!(
-                        "several role definitions carry the marker {}: {}",
-                        marker::marker_line(&r.name),
-                        ids.join(", ")
-                    ),
-                );
+                let found: Vec<(&str, &str)> = many
+                    .iter()
+                    .map(|d| (d.id.as_str(), d.display_name.as_str()))
+                    .collect();
+                return error(address, &display, marker_found_on(&r.name, &found));
             }
         }
     } else {
@@ -892,7 +911,10 @@ fn diff_role(address: Address, r: &DesiredRoleAssignment, obs: &ObservedTenant) 
             .filter(|d| d.display_name == r.role)
             .collect();
         match found.as_slice() {
-            [d] => role_id = d.id.clone(),
+            [d] => {
+                role_id = d.id.clone();
+                plan.references.push(def_ref(r.system, d));
+            }
             [] => {
                 return error(
                     address,
@@ -1006,16 +1028,11 @@ fn diff_role(address: Address, r: &DesiredRoleAssignment, obs: &ObservedTenant) 
             }
         }
         many => {
-            let ids: Vec<&str> = many.iter().map(|a| a.id.as_str()).collect();
-            return error(
-                address,
-                &display,
-                format!(
-                    "several role assignments carry the marker {}: {}",
-                    marker::marker_line(&r.name),
-                    ids.join(", ")
-                ),
-            );
+            let found: Vec<(&str, &str)> = many
+                .iter()
+                .map(|a| (a.id.as_str(), a.display_name.as_str()))
+                .collect();
+            return error(address, &display, marker_found_on(&r.name, &found));
         }
     }
     finish(&mut plan);
@@ -1052,8 +1069,8 @@ fn diff_directory(
         .iter()
         .filter(|d| d.display_name == r.role)
         .collect();
-    let role_id = match found.as_slice() {
-        [d] => d.id.clone(),
+    let (role_id, role_ref) = match found.as_slice() {
+        [d] => (d.id.clone(), def_ref(RbacSystem::Directory, d)),
         [] => {
             return error(
                 address,
@@ -1080,6 +1097,7 @@ fn diff_directory(
         .flat_map(|a| a.principal_ids.iter())
         .collect();
     let mut plan = ObjectPlan::new(address, Action::NoOp, &display);
+    plan.references.push(role_ref);
     let relevant: Vec<&&ObservedRoleAssignment> = existing
         .iter()
         .filter(|a| a.principal_ids.iter().any(|p| principals.contains(p)))
@@ -1153,6 +1171,33 @@ fn diff_directory(
 
 /// A managed object no longer desired: display name, what was observed, delete requests.
 type Orphan = (String, Vec<ObservedRef>, Vec<PlannedRequest>);
+
+/// The display name of an observed object, by its reference (for error messages).
+fn display_of<'a>(obs: &'a ObservedTenant, r: &ObservedRef) -> &'a str {
+    let policies = obs
+        .configuration_policies
+        .iter()
+        .filter(|p| p.id == r.id)
+        .map(|p| p.name.as_str());
+    let rules = obs
+        .detection_rules
+        .iter()
+        .filter(|x| x.id == r.id)
+        .map(|x| x.display_name.as_str());
+    let roles = obs.rbac.values().flat_map(|rb| {
+        rb.role_definitions
+            .iter()
+            .filter(|d| d.id == r.id)
+            .map(|d| d.display_name.as_str())
+            .chain(
+                rb.role_assignments
+                    .iter()
+                    .filter(|a| a.id == r.id)
+                    .map(|a| a.display_name.as_str()),
+            )
+    });
+    policies.chain(rules).chain(roles).next().unwrap_or("")
+}
 
 fn orphans(desired: &TenantDesired, obs: &ObservedTenant) -> Vec<ObjectPlan> {
     let tenant = &desired.tenant.name;
@@ -1236,6 +1281,18 @@ fn orphans(desired: &TenantDesired, obs: &ObservedTenant) -> Vec<ObjectPlan> {
                 kind,
                 name,
             };
+            let mut per_resource: BTreeMap<Resource, Vec<&ObservedRef>> = BTreeMap::new();
+            for r in &refs {
+                per_resource.entry(r.resource).or_default().push(r);
+            }
+            if let Some(copies) = per_resource.values().find(|v| v.len() > 1) {
+                let found: Vec<(&str, &str)> = copies
+                    .iter()
+                    .map(|r| (r.id.as_str(), display_of(obs, r)))
+                    .collect();
+                let message = marker_found_on(&address.name, &found);
+                return error(address, &display, message);
+            }
             let mut o = ObjectPlan::new(address, Action::NoOp, display);
             o.observed = refs;
             if desired.allow_removal {

@@ -197,6 +197,11 @@ pub struct TenantPlan {
     pub status: TenantStatus,
     /// Deletions first, then by address.
     pub objects: Vec<ObjectPlan>,
+    /// Everything the planner read of the tenant (normalised), recorded so that apply can
+    /// re-derive every object's requests from it and the current inputs and refuse a plan
+    /// whose requests were edited (see `apply::rederive`). `None` for a failed tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observation: Option<crate::plan::ObservedTenant>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,6 +236,11 @@ pub struct ObjectPlan {
     /// Empty for a pure create.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observed: Vec<ObservedRef>,
+    /// Graph objects the requests refer to but never write (a built-in role definition a
+    /// role assignment grants): apply re-reads them like `observed`, so a role id edited in
+    /// a plan's recorded observation, or a role changed since the plan, stops the write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<ObservedRef>,
     /// An unmanaged look-alike (adoption candidate) when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub look_alike: Option<ObservedRef>,
@@ -256,6 +266,7 @@ impl ObjectPlan {
             unchanged_fields: 0,
             unchanged_settings: 0,
             observed: Vec::new(),
+            references: Vec::new(),
             look_alike: None,
             requests: Vec::new(),
             error: None,
@@ -275,6 +286,7 @@ pub enum Resource {
     IntuneRoleDefinition,
     IntuneRoleAssignment,
     DirectoryRoleAssignment,
+    DirectoryRoleDefinition,
 }
 
 /// What the planner saw of an existing object: enough for apply to notice that it moved.
@@ -384,6 +396,7 @@ impl TenantPlan {
                 error: error.into(),
             },
             objects: Vec::new(),
+            observation: None,
         }
     }
 

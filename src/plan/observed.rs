@@ -74,6 +74,22 @@ pub struct ObservedTenant {
     pub unreadable: Vec<Unreadable>,
 }
 
+impl ObservedTenant {
+    /// The same observation with every list in id order, so that what a plan records does
+    /// not depend on the order Graph (or a test) listed objects in.
+    pub fn canonical(&self) -> ObservedTenant {
+        let mut o = self.clone();
+        o.configuration_policies.sort_by(|a, b| a.id.cmp(&b.id));
+        o.detection_rules.sort_by(|a, b| a.id.cmp(&b.id));
+        o.unreadable.sort_by(|a, b| a.id.cmp(&b.id));
+        for rbac in o.rbac.values_mut() {
+            rbac.role_definitions.sort_by(|a, b| a.id.cmp(&b.id));
+            rbac.role_assignments.sort_by(|a, b| a.id.cmp(&b.id));
+        }
+        o
+    }
+}
+
 /// An object Graph returned that the planner cannot read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -20,11 +20,13 @@ pub enum SavedPlanError {
     RampartVersion { found: String, expected: String },
 }
 
-/// The plan file's bytes (pretty JSON, trailing newline).
+/// The plan file's bytes (pretty JSON, trailing newline), with any credential value in
+/// use replaced by a placeholder ([`crate::redact`], defence in depth; apply then refuses
+/// such a plan, since its requests no longer re-derive).
 pub fn save(plan: &Plan) -> Vec<u8> {
     let mut out = serde_json::to_vec_pretty(plan).unwrap_or_default();
     out.push(b'\n');
-    out
+    crate::redact::scrub_bytes(out)
 }
 
 /// Reads a plan file, checking format and rampart versions before the body.

@@ -584,6 +584,7 @@ mod tests {
         TenantPlan {
             tenant: name.into(),
             tenant_id: format!("id-{name}"),
+            observation: None,
             status: TenantStatus::Ok,
             objects: objects
                 .iter()

@@ -3,7 +3,9 @@
 //! are made with the real fetch and diff; apply goes through the shared Graph client.
 //! Small fleets and zero latency keep the module fast; faults are seeded.
 
+mod concurrency;
 mod crash;
+mod safety;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -464,10 +466,21 @@ async fn plans_that_must_not_be_applied_are_refused_before_any_write() {
     let c = fleet.connector().unwrap();
     let opts = ApplyOptions::default();
 
+    // A hand-set `errored` flag that its objects do not bear out: malformed.
     let mut errored = plan.clone();
     errored.errored = true;
     assert!(matches!(
         apply_plan(&errored, &c, &opts).await,
+        Err(ApplyRefused::Malformed(_))
+    ));
+    // Every tenant errored: nothing to apply.
+    let mut failed = plan.clone();
+    for t in &mut failed.tenants {
+        *t = rampart::plan::TenantPlan::failed(&t.tenant, &t.tenant_id, "403");
+    }
+    failed.recount();
+    assert!(matches!(
+        apply_plan(&failed, &c, &opts).await,
         Err(ApplyRefused::Errored { .. })
     ));
     let mut old = plan.clone();

@@ -229,3 +229,110 @@ fn one_failed_tenant_never_stops_the_others() {
         assert!(!text.contains("eyJ"), "no token reaches a plan");
     });
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let e = e.expect("entry");
+        let dest = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).expect("copy");
+        }
+    }
+}
+
+/// Issue 10 (6), defence in depth: whatever route a credential value takes into what
+/// rampart prints or writes (here, a detection query that holds it, as a symlink to
+/// `/proc/self/environ` would), it is replaced by a placeholder in stdout, stderr, the
+/// Markdown comment and the saved plan.
+#[test]
+fn issue10_credential_values_never_reach_any_output() {
+    const SECRET: &str = "Zq8~not-a-real-secret-4c1f9e";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    copy_dir(&repo_root().join("policies"), &root.join("policies"));
+    copy_dir(&repo_root().join("profiles"), &root.join("profiles"));
+    let kql = root.join("policies/detections/lsass-access.kql");
+    let mut text = std::fs::read_to_string(&kql).expect("kql");
+    text.push_str(&format!("\n// {SECRET}\n"));
+    std::fs::write(&kql, text).expect("kql");
+    let out = root.join("plan.json");
+    let run = |args: &[&str]| {
+        let mut cmd = assert_cmd::Command::cargo_bin("rampart").expect("binary");
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AZURE_") || k.starts_with("RAMPART_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("AZURE_CLIENT_SECRET", SECRET)
+            .env("NO_COLOR", "1")
+            .env("RAMPART_LOCK", "none")
+            .args(args)
+            .output()
+            .expect("run rampart")
+    };
+    let root_s = root.display().to_string();
+    let out_s = out.display().to_string();
+    let mut seen_placeholder = false;
+    for format in ["human", "json", "markdown"] {
+        let o = run(&[
+            "plan",
+            "--emulator",
+            "--root",
+            &root_s,
+            "--format",
+            format,
+            "--out",
+            &out_s,
+        ]);
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        let saved = std::fs::read_to_string(&out).unwrap_or_default();
+        for (what, t) in [
+            ("stdout", &stdout),
+            ("stderr", &stderr),
+            ("plan file", &saved),
+        ] {
+            assert!(!t.contains(SECRET), "{format}: the secret reached {what}");
+        }
+        assert!(!saved.is_empty(), "{format}: {stderr}");
+        seen_placeholder |= stdout.contains("[redacted AZURE_CLIENT_SECRET]")
+            || saved.contains("[redacted AZURE_CLIENT_SECRET]");
+    }
+    assert!(
+        seen_placeholder,
+        "the value reached rampart's output and was replaced (the test is not vacuous)"
+    );
+}
+
+/// A real plan (every kind, role references and recorded observations included) matches
+/// `schemas/plan.schema.json`.
+#[test]
+fn a_real_plan_matches_the_plan_schema() {
+    let all = tenants();
+    let plan = runtime().block_on(async {
+        let demo = demo::start(&all, &repo_root().join("profiles"))
+            .await
+            .expect("demo");
+        let plan = plan_on(&demo, &all, 4).await;
+        demo.emulator.shutdown().await;
+        plan
+    });
+    assert!(
+        plan.objects().any(|(_, o)| !o.references.is_empty()),
+        "the plan refers to a built-in role"
+    );
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("schemas/plan.schema.json")).expect("schema"),
+    )
+    .expect("schema JSON");
+    let validator = jsonschema::validator_for(&schema).expect("valid schema");
+    let v: serde_json::Value = serde_json::from_slice(&save(&plan)).expect("plan JSON");
+    let errors: Vec<String> = validator
+        .iter_errors(&v)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}

@@ -369,6 +369,7 @@ fn kql_changes_show_as_a_line_diff_and_settings_by_readable_path() {
         vec![TenantPlan {
             tenant: "contoso".into(),
             tenant_id: "t".into(),
+            observation: None,
             status: TenantStatus::Ok,
             objects: vec![o],
         }],

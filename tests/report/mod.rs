@@ -86,6 +86,7 @@ pub fn fleet(n: usize) -> (Plan, Placement) {
             _ => TenantPlan {
                 tenant: name.clone(),
                 tenant_id: id,
+                observation: None,
                 status: TenantStatus::Ok,
                 objects: src.objects.clone(),
             },
