@@ -8,8 +8,9 @@
 //! Persistence: with a state directory, every change to a tenant rewrites that tenant's file
 //! (`tenants/<tid>.json`) by writing a temporary file and renaming it over the old one, so a
 //! crash leaves either the old or the new version. Apps are in `apps.json`. Client secrets
-//! are stored only as SHA-256 hashes, never in clear. The token signing key is random per
-//! process (tokens do not survive a restart; clients simply fetch new ones).
+//! are stored only as salted SHA-256 hashes, never in clear. The token signing key is kept
+//! in `signing-key` (mode 0600), so tokens survive a restart; without a state directory it
+//! is random per process.
 //!
 //! This module is below the Graph surfaces and never calls them: operations that need a
 //! surface's rules (seeding tenants with built-in roles, importing policies, out-of-band
@@ -113,6 +114,10 @@ pub struct Tenant {
     pub intune_role_assignments: BTreeMap<String, Value>,
     /// Entra directory role assignments.
     pub directory_role_assignments: BTreeMap<String, Value>,
+    /// Custom Intune role scope tags by id (the built-in `Default`, id `"0"`, is implicit).
+    pub role_scope_tags: BTreeMap<String, Value>,
+    /// Intune assignment filters by id.
+    pub assignment_filters: BTreeMap<String, Value>,
 }
 
 /// A seed: apps and tenants to create (the `--seed-file` format and `POST /_emulator/tenants`).
@@ -252,6 +257,9 @@ pub(crate) struct Inner {
     pub(crate) apps: RwLock<BTreeMap<String, App>>,
     pub(crate) key: [u8; 32],
     pub(crate) seq: AtomicU64,
+    pub(crate) deterministic_ids: bool,
+    pub(crate) setting_oracle: super::SettingOracle,
+    pub(crate) ids: AtomicU64,
     pub(crate) limiter: Mutex<WriteLimiter>,
     pub(crate) log: Mutex<Log>,
 }
@@ -322,8 +330,14 @@ pub(crate) fn new_guid() -> String {
 impl Emulator {
     /// Creates an emulator, loading `state_dir` if it holds a saved state.
     pub fn new(config: &super::EmulatorConfig) -> Result<Self, EmulatorError> {
-        let mut key = [0u8; 32];
-        rand::fill(&mut key);
+        let key = match &config.state_dir {
+            Some(dir) => signing_key(dir)?,
+            None => {
+                let mut key = [0u8; 32];
+                rand::fill(&mut key);
+                key
+            }
+        };
         let inner = Inner {
             seed: config.seed,
             state_dir: config.state_dir.clone(),
@@ -335,6 +349,9 @@ impl Emulator {
             apps: RwLock::new(BTreeMap::new()),
             key,
             seq: AtomicU64::new(0),
+            deterministic_ids: config.deterministic_ids,
+            setting_oracle: config.setting_oracle,
+            ids: AtomicU64::new(0),
             limiter: Mutex::new(WriteLimiter::default()),
             log: Mutex::new(Log::default()),
         };
@@ -641,15 +658,24 @@ impl Emulator {
     }
 
     pub(crate) fn record(&self, rec: RequestRecord) {
+        // Counter keys stay bounded whatever clients send: a tenant the emulator does not
+        // hold counts as `-`, and once a map holds COUNTER_KEYS keys new keys count under
+        // `(other)` (issue 14, gap 11: junk traffic grew them without limit).
+        let tenant = rec
+            .tenant
+            .as_deref()
+            .filter(|t| read(&self.inner.tenants).contains_key(*t))
+            .unwrap_or("-")
+            .to_string();
         let mut log = lock(&self.inner.log);
         let c = &mut log.counters;
         c.total += 1;
         *c.by_status.entry(rec.status).or_default() += 1;
-        let tenant = rec.tenant.clone().unwrap_or_else(|| "-".into());
-        *c.by_route
-            .entry(format!("{tenant} {} {}", rec.method, rec.route))
-            .or_default() += 1;
-        *c.by_tenant.entry(tenant).or_default() += 1;
+        bump(
+            &mut c.by_route,
+            format!("{tenant} {} {}", rec.method, rec.route),
+        );
+        bump(&mut c.by_tenant, tenant);
         if let Some(f) = &rec.fault {
             *c.faults.entry(f.clone()).or_default() += 1;
         }
@@ -661,9 +687,91 @@ impl Emulator {
         }
     }
 
+    /// A new server-assigned object id: random, or derived from the seed and a counter
+    /// with [`crate::EmulatorConfig::deterministic_ids`].
+    pub fn new_object_id(&self) -> String {
+        if self.inner.deterministic_ids {
+            let n = self.inner.ids.fetch_add(1, Ordering::Relaxed);
+            stable_guid(&format!("object:{}:{n}", self.inner.seed))
+        } else {
+            new_guid()
+        }
+    }
+
+    /// Marks the logged request `seq` with an after-the-fact fault (and the status the
+    /// client saw: 0 when the connection was dropped) and counts the fault.
+    pub(crate) fn mark_fault(&self, seq: u64, fault: &str, status: u16) {
+        let mut log = lock(&self.inner.log);
+        *log.counters.faults.entry(fault.to_string()).or_default() += 1;
+        if let Some(r) = log.records.iter_mut().rev().find(|r| r.seq == seq) {
+            r.fault = Some(fault.to_string());
+            r.status = status;
+        }
+    }
+
     pub(crate) fn next_seq(&self) -> u64 {
         self.inner.seq.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+/// The token signing key kept in `dir/signing-key` (64 hex digits, created with mode 0600
+/// on Unix), so tokens issued before a restart stay valid after it, as Entra's do.
+fn signing_key(dir: &Path) -> Result<[u8; 32], EmulatorError> {
+    let path = dir.join("signing-key");
+    let io = |source| EmulatorError::Io {
+        path: path.clone(),
+        source,
+    };
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).map_err(io)?;
+        let text = text.trim();
+        let mut key = [0u8; 32];
+        let ok = text.len() == 64
+            && key.iter_mut().enumerate().all(|(i, b)| {
+                u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
+                    .map(|v| *b = v)
+                    .is_ok()
+            });
+        if !ok {
+            return Err(EmulatorError::State {
+                path: path.clone(),
+                message: "the signing key must be 64 hexadecimal digits".into(),
+            });
+        }
+        return Ok(key);
+    }
+    std::fs::create_dir_all(dir).map_err(|source| EmulatorError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut key = [0u8; 32];
+    rand::fill(&mut key);
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    use std::io::Write;
+    let mut f = opts.open(&path).map_err(io)?;
+    f.write_all(hex.as_bytes()).map_err(io)?;
+    Ok(key)
+}
+
+/// Most keys a counter map holds; later new keys count under [`OTHER_KEY`].
+pub const COUNTER_KEYS: usize = 1000;
+/// The key that counts what does not fit in a full counter map.
+pub const OTHER_KEY: &str = "(other)";
+
+fn bump(map: &mut BTreeMap<String, u64>, key: String) {
+    let key = if map.len() >= COUNTER_KEYS && !map.contains_key(&key) {
+        OTHER_KEY.to_string()
+    } else {
+        key
+    };
+    *map.entry(key).or_default() += 1;
 }
 
 /// Merges top-level members of `patch` into `target` (both objects).

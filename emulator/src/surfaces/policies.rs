@@ -235,7 +235,21 @@ fn shaped(ctx: &Ctx<'_>, req: &GraphRequest, p: &StoredPolicy, q: &Query) -> Val
         if q.expands(nav) {
             v[format!("{nav}@odata.context")] =
                 json!(ctx.context(req, &format!("{SET}('{id}')/{nav}")));
-            v[nav] = Value::Array(items.clone());
+            // An expanded `settings` holds at most one page; the rest is behind
+            // `settings@odata.nextLink`, which points at the policy's `/settings` with a
+            // skiptoken (issue 14, gap 12; see [`crate::PageSizes::expanded_settings`]).
+            let page = ctx.emu.inner.page_sizes.expanded_settings.max(1);
+            if nav == "settings" && items.len() > page {
+                v[nav] = Value::Array(items[..page].to_vec());
+                v["settings@odata.nextLink"] = json!(format!(
+                    "{}/{}/{SET}('{id}')/settings?$skiptoken={}",
+                    ctx.base,
+                    req.version,
+                    crate::wire::encode_skiptoken(page)
+                ));
+            } else {
+                v[nav] = Value::Array(items.clone());
+            }
         }
     }
     v
@@ -264,6 +278,8 @@ type CheckedBody = (Map<String, Value>, Vec<Value>, Value);
 
 /// Checks and normalises a create/PUT body; returns (policy fields, settings, template).
 fn checked_body(
+    oracle: crate::SettingOracle,
+    t: &Tenant,
     o: &Map<String, Value>,
     existing_template: Option<&str>,
 ) -> Result<CheckedBody, Reply> {
@@ -328,6 +344,16 @@ fn checked_body(
         Some(_) => return Err(Reply::bad_request("'settings' must be an array.")),
     };
     templates::validate_settings(template, &settings).map_err(Reply::bad_request)?;
+    if let (crate::SettingOracle::Exports, Some(t)) = (oracle, template) {
+        let unseen = templates::unseen_definitions(&t.id, &settings);
+        if !unseen.is_empty() {
+            return Err(Reply::bad_request(format!(
+                "Setting definition id(s) not confirmed by a real export of template '{}': {}.",
+                t.id,
+                unseen.join(", ")
+            )));
+        }
+    }
     let tref = template
         .map(templates::template_reference)
         .unwrap_or_else(templates::no_template_reference);
@@ -344,6 +370,8 @@ fn checked_body(
             .unwrap_or_else(|| json!(template.map_or("none", |t| t.platforms.as_str()))),
     );
     if let Some(r) = o.get("roleScopeTagIds") {
+        // Intune answers 400 for `[]`, `null` and unknown tags (issue 14, gap 6).
+        super::scope_tags::check_ids(t, r)?;
         fields.insert("roleScopeTagIds".into(), r.clone());
     }
     fields.insert(
@@ -388,7 +416,11 @@ pub fn handle(
                 &q2,
                 &format!("{SET}{}", expand_suffix(q)),
                 items,
-                ctx.emu.inner.page_sizes.policies,
+                if q.expand.is_empty() {
+                    ctx.emu.inner.page_sizes.policies
+                } else {
+                    ctx.emu.inner.page_sizes.policies_expanded
+                },
             );
             if let Some(vals) = reply
                 .body
@@ -433,11 +465,12 @@ pub fn handle(
                 Ok(o) => o,
                 Err(r) => return unchanged(r),
             };
-            let (fields, settings, tref) = match checked_body(o, None) {
-                Ok(x) => x,
-                Err(r) => return unchanged(r),
-            };
-            let pid = new_guid();
+            let (fields, settings, tref) =
+                match checked_body(ctx.emu.inner.setting_oracle, t, o, None) {
+                    Ok(x) => x,
+                    Err(r) => return unchanged(r),
+                };
+            let pid = ctx.emu.new_object_id();
             let now = graph_time(OffsetDateTime::now_utc());
             let policy = json!({
                 "createdDateTime": now,
@@ -481,10 +514,11 @@ pub fn handle(
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            let (fields, settings, _) = match checked_body(o, Some(&existing_tid)) {
-                Ok(x) => x,
-                Err(r) => return unchanged(r),
-            };
+            let (fields, settings, _) =
+                match checked_body(ctx.emu.inner.setting_oracle, t, o, Some(&existing_tid)) {
+                    Ok(x) => x,
+                    Err(r) => return unchanged(r),
+                };
             let Some(p) = t.policies.get_mut(id) else {
                 return unchanged(not_found(id));
             };
@@ -508,6 +542,11 @@ pub fn handle(
                 return unchanged(Reply::bad_request(
                     "Settings cannot be updated with PATCH on this entity; use PUT with the full policy or the settings endpoints.",
                 ));
+            }
+            if let Some(tags) = o.get("roleScopeTagIds") {
+                if let Err(r) = super::scope_tags::check_ids(t, tags) {
+                    return unchanged(r);
+                }
             }
             let Some(p) = t.policies.get_mut(id) else {
                 return unchanged(not_found(id));
@@ -635,6 +674,26 @@ pub fn handle(
             for a in list {
                 match assignment_entity(id, a) {
                     Ok(v) => {
+                        // A filter named in a target must exist in the tenant, with a filter
+                        // type other than `none` (Intune answers 400 otherwise).
+                        let tgt = &v["target"];
+                        let fid = tgt["deviceAndAppManagementAssignmentFilterId"]
+                            .as_str()
+                            .filter(|f| {
+                                !f.is_empty() && *f != "00000000-0000-0000-0000-000000000000"
+                            });
+                        if let Some(f) = fid {
+                            if !super::filters::known(t, f) {
+                                return unchanged(Reply::bad_request(format!(
+                                    "Assignment filter '{f}' does not exist."
+                                )));
+                            }
+                            if tgt["deviceAndAppManagementAssignmentFilterType"] == "none" {
+                                return unchanged(Reply::bad_request(
+                                    "An assignment that names a filter needs deviceAndAppManagementAssignmentFilterType include or exclude.",
+                                ));
+                            }
+                        }
                         if new.iter().any(|x: &Value| x["id"] == v["id"]) {
                             return unchanged(Reply::bad_request(format!(
                                 "Duplicate assignment target '{}'.",

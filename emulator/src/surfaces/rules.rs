@@ -243,6 +243,49 @@ pub fn import_rule(t: &mut Tenant, r: &Value) -> Result<(), String> {
     Ok(())
 }
 
+fn alert_title(r: &Map<String, Value>) -> Option<&str> {
+    r.get("detectionAction")
+        .and_then(|d| d.get("alertTemplate"))
+        .and_then(|a| a.get("title"))
+        .and_then(Value::as_str)
+}
+
+/// Defender keeps detection names and alert titles unique per tenant (`graph-api-2.md`
+/// §6.3: a second rule with the same `displayName` answers 409, with the same alert title
+/// 400; compared case-insensitively, as the case rule is unverified). `except` is the rule
+/// being updated.
+fn unique(t: &Tenant, r: &Map<String, Value>, except: Option<&str>) -> Result<(), Reply> {
+    let name = r
+        .get("displayName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let title = alert_title(r);
+    for (id, other) in &t.detection_rules {
+        if Some(id.as_str()) == except {
+            continue;
+        }
+        let Some(o) = other.as_object() else { continue };
+        if o.get("displayName")
+            .and_then(Value::as_str)
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        {
+            return Err(Reply::error(
+                409,
+                "Conflict",
+                format!("A detection rule named '{name}' already exists."),
+            ));
+        }
+        if let (Some(a), Some(b)) = (title, alert_title(o)) {
+            if a.eq_ignore_ascii_case(b) {
+                return Err(bad(format!(
+                    "An alert title must be unique: rule '{id}' already uses '{a}'."
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn not_found(id: &str) -> Reply {
     Reply::error(
         404,
@@ -315,6 +358,9 @@ pub fn handle(
                     false,
                 );
             }
+            if let Err(r) = unique(t, &o, None) {
+                return (r, false);
+            }
             let v = stored(o, None, &by);
             t.detection_rules.insert(rid.clone(), v.clone());
             let mut out = Map::new();
@@ -359,6 +405,9 @@ pub fn handle(
                 merged.insert(k.clone(), v.clone());
             }
             if let Err(r) = validate(&merged) {
+                return (r, false);
+            }
+            if let Err(r) = unique(t, &merged, Some(id)) {
                 return (r, false);
             }
             let v = stored(merged, Some(existing_o), &by);
