@@ -419,7 +419,7 @@ pub fn resolve(version: &str, method: &str, path: &str) -> Result<Route, Reply> 
             rest @ ..,
         ] => {
             let tags = *coll == "roleScopeTags";
-            if !tags && !beta {
+            if !beta {
                 return Err(not_found(coll));
             }
             let t = format!("deviceManagement/{coll}");
@@ -650,6 +650,59 @@ pub fn resolve(version: &str, method: &str, path: &str) -> Result<Route, Reply> 
         [] => return Err(not_found(version)),
     };
     Ok(r)
+}
+
+/// Every (method, route template) the router serves, such as
+/// `("PATCH", "beta/deviceManagement/roleDefinitions/{id}")`, sorted. Derived by probing
+/// [`resolve`] itself (not kept by hand), so a route added to the router appears here and
+/// the README's route table test notices it: paths are grown segment by segment from the
+/// URL names the router knows plus an id, and a branch longer than two segments is
+/// abandoned unless some verb is served at it or the router calls it a known path without
+/// that verb.
+pub fn route_table() -> Vec<(String, String)> {
+    const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
+    let mut alphabet: Vec<&str> = SEGMENT_NAMES.to_vec();
+    alphabet.push("{id}");
+    let mut out = BTreeSet::new();
+    for version in ["beta", "v1.0"] {
+        let mut frontier: Vec<Vec<&str>> = vec![vec![]];
+        for _depth in 0..6 {
+            let mut next = Vec::new();
+            for prefix in &frontier {
+                for seg in &alphabet {
+                    let mut path = prefix.clone();
+                    path.push(seg);
+                    let joined = path.join("/");
+                    let mut live = false;
+                    for m in METHODS {
+                        match resolve(version, m, &joined) {
+                            Ok(r) => {
+                                out.insert((m.to_string(), r.template));
+                                live = true;
+                            }
+                            Err(e) => {
+                                // "No OData route exists" means the path is known but not
+                                // with this verb: something may be served below it.
+                                let no_verb = e.body.as_ref().is_some_and(|b| {
+                                    b["error"]["message"]
+                                        .as_str()
+                                        .is_some_and(|m| m.starts_with("No OData route"))
+                                });
+                                live |= no_verb;
+                            }
+                        }
+                    }
+                    // Roots such as `security/rules` answer "not found" until complete.
+                    live |= path.len() <= 2;
+                    if live {
+                        next.push(path);
+                    }
+                }
+            }
+            frontier = next;
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// Handles one Graph operation (a request or a batch item): routing, permission, random
@@ -1070,6 +1123,37 @@ impl Emulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn route_table_lists_served_routes() {
+        let t = route_table();
+        if std::env::var_os("PRINT_ROUTES").is_some() {
+            for (m, p) in &t {
+                println!("ROUTE {m} {p}");
+            }
+        }
+        for want in [
+            (
+                "GET",
+                "beta/deviceManagement/configurationPolicies/{id}/settings/{id}",
+            ),
+            (
+                "POST",
+                "beta/deviceManagement/configurationPolicies/{id}/assign",
+            ),
+            ("GET", "v1.0/groups"),
+            ("GET", "beta/deviceManagement/roleScopeTags"),
+        ] {
+            assert!(
+                t.iter().any(|(m, p)| m == want.0 && p == want.1),
+                "{want:?} missing from {t:#?}"
+            );
+        }
+        assert!(
+            !t.iter()
+                .any(|(_, p)| p.starts_with("v1.0/deviceManagement/configurationPolicies"))
+        );
+    }
 
     #[test]
     fn routes_and_segments() {

@@ -180,6 +180,7 @@ pub const ALL_ROLES: &[&str] = &[
     "DeviceManagementConfiguration.ReadWrite.All",
     "DeviceManagementRBAC.ReadWrite.All",
     "Group.Read.All",
+    "Group.ReadWrite.All",
     "CustomDetection.ReadWrite.All",
     "RoleManagement.ReadWrite.Defender",
     "RoleManagement.ReadWrite.Directory",

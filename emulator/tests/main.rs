@@ -3,8 +3,10 @@
 //! counts and behaviour, never on timing.
 
 mod faults;
+mod gaps;
 mod graph;
 mod login;
+mod routes;
 mod state;
 
 use rampart_emulator::{

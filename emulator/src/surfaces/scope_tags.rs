@@ -1,5 +1,5 @@
-//! Intune role scope tags, `deviceManagement/roleScopeTags` (beta and v1.0 accept it; Intune
-//! documents it under beta): list, get, create, update and delete of custom tags, plus the
+//! Intune role scope tags, `deviceManagement/roleScopeTags` (beta only, where Graph documents
+//! it): list, get, create, update and delete of custom tags, plus the
 //! built-in `Default` tag (id `"0"`, `isBuiltIn: true`) that every tenant has and that cannot
 //! be changed or deleted.
 //!
