@@ -84,7 +84,8 @@ impl Emulator {
                 .insert(gid.clone(), group_entity(&gid, &name, desc.as_deref()));
         }
         for p in &seed.policies {
-            policies::import_policy(&mut t, p).map_err(EmulatorError::Invalid)?;
+            let p = self.with_object_id(&mut t, p);
+            policies::import_policy(&mut t, &p).map_err(EmulatorError::Invalid)?;
         }
         for r in &seed.detection_rules {
             rules::import_rule(&mut t, r).map_err(EmulatorError::Invalid)?;
@@ -107,10 +108,28 @@ impl Emulator {
     /// present, `@odata.*` annotations dropped) and returns its id. Not validated: it models
     /// a policy that already exists in the tenant.
     pub fn add_policy(&self, tenant: &str, policy: &Value) -> Result<String, EmulatorError> {
-        self.with_tenant(tenant, |t| match policies::import_policy(t, policy) {
-            Ok(id) => (Ok(id), true),
-            Err(e) => (Err(EmulatorError::Invalid(e)), false),
+        self.with_tenant(tenant, |t| {
+            let policy = self.with_object_id(t, policy);
+            match policies::import_policy(t, &policy) {
+                Ok(id) => (Ok(id), true),
+                Err(e) => (Err(EmulatorError::Invalid(e)), false),
+            }
         })?
+    }
+
+    /// `policy` with an `id`: its own, or a new server-assigned one (deterministic when
+    /// configured), so seeded objects follow the same id rule as created ones.
+    fn with_object_id(&self, t: &mut Tenant, policy: &Value) -> Value {
+        let mut p = policy.clone();
+        if p.get("id")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            if let Some(o) = p.as_object_mut() {
+                o.insert("id".into(), Value::String(self.new_object_id(t)));
+            }
+        }
+        p
     }
 
     /// A configuration policy with its settings and assignments, as Graph's

@@ -118,6 +118,8 @@ pub struct Tenant {
     pub role_scope_tags: BTreeMap<String, Value>,
     /// Intune assignment filters by id.
     pub assignment_filters: BTreeMap<String, Value>,
+    /// Objects created so far (for deterministic ids).
+    pub object_counter: u64,
 }
 
 /// A seed: apps and tenants to create (the `--seed-file` format and `POST /_emulator/tenants`).
@@ -260,7 +262,6 @@ pub(crate) struct Inner {
     pub(crate) seq: AtomicU64,
     pub(crate) deterministic_ids: bool,
     pub(crate) setting_oracle: super::SettingOracle,
-    pub(crate) ids: AtomicU64,
     pub(crate) limiter: Mutex<WriteLimiter>,
     pub(crate) log: Mutex<Log>,
 }
@@ -352,7 +353,6 @@ impl Emulator {
             seq: AtomicU64::new(0),
             deterministic_ids: config.deterministic_ids,
             setting_oracle: config.setting_oracle,
-            ids: AtomicU64::new(0),
             limiter: Mutex::new(WriteLimiter::default()),
             log: Mutex::new(Log::default()),
         };
@@ -688,12 +688,15 @@ impl Emulator {
         }
     }
 
-    /// A new server-assigned object id: random, or derived from the seed and a counter
-    /// with [`crate::EmulatorConfig::deterministic_ids`].
-    pub fn new_object_id(&self) -> String {
+    /// A new server-assigned object id for an object of tenant `t`: random, or, with
+    /// [`crate::EmulatorConfig::deterministic_ids`], derived from the run seed, the tenant and
+    /// the tenant's own create counter, so concurrent creates in other tenants do not change
+    /// it (GUID-shaped, version-4 layout).
+    pub fn new_object_id(&self, t: &mut Tenant) -> String {
         if self.inner.deterministic_ids {
-            let n = self.inner.ids.fetch_add(1, Ordering::Relaxed);
-            stable_guid(&format!("object:{}:{n}", self.inner.seed))
+            let n = t.object_counter;
+            t.object_counter += 1;
+            stable_guid(&format!("object:{}:{}:{n}", self.inner.seed, t.id))
         } else {
             new_guid()
         }

@@ -88,7 +88,7 @@ fn create_group(
             "Invalid value specified for property 'mailNickname' of resource 'Group'.",
         ));
     }
-    let gid = ctx.emu.new_object_id();
+    let gid = ctx.emu.new_object_id(t);
     let mut g = group_entity(&gid, name, o.get("description").and_then(Value::as_str));
     g["createdDateTime"] = json!(graph_time(OffsetDateTime::now_utc()));
     g["mailNickname"] = json!(nick);

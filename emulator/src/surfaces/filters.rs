@@ -173,7 +173,7 @@ pub fn handle(
             let fid = current
                 .as_ref()
                 .and_then(|c| c["id"].as_str().map(str::to_string))
-                .unwrap_or_else(|| ctx.emu.new_object_id());
+                .unwrap_or_else(|| ctx.emu.new_object_id(t));
             let created = current
                 .as_ref()
                 .and_then(|c| c.get("createdDateTime").cloned())

@@ -470,7 +470,7 @@ pub fn handle(
                     Ok(x) => x,
                     Err(r) => return unchanged(r),
                 };
-            let pid = ctx.emu.new_object_id();
+            let pid = ctx.emu.new_object_id(t);
             let now = graph_time(OffsetDateTime::now_utc());
             let policy = json!({
                 "createdDateTime": now,

@@ -313,7 +313,7 @@ pub fn handle(
                 Ok(p) => p,
                 Err(e) => return (Reply::bad_request(e), false),
             };
-            let rid = ctx.emu.new_object_id();
+            let rid = ctx.emu.new_object_id(t);
             let v = json!({
                 "id": rid,
                 "displayName": name,
@@ -421,7 +421,7 @@ pub fn handle(
             let aid = existing
                 .as_ref()
                 .and_then(|e| e["id"].as_str().map(str::to_string))
-                .unwrap_or_else(|| ctx.emu.new_object_id());
+                .unwrap_or_else(|| ctx.emu.new_object_id(t));
             let v = json!({
                 "@odata.type": "#microsoft.graph.unifiedRoleAssignmentMultiple",
                 "id": aid,
@@ -475,7 +475,7 @@ pub fn handle(
                     false,
                 );
             }
-            let rid = ctx.emu.new_object_id();
+            let rid = ctx.emu.new_object_id(t);
             let v = json!({
                 "@odata.type": "#microsoft.graph.deviceAndAppManagementRoleDefinition",
                 "id": rid,
@@ -674,7 +674,7 @@ pub fn handle(
             let aid = existing
                 .as_ref()
                 .and_then(|e| e["id"].as_str().map(str::to_string))
-                .unwrap_or_else(|| ctx.emu.new_object_id());
+                .unwrap_or_else(|| ctx.emu.new_object_id(t));
             let v = json!({
                 "@odata.type": "#microsoft.graph.deviceAndAppManagementRoleAssignment",
                 "id": aid,
@@ -790,7 +790,7 @@ pub fn handle(
                     false,
                 );
             }
-            let aid = ctx.emu.new_object_id();
+            let aid = ctx.emu.new_object_id(t);
             let v = json!({
                 "@odata.type": "#microsoft.graph.unifiedRoleAssignment",
                 "id": aid,
