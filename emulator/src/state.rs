@@ -254,7 +254,7 @@ pub(crate) struct Inner {
     pub(crate) state_dir: Option<PathBuf>,
     pub(crate) token_lifetime_secs: i64,
     pub(crate) log_capacity: usize,
-    pub(crate) page_sizes: super::PageSizes,
+    pub(crate) page_sizes: RwLock<super::PageSizes>,
     pub(crate) faults: RwLock<FaultConfig>,
     pub(crate) tenants: RwLock<BTreeMap<String, Arc<Mutex<Tenant>>>>,
     pub(crate) apps: RwLock<BTreeMap<String, App>>,
@@ -345,7 +345,7 @@ impl Emulator {
             state_dir: config.state_dir.clone(),
             token_lifetime_secs: config.token_lifetime_secs,
             log_capacity: config.log_capacity,
-            page_sizes: config.page_sizes.clone(),
+            page_sizes: RwLock::new(config.page_sizes.clone()),
             faults: RwLock::new(config.faults.clone()),
             tenants: RwLock::new(BTreeMap::new()),
             apps: RwLock::new(BTreeMap::new()),
@@ -629,6 +629,17 @@ impl Emulator {
             uti: new_guid(),
         };
         token::sign(&self.inner.key, &claims)
+    }
+
+    /// Current page sizes.
+    pub fn page_sizes(&self) -> super::PageSizes {
+        read(&self.inner.page_sizes).clone()
+    }
+
+    /// Replaces the page sizes at run time (e.g. to page a policy's expanded settings after
+    /// a client seeded it with the defaults).
+    pub fn set_page_sizes(&self, sizes: super::PageSizes) {
+        *write(&self.inner.page_sizes) = sizes;
     }
 
     /// Current fault configuration.

@@ -363,7 +363,7 @@ pub fn page_of(
     items: Vec<Value>,
     page: usize,
 ) -> Reply {
-    let max = ctx.emu.inner.page_sizes.max.max(1);
+    let max = ctx.emu.page_sizes().max.max(1);
     let size = q.top.unwrap_or(page).clamp(1, max);
     let start = q.skip.min(items.len());
     let end = (start + size).min(items.len());

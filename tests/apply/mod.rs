@@ -4,6 +4,7 @@
 //! Small fleets and zero latency keep the module fast; faults are seeded.
 
 mod crash;
+mod paging;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -125,7 +125,7 @@ fn read_groups(
         q,
         "groups",
         t.groups.values().cloned().collect(),
-        ctx.emu.inner.page_sizes.directory,
+        ctx.emu.page_sizes().directory,
     )
 }
 
@@ -165,6 +165,6 @@ pub fn organization(
         q,
         "organization",
         vec![org],
-        ctx.emu.inner.page_sizes.directory,
+        ctx.emu.page_sizes().directory,
     )
 }

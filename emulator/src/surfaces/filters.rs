@@ -60,7 +60,7 @@ pub fn handle(
     id: &str,
     body: Option<&Value>,
 ) -> (Reply, bool) {
-    let page = ctx.emu.inner.page_sizes.other;
+    let page = ctx.emu.page_sizes().other;
     match op {
         "filter.list" => (
             collection(

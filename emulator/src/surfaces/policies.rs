@@ -238,7 +238,7 @@ fn shaped(ctx: &Ctx<'_>, req: &GraphRequest, p: &StoredPolicy, q: &Query) -> Val
             // An expanded `settings` holds at most one page; the rest is behind
             // `settings@odata.nextLink`, which points at the policy's `/settings` with a
             // skiptoken (issue 14, gap 12; see [`crate::PageSizes::expanded_settings`]).
-            let page = ctx.emu.inner.page_sizes.expanded_settings.max(1);
+            let page = ctx.emu.page_sizes().expanded_settings.max(1);
             if nav == "settings" && items.len() > page {
                 v[nav] = Value::Array(items[..page].to_vec());
                 v["settings@odata.nextLink"] = json!(format!(
@@ -417,9 +417,9 @@ pub fn handle(
                 &format!("{SET}{}", expand_suffix(q)),
                 items,
                 if q.expand.is_empty() {
-                    ctx.emu.inner.page_sizes.policies
+                    ctx.emu.page_sizes().policies
                 } else {
-                    ctx.emu.inner.page_sizes.policies_expanded
+                    ctx.emu.page_sizes().policies_expanded
                 },
             );
             if let Some(vals) = reply
@@ -625,7 +625,7 @@ pub fn handle(
                     q,
                     &format!("{SET}('{id}')/settings"),
                     items,
-                    ctx.emu.inner.page_sizes.settings,
+                    ctx.emu.page_sizes().settings,
                 ))
             }
         },
@@ -654,7 +654,7 @@ pub fn handle(
                 q,
                 &format!("{SET}('{id}')/assignments"),
                 p.assignments.clone(),
-                ctx.emu.inner.page_sizes.max,
+                ctx.emu.page_sizes().max,
             )),
         },
         "policy.assign" => {
@@ -727,7 +727,7 @@ pub fn handle(
                 q,
                 "deviceManagement/configurationPolicyTemplates",
                 items,
-                ctx.emu.inner.page_sizes.other,
+                ctx.emu.page_sizes().other,
             ))
         }
         "template.get" => match templates::template(id) {
@@ -771,7 +771,7 @@ pub fn handle(
                         "deviceManagement/configurationPolicyTemplates('{id}')/settingTemplates"
                     ),
                     items,
-                    ctx.emu.inner.page_sizes.max,
+                    ctx.emu.page_sizes().max,
                 ))
             }
         },

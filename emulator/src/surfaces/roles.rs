@@ -259,7 +259,7 @@ pub fn handle(
     id: &str,
     body: Option<&Value>,
 ) -> (Reply, bool) {
-    let other = ctx.emu.inner.page_sizes.other;
+    let other = ctx.emu.page_sizes().other;
     let now = graph_time(OffsetDateTime::now_utc());
     let body_obj = || object_body(body).cloned();
     macro_rules! try_body {

@@ -313,7 +313,7 @@ pub fn handle(
                 q,
                 SET,
                 t.detection_rules.values().cloned().collect(),
-                ctx.emu.inner.page_sizes.other,
+                ctx.emu.page_sizes().other,
             ),
             false,
         ),

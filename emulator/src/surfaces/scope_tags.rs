@@ -87,7 +87,7 @@ pub fn handle(
     id: &str,
     body: Option<&Value>,
 ) -> (Reply, bool) {
-    let page = ctx.emu.inner.page_sizes.other;
+    let page = ctx.emu.page_sizes().other;
     match op {
         "scopeTag.list" => (collection(ctx, req, q, SET, all(t), page), false),
         "scopeTag.get" => match all(t).into_iter().find(|v| v["id"] == id) {
