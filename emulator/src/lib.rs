@@ -3,10 +3,12 @@
 //!
 //! It serves, on loopback, the Graph endpoints rampart (and real third-party Graph clients)
 //! use: Entra's client-credentials token endpoint, Intune settings-catalog configuration
-//! policies and their templates, Defender custom detection rules (2026 schema), Defender,
-//! Intune and Entra role definitions/assignments, groups, organization and `$batch`, with
-//! Graph's JSON shapes, paging, errors and validation (`shared/reference/graph-api.md`).
-//! Each request is routed to the tenant named by its token's `tid`.
+//! policies and their templates, Intune role scope tags and assignment filters, Defender
+//! custom detection rules (2026 schema), Defender, Intune and Entra role
+//! definitions/assignments, groups (read and create), organization and `$batch`, with
+//! Graph's JSON shapes, statuses, paging, errors and validation
+//! (`shared/reference/graph-api.md`). Each request is routed to the tenant named by its
+//! token's `tid`. `README.md` lists every route with the Graph document it follows.
 //!
 //! # Using it from Rust
 //!
@@ -42,14 +44,14 @@
 //!
 //! # Faults
 //! See [`FaultConfig`]: latency + jitter, 429 (with `Retry-After` seconds or HTTP date),
-//! 503, dropped connections, slow answers, Intune's per-tenant write limit, out-of-band
-//! edits. Random faults apply to Graph requests only (not to the token endpoint or admin
+//! 503, dropped connections (before the write, or after it is committed), 500 after a
+//! committed write, slow answers, Intune's per-tenant write limit, out-of-band edits. Random faults apply to Graph requests only (not to the token endpoint or admin
 //! endpoints), are drawn from the run seed and the request's arrival number, and 429/503
 //! are drawn separately for each `$batch` sub-request.
 //!
 //! # Limits
-//! Validation of settings is only as complete as the template catalog
-//! ([`templates`]); client assertions are matched against federated credentials but their
+//! Validation of settings is only as complete as the template catalog ([`templates`]), or,
+//! with [`SettingOracle::Exports`], as the setting ids real exports show; client assertions are matched against federated credentials but their
 //! signatures are not verified; `$filter` supports `eq`, `ne`, `startswith` and `and`/`or`
 //! on property paths, which covers what Graph clients send to these collections.
 
