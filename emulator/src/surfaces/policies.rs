@@ -6,8 +6,15 @@
 //! template; settings get ids `"0"`, `"1"`, ...; full `PUT` replaces the settings and
 //! answers 204 (what IntuneCD expects); `PATCH` changes metadata only and refuses
 //! `settings`; `/assign` replaces the whole assignment list and returns it; `/settings`
-//! pages by 25. Collection contexts of `/settings` and `/assignments` name the policy id
+//! pages by 25; the list pages by 25, or by 10 with `$expand`, and an expanded policy's
+//! `settings` stop after 25 with `settings@odata.nextLink` ([`crate::PageSizes`]).
+//! Collection contexts of `/settings` and `/assignments` name the policy id
 //! (`configurationPolicies('ID')/settings`), as Graph does and as IntuneCD relies on.
+//! `roleScopeTagIds` must name existing scope tags (never `[]`/`null`), assignments may name
+//! only existing filters, and settings are checked against the template
+//! ([`crate::templates`]). Limits: the per-setting write endpoints
+//! (`POST|PATCH|DELETE .../settings`) are not served; `priorityMetaData` and
+//! `isAssigned` are not computed.
 
 use crate::state::{Emulator, StoredPolicy, Tenant, graph_time, later_than, lock, new_guid};
 use crate::templates;
