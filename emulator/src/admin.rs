@@ -8,14 +8,30 @@
 //! against their templates (they model objects that already exist in the tenant).
 
 use crate::EmulatorError;
-use crate::state::{
-    Emulator, Seed, Tenant, TenantSeed, group_entity, lock, short_name, stable_guid, write,
-};
+use crate::state::{Emulator, Seed, Tenant, TenantSeed, lock, short_name, stable_guid, write};
+use crate::surfaces::directory::group_entity;
 use crate::surfaces::{policies, roles, rules};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 
 impl Emulator {
+    /// Adds a security group and returns its id (existing id if the name exists).
+    pub fn add_group(&self, tenant: &str, display_name: &str) -> Result<String, EmulatorError> {
+        self.with_tenant(tenant, |t| {
+            if let Some((id, _)) = t
+                .groups
+                .iter()
+                .find(|(_, g)| g["displayName"] == display_name)
+            {
+                return (id.clone(), false);
+            }
+            let id = stable_guid(&format!("group:{}:{display_name}", t.id));
+            t.groups
+                .insert(id.clone(), group_entity(&id, display_name, None));
+            (id, true)
+        })
+    }
+
     /// Creates a tenant, or extends it when it exists (groups/policies/consents are added).
     pub fn add_tenant(&self, seed: &TenantSeed) -> Result<(), EmulatorError> {
         let id = seed.id.trim().to_ascii_lowercase();

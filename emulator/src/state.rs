@@ -20,7 +20,7 @@ use super::EmulatorError;
 use super::faults::{FaultConfig, WriteLimiter};
 use super::token::{self, Claims};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -541,23 +541,6 @@ impl Emulator {
         .map(|_| ())
     }
 
-    /// Adds a security group and returns its id (existing id if the name exists).
-    pub fn add_group(&self, tenant: &str, display_name: &str) -> Result<String, EmulatorError> {
-        self.with_tenant(tenant, |t| {
-            if let Some((id, _)) = t
-                .groups
-                .iter()
-                .find(|(_, g)| g["displayName"] == display_name)
-            {
-                return (id.clone(), false);
-            }
-            let id = stable_guid(&format!("group:{}:{display_name}", t.id));
-            t.groups
-                .insert(id.clone(), group_entity(&id, display_name, None));
-            (id, true)
-        })
-    }
-
     /// All detection rules of a tenant.
     pub fn detection_rules(&self, tenant: &str) -> Vec<Value> {
         self.tenant(tenant)
@@ -833,33 +816,4 @@ fn safe_file_name(id: &str) -> String {
             }
         })
         .collect()
-}
-
-pub(crate) fn group_entity(id: &str, name: &str, description: Option<&str>) -> Value {
-    let nick: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    let mut m = Map::new();
-    m.insert("id".into(), json!(id));
-    m.insert("deletedDateTime".into(), Value::Null);
-    m.insert("classification".into(), Value::Null);
-    m.insert("createdDateTime".into(), json!("2024-01-01T00:00:00Z"));
-    m.insert(
-        "description".into(),
-        description.map_or(Value::Null, |d| json!(d)),
-    );
-    m.insert("displayName".into(), json!(name));
-    m.insert("groupTypes".into(), json!([]));
-    m.insert("mail".into(), Value::Null);
-    m.insert("mailEnabled".into(), json!(false));
-    m.insert(
-        "mailNickname".into(),
-        json!(if nick.is_empty() {
-            "group".to_string()
-        } else {
-            nick
-        }),
-    );
-    m.insert("membershipRule".into(), Value::Null);
-    m.insert("securityEnabled".into(), json!(true));
-    m.insert("visibility".into(), Value::Null);
-    Value::Object(m)
 }

@@ -8,10 +8,11 @@
 //! itself with its initial domain. Limits: no members, owners, mail-enabled security
 //! groups' Exchange side, or dynamic-membership evaluation.
 
-use crate::state::{Tenant, graph_time, group_entity};
+use crate::state::{Tenant, graph_time};
 use crate::wire::{
     Ctx, GraphRequest, Query, Reply, collection, created_entity, entity, object_body,
 };
+use serde_json::Map;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -167,4 +168,34 @@ pub fn organization(
         vec![org],
         ctx.emu.page_sizes().directory,
     )
+}
+
+/// A security group entity in Graph's shape (`group-get`), as seeded or created.
+pub fn group_entity(id: &str, name: &str, description: Option<&str>) -> Value {
+    let nick: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let mut m = Map::new();
+    m.insert("id".into(), json!(id));
+    m.insert("deletedDateTime".into(), Value::Null);
+    m.insert("classification".into(), Value::Null);
+    m.insert("createdDateTime".into(), json!("2024-01-01T00:00:00Z"));
+    m.insert(
+        "description".into(),
+        description.map_or(Value::Null, |d| json!(d)),
+    );
+    m.insert("displayName".into(), json!(name));
+    m.insert("groupTypes".into(), json!([]));
+    m.insert("mail".into(), Value::Null);
+    m.insert("mailEnabled".into(), json!(false));
+    m.insert(
+        "mailNickname".into(),
+        json!(if nick.is_empty() {
+            "group".to_string()
+        } else {
+            nick
+        }),
+    );
+    m.insert("membershipRule".into(), Value::Null);
+    m.insert("securityEnabled".into(), json!(true));
+    m.insert("visibility".into(), Value::Null);
+    Value::Object(m)
 }
