@@ -101,10 +101,12 @@ impl Emulator {
         }
         for p in &seed.policies {
             let p = self.with_object_id(&mut t, p);
-            policies::import_policy(&mut t, &p).map_err(EmulatorError::Invalid)?;
+            let now = self.now(&mut t);
+            policies::import_policy(&mut t, &p, now).map_err(EmulatorError::Invalid)?;
         }
         for r in &seed.detection_rules {
-            rules::import_rule(&mut t, r).map_err(EmulatorError::Invalid)?;
+            let now = self.now(&mut t);
+            rules::import_rule(&mut t, r, now).map_err(EmulatorError::Invalid)?;
         }
         self.persist_tenant(&t)
     }
@@ -126,7 +128,8 @@ impl Emulator {
     pub fn add_policy(&self, tenant: &str, policy: &Value) -> Result<String, EmulatorError> {
         self.with_tenant(tenant, |t| {
             let policy = self.with_object_id(t, policy);
-            match policies::import_policy(t, &policy) {
+            let now = self.now(t);
+            match policies::import_policy(t, &policy, now) {
                 Ok(id) => (Ok(id), true),
                 Err(e) => (Err(EmulatorError::Invalid(e)), false),
             }
@@ -178,16 +181,19 @@ impl Emulator {
         id: &str,
         patch: &Value,
     ) -> Result<(), EmulatorError> {
-        let r = self.with_tenant(tenant, |t| match t.policies.get_mut(id) {
-            None => (
-                Err(EmulatorError::NotFound(format!(
-                    "configuration policy {id}"
-                ))),
-                false,
-            ),
-            Some(p) => {
-                policies::apply_oob_edit(p, patch);
-                (Ok(()), true)
+        let r = self.with_tenant(tenant, |t| {
+            let now = self.now(t);
+            match t.policies.get_mut(id) {
+                None => (
+                    Err(EmulatorError::NotFound(format!(
+                        "configuration policy {id}"
+                    ))),
+                    false,
+                ),
+                Some(p) => {
+                    policies::apply_oob_edit(p, patch, now);
+                    (Ok(()), true)
+                }
             }
         })?;
         if r.is_ok() {

@@ -205,8 +205,10 @@ pub struct EmulatorConfig {
     /// Server-assigned object ids (policies, role definitions and assignments, filters,
     /// groups) derived from `seed` and a counter instead of drawn at random: still
     /// GUID-shaped (version-4 layout), the same in every run with the same seed and the same
-    /// order of creates. Off by default, as real Graph's ids are random; demos that print
-    /// ids turn it on so their output is byte-identical run to run.
+    /// order of creates. Timestamps then come from a per-tenant logical clock (one second
+    /// per stamp from 2026-01-01T00:00:00Z) instead of the wall clock. Off by default, as
+    /// real Graph's ids are random and its clock real; demos that print ids and timestamps
+    /// turn it on so their output is byte-identical run to run.
     pub deterministic_ids: bool,
     /// Which source decides whether a setting definition belongs to a template.
     pub setting_oracle: SettingOracle,

@@ -120,6 +120,8 @@ pub struct Tenant {
     pub assignment_filters: BTreeMap<String, Value>,
     /// Objects created so far (for deterministic ids).
     pub object_counter: u64,
+    /// Timestamps issued so far (for the deterministic clock).
+    pub clock_ticks: u64,
 }
 
 /// A seed: apps and tenants to create (the `--seed-file` format and `POST /_emulator/tenants`).
@@ -312,10 +314,9 @@ pub(crate) fn graph_time(t: OffsetDateTime) -> String {
     )
 }
 
-/// A timestamp for "now" strictly later than `previous` (if given), so an edit always
-/// moves `lastModifiedDateTime` even within one clock tick.
-pub(crate) fn later_than(previous: Option<&str>) -> String {
-    let now = OffsetDateTime::now_utc();
+/// A timestamp for `now` (from [`Emulator::now`]) strictly later than `previous` (if
+/// given), so an edit always moves `lastModifiedDateTime` even within one clock tick.
+pub(crate) fn later_than(previous: Option<&str>, now: OffsetDateTime) -> String {
     let prev = previous.and_then(|p| {
         OffsetDateTime::parse(p, &time::format_description::well_known::Rfc3339).ok()
     });
@@ -555,20 +556,23 @@ impl Emulator {
         id: &str,
         patch: &Value,
     ) -> Result<(), EmulatorError> {
-        let r = self.with_tenant(tenant, |t| match t.detection_rules.get_mut(id) {
-            None => (
-                Err(EmulatorError::NotFound(format!("detection rule {id}"))),
-                false,
-            ),
-            Some(r) => {
-                merge_top(r, patch);
-                let prev = r
-                    .get("lastModifiedDateTime")
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-                r["lastModifiedDateTime"] = json!(later_than(prev.as_deref()));
-                r["lastModifiedBy"] = json!("admin@portal");
-                (Ok(()), true)
+        let r = self.with_tenant(tenant, |t| {
+            let now = self.now(t);
+            match t.detection_rules.get_mut(id) {
+                None => (
+                    Err(EmulatorError::NotFound(format!("detection rule {id}"))),
+                    false,
+                ),
+                Some(r) => {
+                    merge_top(r, patch);
+                    let prev = r
+                        .get("lastModifiedDateTime")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                    r["lastModifiedDateTime"] = json!(later_than(prev.as_deref(), now));
+                    r["lastModifiedBy"] = json!("admin@portal");
+                    (Ok(()), true)
+                }
             }
         })?;
         if r.is_ok() {
@@ -693,6 +697,20 @@ impl Emulator {
             stable_guid(&format!("object:{}:{}:{n}", self.inner.seed, t.id))
         } else {
             new_guid()
+        }
+    }
+
+    /// The time to stamp on an object of tenant `t`: the wall clock, or, with
+    /// [`crate::EmulatorConfig::deterministic_ids`], a per-tenant logical clock (one second
+    /// per stamp from 2026-01-01T00:00:00Z), so demo output holds no wall-clock time.
+    pub fn now(&self, t: &mut Tenant) -> OffsetDateTime {
+        if self.inner.deterministic_ids {
+            let n = t.clock_ticks;
+            t.clock_ticks += 1;
+            time::macros::datetime!(2026-01-01 00:00:00 UTC)
+                + time::Duration::seconds(i64::try_from(n).unwrap_or(i64::MAX))
+        } else {
+            OffsetDateTime::now_utc()
         }
     }
 

@@ -680,7 +680,7 @@ async fn gap13_export_oracle() {
 /// GUID-shaped ids; by default ids differ run to run, as Graph's.
 #[tokio::test]
 async fn deterministic_ids_repeat_run_to_run() {
-    async fn created(deterministic: bool) -> String {
+    async fn created(deterministic: bool) -> (String, String) {
         let env = setup(EmulatorConfig {
             deterministic_ids: deterministic,
             seed: 7,
@@ -690,10 +690,14 @@ async fn deterministic_ids_repeat_run_to_run() {
         let t = env.token(TENANT_A).await;
         let (_, _, p) = env.call(&t, "POST", POLICIES, Some(av_policy("Id"))).await;
         env.emu.shutdown().await;
-        p["id"].as_str().unwrap().to_string()
+        (
+            p["id"].as_str().unwrap().to_string(),
+            p["createdDateTime"].as_str().unwrap().to_string(),
+        )
     }
     let (a, b) = (created(true).await, created(true).await);
     assert_eq!(a, b);
-    assert!(uuid::Uuid::parse_str(&a).is_ok());
-    assert_ne!(created(false).await, created(false).await);
+    assert!(uuid::Uuid::parse_str(&a.0).is_ok());
+    assert!(a.1.starts_with("2026-01-01T"), "logical clock: {}", a.1);
+    assert_ne!(created(false).await.0, created(false).await.0);
 }

@@ -14,7 +14,6 @@ use crate::wire::{
 };
 use serde_json::Map;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 /// Handles group operations; returns the reply and whether the tenant changed.
 pub fn groups(
@@ -91,7 +90,7 @@ fn create_group(
     }
     let gid = ctx.emu.new_object_id(t);
     let mut g = group_entity(&gid, name, o.get("description").and_then(Value::as_str));
-    g["createdDateTime"] = json!(graph_time(OffsetDateTime::now_utc()));
+    g["createdDateTime"] = json!(graph_time(ctx.emu.now(t)));
     g["mailNickname"] = json!(nick);
     g["mailEnabled"] = json!(mail_enabled);
     g["securityEnabled"] = json!(security_enabled);

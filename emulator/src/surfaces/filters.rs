@@ -15,7 +15,6 @@ use crate::wire::{
     Ctx, GraphRequest, Query, Reply, collection, created_entity, entity, object_body,
 };
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 /// Entity set used in `@odata.context`.
 pub const SET: &str = "deviceManagement/assignmentFilters";
@@ -174,14 +173,16 @@ pub fn handle(
                 .as_ref()
                 .and_then(|c| c["id"].as_str().map(str::to_string))
                 .unwrap_or_else(|| ctx.emu.new_object_id(t));
+            let now = ctx.emu.now(t);
             let created = current
                 .as_ref()
                 .and_then(|c| c.get("createdDateTime").cloned())
-                .unwrap_or_else(|| json!(graph_time(OffsetDateTime::now_utc())));
+                .unwrap_or_else(|| json!(graph_time(now)));
             let modified = later_than(
                 current
                     .as_ref()
                     .and_then(|c| c["lastModifiedDateTime"].as_str()),
+                now,
             );
             let v = json!({
                 "@odata.type": "#microsoft.graph.deviceAndAppManagementAssignmentFilter",

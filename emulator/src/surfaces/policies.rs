@@ -99,7 +99,7 @@ fn settings_with_ids(settings: &[Value]) -> Vec<Value> {
 }
 
 /// Imports a policy in Graph's (exported) shape, keeping server fields when present.
-pub fn import_policy(t: &mut Tenant, p: &Value) -> Result<String, String> {
+pub fn import_policy(t: &mut Tenant, p: &Value, now: OffsetDateTime) -> Result<String, String> {
     let p = strip_annotations(p);
     let o = p.as_object().ok_or("a policy must be a JSON object")?;
     let name = o
@@ -121,7 +121,7 @@ pub fn import_policy(t: &mut Tenant, p: &Value) -> Result<String, String> {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let now = graph_time(OffsetDateTime::now_utc());
+    let now = graph_time(now);
     // Graph fills the read-only template fields (family, display name, version) from the
     // template whatever a seed or export carries, so a policy seeded with only a
     // `templateId` is still found by `$filter=templateReference/templateFamily eq ...`.
@@ -172,7 +172,7 @@ pub fn expanded_plain(p: &StoredPolicy) -> Value {
 }
 
 /// Applies an out-of-band edit and bumps `lastModifiedDateTime`.
-pub fn apply_oob_edit(p: &mut StoredPolicy, patch: &Value) {
+pub fn apply_oob_edit(p: &mut StoredPolicy, patch: &Value, now: OffsetDateTime) {
     if let Some(o) = patch.as_object() {
         for (k, v) in o {
             match k.as_str() {
@@ -194,7 +194,7 @@ pub fn apply_oob_edit(p: &mut StoredPolicy, patch: &Value) {
         .get("lastModifiedDateTime")
         .and_then(Value::as_str)
         .map(str::to_string);
-    p.policy["lastModifiedDateTime"] = json!(later_than(prev.as_deref()));
+    p.policy["lastModifiedDateTime"] = json!(later_than(prev.as_deref(), now));
 }
 
 /// The fault layer's out-of-band edit: an administrator appends a sentence to the
@@ -209,6 +209,7 @@ pub fn random_oob_edit(emu: &Emulator, tid: &str, pick: u64) {
     let Some(id) = t.policies.keys().nth(idx).cloned() else {
         return;
     };
+    let now = emu.now(&mut t);
     if let Some(p) = t.policies.get_mut(&id) {
         let desc = p
             .policy
@@ -219,6 +220,7 @@ pub fn random_oob_edit(emu: &Emulator, tid: &str, pick: u64) {
         apply_oob_edit(
             p,
             &json!({"description": format!("{desc}\nEdited in the Intune portal.")}),
+            now,
         );
     }
     let _ = emu.persist_tenant(&t);
@@ -478,7 +480,7 @@ pub fn handle(
                     Err(r) => return unchanged(r),
                 };
             let pid = ctx.emu.new_object_id(t);
-            let now = graph_time(OffsetDateTime::now_utc());
+            let now = graph_time(ctx.emu.now(t));
             let policy = json!({
                 "createdDateTime": now,
                 "creationSource": o.get("creationSource").cloned().unwrap_or(Value::Null),
@@ -526,6 +528,7 @@ pub fn handle(
                     Ok(x) => x,
                     Err(r) => return unchanged(r),
                 };
+            let now = ctx.emu.now(t);
             let Some(p) = t.policies.get_mut(id) else {
                 return unchanged(not_found(id));
             };
@@ -537,7 +540,7 @@ pub fn handle(
             let prev = p.policy["lastModifiedDateTime"]
                 .as_str()
                 .map(str::to_string);
-            p.policy["lastModifiedDateTime"] = json!(later_than(prev.as_deref()));
+            p.policy["lastModifiedDateTime"] = json!(later_than(prev.as_deref(), now));
             (Reply::no_content(), true)
         }
         "policy.patch" => {
@@ -555,6 +558,7 @@ pub fn handle(
                     return unchanged(r);
                 }
             }
+            let now = ctx.emu.now(t);
             let Some(p) = t.policies.get_mut(id) else {
                 return unchanged(not_found(id));
             };
@@ -598,7 +602,7 @@ pub fn handle(
             let prev = p.policy["lastModifiedDateTime"]
                 .as_str()
                 .map(str::to_string);
-            p.policy["lastModifiedDateTime"] = json!(later_than(prev.as_deref()));
+            p.policy["lastModifiedDateTime"] = json!(later_than(prev.as_deref(), now));
             let mut out = Map::new();
             out.insert(
                 "@odata.context".into(),

@@ -14,7 +14,6 @@ use crate::state::{Tenant, graph_time, stable_guid};
 use crate::wire::{Ctx, GraphRequest, Query, Reply, collection, entity, object_body};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use time::OffsetDateTime;
 
 /// Entra built-in roles: (display name, template id, description). Template ids from
 /// `graph-api.md` §3c.
@@ -260,7 +259,6 @@ pub fn handle(
     body: Option<&Value>,
 ) -> (Reply, bool) {
     let other = ctx.emu.page_sizes().other;
-    let now = graph_time(OffsetDateTime::now_utc());
     let body_obj = || object_body(body).cloned();
     macro_rules! try_body {
         () => {
@@ -314,6 +312,7 @@ pub fn handle(
                 Err(e) => return (Reply::bad_request(e), false),
             };
             let rid = ctx.emu.new_object_id(t);
+            let now = graph_time(ctx.emu.now(t));
             let v = json!({
                 "id": rid,
                 "displayName": name,
@@ -329,6 +328,7 @@ pub fn handle(
         }
         "defenderDef.patch" => {
             let o = try_body!();
+            let now = graph_time(ctx.emu.now(t));
             let Some(d) = t.defender_role_definitions.get_mut(id) else {
                 return (not_found("Role definition", id), false);
             };

@@ -160,16 +160,22 @@ const AUTOMATED_ACTIONS: &[&str] = &[
     "stopAndQuarantineFiles",
 ];
 
-fn stored(mut o: Map<String, Value>, created: Option<&Map<String, Value>>, by: &str) -> Value {
+fn stored(
+    mut o: Map<String, Value>,
+    created: Option<&Map<String, Value>>,
+    by: &str,
+    now: OffsetDateTime,
+) -> Value {
     for k in SERVER_FIELDS {
         o.remove(*k);
     }
     o.remove("@odata.type");
-    let now = graph_time(OffsetDateTime::now_utc());
+    let at = now;
+    let now = graph_time(at);
     let prev = created
         .and_then(|c| c.get("lastModifiedDateTime"))
         .and_then(Value::as_str);
-    let modified = later_than(prev);
+    let modified = later_than(prev, at);
     if let Some(sch) = o.get_mut("schedule").and_then(Value::as_object_mut) {
         sch.insert("nextRunDateTime".into(), json!(modified));
     }
@@ -221,7 +227,7 @@ fn stored(mut o: Map<String, Value>, created: Option<&Map<String, Value>>, by: &
 }
 
 /// Imports a pre-existing rule (seed); validated like a create.
-pub fn import_rule(t: &mut Tenant, r: &Value) -> Result<(), String> {
+pub fn import_rule(t: &mut Tenant, r: &Value, now: OffsetDateTime) -> Result<(), String> {
     let o = r
         .as_object()
         .ok_or("a detection rule must be an object")?
@@ -239,7 +245,7 @@ pub fn import_rule(t: &mut Tenant, r: &Value) -> Result<(), String> {
             .map(|b| b["error"]["message"].to_string())
             .unwrap_or_default()
     })?;
-    t.detection_rules.insert(id, stored(o, None, "seed"));
+    t.detection_rules.insert(id, stored(o, None, "seed", now));
     Ok(())
 }
 
@@ -361,7 +367,7 @@ pub fn handle(
             if let Err(r) = unique(t, &o, None) {
                 return (r, false);
             }
-            let v = stored(o, None, &by);
+            let v = stored(o, None, &by, ctx.emu.now(t));
             t.detection_rules.insert(rid.clone(), v.clone());
             let mut out = Map::new();
             out.insert(
@@ -394,6 +400,7 @@ pub fn handle(
                     false,
                 );
             }
+            let now = ctx.emu.now(t);
             let Some(existing) = t.detection_rules.get(id) else {
                 return (not_found(id), false);
             };
@@ -410,7 +417,7 @@ pub fn handle(
             if let Err(r) = unique(t, &merged, Some(id)) {
                 return (r, false);
             }
-            let v = stored(merged, Some(existing_o), &by);
+            let v = stored(merged, Some(existing_o), &by, now);
             t.detection_rules.insert(id.to_string(), v.clone());
             (entity(ctx, req, &Query::default(), SET, v), true)
         }
