@@ -99,7 +99,11 @@ impl Demo {
 /// Starts the emulator and seeds it: tenants and groups from the profiles under
 /// `profiles_dir`, objects per [`state_of`].
 pub async fn start(desired: &[TenantDesired], profiles_dir: &Path) -> Result<Demo, DemoError> {
-    let running = emulator::start(EmulatorConfig::default()).await?;
+    let running = emulator::start(EmulatorConfig {
+        deterministic_ids: true,
+        ..EmulatorConfig::default()
+    })
+    .await?;
     let admin = running.admin();
     admin.add_app(&AppSeed {
         app_id: APP_ID.into(),

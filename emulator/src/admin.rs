@@ -8,14 +8,30 @@
 //! against their templates (they model objects that already exist in the tenant).
 
 use crate::EmulatorError;
-use crate::state::{
-    Emulator, Seed, Tenant, TenantSeed, group_entity, lock, short_name, stable_guid, write,
-};
+use crate::state::{Emulator, Seed, Tenant, TenantSeed, lock, short_name, stable_guid, write};
+use crate::surfaces::directory::group_entity;
 use crate::surfaces::{policies, roles, rules};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 
 impl Emulator {
+    /// Adds a security group and returns its id (existing id if the name exists).
+    pub fn add_group(&self, tenant: &str, display_name: &str) -> Result<String, EmulatorError> {
+        self.with_tenant(tenant, |t| {
+            if let Some((id, _)) = t
+                .groups
+                .iter()
+                .find(|(_, g)| g["displayName"] == display_name)
+            {
+                return (id.clone(), false);
+            }
+            let id = stable_guid(&format!("group:{}:{display_name}", t.id));
+            t.groups
+                .insert(id.clone(), group_entity(&id, display_name, None));
+            (id, true)
+        })
+    }
+
     /// Creates a tenant, or extends it when it exists (groups/policies/consents are added).
     pub fn add_tenant(&self, seed: &TenantSeed) -> Result<(), EmulatorError> {
         let id = seed.id.trim().to_ascii_lowercase();
@@ -84,10 +100,13 @@ impl Emulator {
                 .insert(gid.clone(), group_entity(&gid, &name, desc.as_deref()));
         }
         for p in &seed.policies {
-            policies::import_policy(&mut t, p).map_err(EmulatorError::Invalid)?;
+            let p = self.with_object_id(&mut t, p);
+            let now = self.now(&mut t);
+            policies::import_policy(&mut t, &p, now).map_err(EmulatorError::Invalid)?;
         }
         for r in &seed.detection_rules {
-            rules::import_rule(&mut t, r).map_err(EmulatorError::Invalid)?;
+            let now = self.now(&mut t);
+            rules::import_rule(&mut t, r, now).map_err(EmulatorError::Invalid)?;
         }
         self.persist_tenant(&t)
     }
@@ -107,10 +126,29 @@ impl Emulator {
     /// present, `@odata.*` annotations dropped) and returns its id. Not validated: it models
     /// a policy that already exists in the tenant.
     pub fn add_policy(&self, tenant: &str, policy: &Value) -> Result<String, EmulatorError> {
-        self.with_tenant(tenant, |t| match policies::import_policy(t, policy) {
-            Ok(id) => (Ok(id), true),
-            Err(e) => (Err(EmulatorError::Invalid(e)), false),
+        self.with_tenant(tenant, |t| {
+            let policy = self.with_object_id(t, policy);
+            let now = self.now(t);
+            match policies::import_policy(t, &policy, now) {
+                Ok(id) => (Ok(id), true),
+                Err(e) => (Err(EmulatorError::Invalid(e)), false),
+            }
         })?
+    }
+
+    /// `policy` with an `id`: its own, or a new server-assigned one (deterministic when
+    /// configured), so seeded objects follow the same id rule as created ones.
+    fn with_object_id(&self, t: &mut Tenant, policy: &Value) -> Value {
+        let mut p = policy.clone();
+        if p.get("id")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            if let Some(o) = p.as_object_mut() {
+                o.insert("id".into(), Value::String(self.new_object_id(t)));
+            }
+        }
+        p
     }
 
     /// A configuration policy with its settings and assignments, as Graph's
@@ -143,16 +181,19 @@ impl Emulator {
         id: &str,
         patch: &Value,
     ) -> Result<(), EmulatorError> {
-        let r = self.with_tenant(tenant, |t| match t.policies.get_mut(id) {
-            None => (
-                Err(EmulatorError::NotFound(format!(
-                    "configuration policy {id}"
-                ))),
-                false,
-            ),
-            Some(p) => {
-                policies::apply_oob_edit(p, patch);
-                (Ok(()), true)
+        let r = self.with_tenant(tenant, |t| {
+            let now = self.now(t);
+            match t.policies.get_mut(id) {
+                None => (
+                    Err(EmulatorError::NotFound(format!(
+                        "configuration policy {id}"
+                    ))),
+                    false,
+                ),
+                Some(p) => {
+                    policies::apply_oob_edit(p, patch, now);
+                    (Ok(()), true)
+                }
             }
         })?;
         if r.is_ok() {

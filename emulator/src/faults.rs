@@ -42,6 +42,14 @@ pub struct FaultConfig {
     /// Probability that, before a Graph request to a tenant is served, an administrator
     /// edits one of that tenant's configuration policies "in the portal".
     pub rate_oob_edit: f64,
+    /// Probability that a write (POST, PUT, PATCH, DELETE, or a `$batch` holding one) is
+    /// committed and then its connection is closed without an answer: the client cannot
+    /// know whether the write happened (the case exactly-once creates must handle).
+    pub rate_drop_after_commit: f64,
+    /// Probability that a write is committed and then answered
+    /// `500 InternalServerError`, as Graph's gateway sometimes does after the service
+    /// finished the change.
+    pub rate_error_after_commit: f64,
 }
 
 impl Default for FaultConfig {
@@ -59,6 +67,8 @@ impl Default for FaultConfig {
             retry_after_date: false,
             write_limit: Some(WriteLimit::INTUNE),
             rate_oob_edit: 0.0,
+            rate_drop_after_commit: 0.0,
+            rate_error_after_commit: 0.0,
         }
     }
 }
@@ -143,6 +153,10 @@ pub struct ConnectionFaults {
     pub delay: Duration,
     /// Whether the delay includes a "slow response".
     pub slow: bool,
+    /// For a write: commit it, then close the socket without answering.
+    pub drop_after_commit: bool,
+    /// For a write: commit it, then answer 500.
+    pub error_after_commit: bool,
 }
 
 /// What the fault layer decided for one Graph operation (a request or a batch item).
@@ -167,10 +181,15 @@ pub fn connection_faults(cfg: &FaultConfig, seed: u64, seq: u64) -> ConnectionFa
     if slow {
         ms += cfg.slow_ms;
     }
+    // Drawn after the older draws, so existing seeds keep their fault sequences.
+    let drop_after_commit = rng.chance(cfg.rate_drop_after_commit);
+    let error_after_commit = !drop_after_commit && rng.chance(cfg.rate_error_after_commit);
     ConnectionFaults {
         drop,
         delay: Duration::from_millis(ms),
         slow,
+        drop_after_commit,
+        error_after_commit,
     }
 }
 

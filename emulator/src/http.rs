@@ -290,8 +290,41 @@ async fn graph_request(
         };
         dispatch(&ctx, &greq, seq)
     };
+    // After-commit faults: the write is done; only the answer is lost or replaced.
+    let wrote = (200..300).contains(&reply.status)
+        && if rest.trim_end_matches('/') == "$batch" {
+            batch_wrote(&reply)
+        } else {
+            method != "GET"
+        };
+    if wrote && cf.drop_after_commit {
+        emu.mark_fault(seq, "dropAfterCommit", 0);
+        return Err(Dropped);
+    }
+    if wrote && cf.error_after_commit {
+        emu.mark_fault(seq, "errorAfterCommit", 500);
+        reply = Reply::error(
+            500,
+            "InternalServerError",
+            "An internal server error occurred. Please retry.",
+        );
+    }
     finish(&mut reply, &request_id, crid.as_deref());
     Ok(respond(reply))
+}
+
+/// Whether a `$batch` answer holds a successful write, recognised by a 201 or 204 status.
+/// Limit: an update answered 200 inside a batch is not recognised (the answer does not
+/// carry the method).
+fn batch_wrote(reply: &Reply) -> bool {
+    reply
+        .body
+        .as_ref()
+        .and_then(|b| b["responses"].as_array())
+        .is_some_and(|a| {
+            a.iter()
+                .any(|r| matches!(r["status"].as_u64(), Some(201 | 204)))
+        })
 }
 
 fn aad_error(status: u16, error: &str, code: u32, description: &str, base: &str) -> Reply {
@@ -576,11 +609,10 @@ fn login_reply(
             );
         }
     } else if let Some(secret) = secret {
-        let h = token::secret_hash(secret);
         if !app
             .secret_hashes
             .iter()
-            .any(|s| token::ct_eq(s.as_bytes(), h.as_bytes()))
+            .any(|s| token::secret_matches(s, secret))
         {
             return err(
                 401,

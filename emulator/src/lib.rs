@@ -3,10 +3,12 @@
 //!
 //! It serves, on loopback, the Graph endpoints rampart (and real third-party Graph clients)
 //! use: Entra's client-credentials token endpoint, Intune settings-catalog configuration
-//! policies and their templates, Defender custom detection rules (2026 schema), Defender,
-//! Intune and Entra role definitions/assignments, groups, organization and `$batch`, with
-//! Graph's JSON shapes, paging, errors and validation (`shared/reference/graph-api.md`).
-//! Each request is routed to the tenant named by its token's `tid`.
+//! policies and their templates, Intune role scope tags and assignment filters, Defender
+//! custom detection rules (2026 schema), Defender, Intune and Entra role
+//! definitions/assignments, groups (read and create), organization and `$batch`, with
+//! Graph's JSON shapes, statuses, paging, errors and validation
+//! (`shared/reference/graph-api.md`). Each request is routed to the tenant named by its
+//! token's `tid`. `README.md` lists every route with the Graph document it follows.
 //!
 //! # Using it from Rust
 //!
@@ -42,14 +44,14 @@
 //!
 //! # Faults
 //! See [`FaultConfig`]: latency + jitter, 429 (with `Retry-After` seconds or HTTP date),
-//! 503, dropped connections, slow answers, Intune's per-tenant write limit, out-of-band
-//! edits. Random faults apply to Graph requests only (not to the token endpoint or admin
+//! 503, dropped connections (before the write, or after it is committed), 500 after a
+//! committed write, slow answers, Intune's per-tenant write limit, out-of-band edits. Random faults apply to Graph requests only (not to the token endpoint or admin
 //! endpoints), are drawn from the run seed and the request's arrival number, and 429/503
 //! are drawn separately for each `$batch` sub-request.
 //!
 //! # Limits
-//! Validation of settings is only as complete as the template catalog
-//! ([`templates`]); client assertions are matched against federated credentials but their
+//! Validation of settings is only as complete as the template catalog ([`templates`]), or,
+//! with [`SettingOracle::Exports`], as the setting ids real exports show; client assertions are matched against federated credentials but their
 //! signatures are not verified; `$filter` supports `eq`, `ne`, `startswith` and `and`/`or`
 //! on property paths, which covers what Graph clients send to these collections.
 
@@ -76,6 +78,7 @@ pub use state::{
 };
 pub use wire::Reply;
 
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -127,16 +130,26 @@ pub enum EmulatorError {
     Invalid(String),
 }
 
-/// Default page sizes per collection (Graph's own defaults differ per API).
+/// Page sizes per query shape (Graph's own defaults differ per API and per query). The
+/// defaults are what Graph documents or is reported to do; each field says which.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageSizes {
-    /// `configurationPolicies` list.
+    /// `configurationPolicies` list without `$expand`: 25 (reported by many clients, e.g.
+    /// `@odata.count: 25` with a nextLink in ugurkocde/IntuneAssignmentChecker#28).
     pub policies: usize,
-    /// `/{id}/settings` (Intune returns 25 by default, `graph-api.md` §1.3).
+    /// `configurationPolicies` list with `$expand` (settings, assignments): 10. Public
+    /// reports say Graph returns "very few" policies per page in this shape; the exact count
+    /// is UNVERIFIED, 10 keeps clients that ignore nextLink visibly wrong.
+    pub policies_expanded: usize,
+    /// `/{id}/settings`: 25 (`graph-api.md` §1.3; jseerden/IntuneBackupAndRestore#88
+    /// "saved only 25 settings").
     pub settings: usize,
+    /// Settings inside an expanded policy before `settings@odata.nextLink`: 25 (reported
+    /// alongside the expanded list's paging; the exact count is UNVERIFIED).
+    pub expanded_settings: usize,
     /// Groups and other directory collections (Graph: 100).
     pub directory: usize,
-    /// Detection rules, role definitions/assignments and templates.
+    /// Detection rules, role definitions/assignments, scope tags, filters and templates.
     pub other: usize,
     /// Largest page `$top` can ask for.
     pub max: usize,
@@ -146,9 +159,26 @@ impl Default for PageSizes {
     fn default() -> Self {
         Self {
             policies: 25,
+            policies_expanded: 10,
             settings: 25,
+            expanded_settings: 25,
             directory: 100,
             other: 100,
+            max: 1000,
+        }
+    }
+}
+
+impl PageSizes {
+    /// One page size for every shape (`$top` still applies): for tests of paging itself.
+    pub fn uniform(n: usize) -> Self {
+        Self {
+            policies: n,
+            policies_expanded: n,
+            settings: n,
+            expanded_settings: n,
+            directory: n,
+            other: n,
             max: 1000,
         }
     }
@@ -173,6 +203,33 @@ pub struct EmulatorConfig {
     pub log_capacity: usize,
     /// Base URL used in `@odata.nextLink`/`@odata.context`; default: from the `Host` header.
     pub public_base_url: Option<String>,
+    /// Server-assigned object ids (policies, role definitions and assignments, filters,
+    /// groups) derived from `seed` and a counter instead of drawn at random: still
+    /// GUID-shaped (version-4 layout), the same in every run with the same seed and the same
+    /// order of creates. Timestamps then come from a per-tenant logical clock (one second
+    /// per stamp from 2026-01-01T00:00:00Z) instead of the wall clock. Off by default, as
+    /// real Graph's ids are random and its clock real; demos that print ids and timestamps
+    /// turn it on so their output is byte-identical run to run.
+    pub deterministic_ids: bool,
+    /// Which source decides whether a setting definition belongs to a template.
+    pub setting_oracle: SettingOracle,
+}
+
+/// Which source decides whether a setting definition belongs to a template (issue 14,
+/// gap 13). The catalog is shared with rampart, so a catalog mistake passes both the client
+/// and the emulator; [`SettingOracle::Exports`] checks against real Graph exports instead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SettingOracle {
+    /// The shared template catalog (`rampart-catalog`): its definitions of the template are
+    /// accepted, verified or not. The default: it is the widest list available.
+    #[default]
+    Catalog,
+    /// The catalog's shapes, and additionally every definition must have been seen in a real
+    /// export of a policy of the same template (`data/seen_setting_ids.tsv`); narrower than
+    /// Graph (exports do not show every definition), so a refusal means "unconfirmed", not
+    /// "wrong".
+    Exports,
 }
 
 impl Default for EmulatorConfig {
@@ -186,6 +243,8 @@ impl Default for EmulatorConfig {
             page_sizes: PageSizes::default(),
             log_capacity: 100_000,
             public_base_url: None,
+            deterministic_ids: false,
+            setting_oracle: SettingOracle::Catalog,
         }
     }
 }

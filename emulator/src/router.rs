@@ -32,6 +32,9 @@ pub enum Perm {
     DefenderRbac,
     /// Entra directory roles (`RoleManagement.*.Directory`).
     DirectoryRoles,
+    /// Intune role scope tags (readable and writable with either Intune configuration or
+    /// Intune RBAC roles, per `intune-rbac-rolescopetag-*`).
+    ScopeTags,
     /// Groups.
     Groups,
     /// Organization.
@@ -68,6 +71,16 @@ impl Perm {
                 "Directory.ReadWrite.All",
             ],
             (Perm::DirectoryRoles, true) => &["RoleManagement.ReadWrite.Directory"],
+            (Perm::ScopeTags, false) => &[
+                "DeviceManagementConfiguration.Read.All",
+                "DeviceManagementConfiguration.ReadWrite.All",
+                "DeviceManagementRBAC.Read.All",
+                "DeviceManagementRBAC.ReadWrite.All",
+            ],
+            (Perm::ScopeTags, true) => &[
+                "DeviceManagementConfiguration.ReadWrite.All",
+                "DeviceManagementRBAC.ReadWrite.All",
+            ],
             (Perm::Groups, false) => &[
                 "Group.Read.All",
                 "Group.ReadWrite.All",
@@ -75,7 +88,11 @@ impl Perm {
                 "Directory.Read.All",
                 "Directory.ReadWrite.All",
             ],
-            (Perm::Groups, true) => &["Group.ReadWrite.All", "Directory.ReadWrite.All"],
+            (Perm::Groups, true) => &[
+                "Group.Create",
+                "Group.ReadWrite.All",
+                "Directory.ReadWrite.All",
+            ],
             (Perm::Organization, false) => &[
                 "Organization.Read.All",
                 "Organization.ReadWrite.All",
@@ -126,6 +143,8 @@ const SEGMENT_NAMES: &[&str] = &[
     "roleDefinitions",
     "roleAssignments",
     "roleDefinition",
+    "roleScopeTags",
+    "assignmentFilters",
     "security",
     "rules",
     "detectionRules",
@@ -171,6 +190,8 @@ fn is_key_position(prev: &[String]) -> bool {
                 | "settings"
                 | "roleDefinitions"
                 | "roleAssignments"
+                | "roleScopeTags"
+                | "assignmentFilters"
                 | "detectionRules"
                 | "groups"
                 | "organization"
@@ -375,9 +396,80 @@ pub fn resolve(version: &str, method: &str, path: &str) -> Result<Route, Reply> 
                     vec![id],
                     "intuneAsg.roleDefinition",
                 ),
-                ([_, seg, ..], _) if defs || *seg != "roleDefinition" => {
+                ([id, "roleAssignments"], "GET") if defs => mk(
+                    &format!("{t}/{{id}}/roleAssignments"),
+                    IntuneRbac,
+                    false,
+                    true,
+                    vec![id],
+                    "intuneDef.roleAssignments",
+                ),
+                ([_, seg, ..], _)
+                    if (defs && *seg != "roleAssignments")
+                        || (!defs && *seg != "roleDefinition") =>
+                {
                     return Err(not_found(seg));
                 }
+                _ => return Err(no_verb()),
+            }
+        }
+        [
+            "deviceManagement",
+            coll @ ("roleScopeTags" | "assignmentFilters"),
+            rest @ ..,
+        ] => {
+            let tags = *coll == "roleScopeTags";
+            if !beta {
+                return Err(not_found(coll));
+            }
+            let t = format!("deviceManagement/{coll}");
+            let (perm, p) = if tags {
+                (ScopeTags, "scopeTag")
+            } else {
+                (IntuneConfig, "filter")
+            };
+            let op = |x: &str| -> &'static str {
+                match (p, x) {
+                    ("scopeTag", "list") => "scopeTag.list",
+                    ("scopeTag", "create") => "scopeTag.create",
+                    ("scopeTag", "get") => "scopeTag.get",
+                    ("scopeTag", "patch") => "scopeTag.patch",
+                    ("scopeTag", _) => "scopeTag.delete",
+                    (_, "list") => "filter.list",
+                    (_, "create") => "filter.create",
+                    (_, "get") => "filter.get",
+                    (_, "patch") => "filter.patch",
+                    _ => "filter.delete",
+                }
+            };
+            match (rest, m) {
+                ([], "GET") => mk(&t, perm, false, true, vec![], op("list")),
+                ([], "POST") => mk(&t, perm, true, true, vec![], op("create")),
+                ([id], "GET") => mk(
+                    &format!("{t}/{{id}}"),
+                    perm,
+                    false,
+                    true,
+                    vec![id],
+                    op("get"),
+                ),
+                ([id], "PATCH") => mk(
+                    &format!("{t}/{{id}}"),
+                    perm,
+                    true,
+                    true,
+                    vec![id],
+                    op("patch"),
+                ),
+                ([id], "DELETE") => mk(
+                    &format!("{t}/{{id}}"),
+                    perm,
+                    true,
+                    true,
+                    vec![id],
+                    op("delete"),
+                ),
+                ([_, seg, ..], _) => return Err(not_found(seg)),
                 _ => return Err(no_verb()),
             }
         }
@@ -529,6 +621,7 @@ pub fn resolve(version: &str, method: &str, path: &str) -> Result<Route, Reply> 
         ["roleManagement", seg] => return Err(not_found(seg)),
         ["groups", rest @ ..] => match (rest, m) {
             ([], "GET") => mk("groups", Groups, false, false, vec![], "group.list"),
+            ([], "POST") => mk("groups", Groups, true, false, vec![], "group.create"),
             ([id], "GET") => mk("groups/{id}", Groups, false, false, vec![id], "group.get"),
             ([_, seg, ..], _) => return Err(not_found(seg)),
             _ => return Err(no_verb()),
@@ -557,6 +650,59 @@ pub fn resolve(version: &str, method: &str, path: &str) -> Result<Route, Reply> 
         [] => return Err(not_found(version)),
     };
     Ok(r)
+}
+
+/// Every (method, route template) the router serves, such as
+/// `("PATCH", "beta/deviceManagement/roleDefinitions/{id}")`, sorted. Derived by probing
+/// [`resolve`] itself (not kept by hand), so a route added to the router appears here and
+/// the README's route table test notices it: paths are grown segment by segment from the
+/// URL names the router knows plus an id, and a branch longer than two segments is
+/// abandoned unless some verb is served at it or the router calls it a known path without
+/// that verb.
+pub fn route_table() -> Vec<(String, String)> {
+    const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
+    let mut alphabet: Vec<&str> = SEGMENT_NAMES.to_vec();
+    alphabet.push("{id}");
+    let mut out = BTreeSet::new();
+    for version in ["beta", "v1.0"] {
+        let mut frontier: Vec<Vec<&str>> = vec![vec![]];
+        for _depth in 0..6 {
+            let mut next = Vec::new();
+            for prefix in &frontier {
+                for seg in &alphabet {
+                    let mut path = prefix.clone();
+                    path.push(seg);
+                    let joined = path.join("/");
+                    let mut live = false;
+                    for m in METHODS {
+                        match resolve(version, m, &joined) {
+                            Ok(r) => {
+                                out.insert((m.to_string(), r.template));
+                                live = true;
+                            }
+                            Err(e) => {
+                                // "No OData route exists" means the path is known but not
+                                // with this verb: something may be served below it.
+                                let no_verb = e.body.as_ref().is_some_and(|b| {
+                                    b["error"]["message"]
+                                        .as_str()
+                                        .is_some_and(|m| m.starts_with("No OData route"))
+                                });
+                                live |= no_verb;
+                            }
+                        }
+                    }
+                    // Roots such as `security/rules` answer "not found" until complete.
+                    live |= path.len() <= 2;
+                    if live {
+                        next.push(path);
+                    }
+                }
+            }
+            frontier = next;
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// Handles one Graph operation (a request or a batch item): routing, permission, random
@@ -703,10 +849,9 @@ fn execute(ctx: &Ctx<'_>, req: &GraphRequest, route: &Route) -> Reply {
         "intuneDef" | "intuneAsg" | "defenderDef" | "defenderAsg" | "dirDef" | "dirAsg" => {
             surfaces::roles::handle(ctx, req, &q, route.op, &mut t, id(0), body)
         }
-        "group" => (
-            surfaces::directory::groups(ctx, req, &q, route.op, &t, id(0)),
-            false,
-        ),
+        "group" => surfaces::directory::groups(ctx, req, &q, route.op, &mut t, id(0), body),
+        "scopeTag" => surfaces::scope_tags::handle(ctx, req, &q, route.op, &mut t, id(0), body),
+        "filter" => surfaces::filters::handle(ctx, req, &q, route.op, &mut t, id(0), body),
         "org" => (
             surfaces::directory::organization(ctx, req, &q, route.op, &t, id(0)),
             false,
@@ -978,6 +1123,37 @@ impl Emulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn route_table_lists_served_routes() {
+        let t = route_table();
+        if std::env::var_os("PRINT_ROUTES").is_some() {
+            for (m, p) in &t {
+                println!("ROUTE {m} {p}");
+            }
+        }
+        for want in [
+            (
+                "GET",
+                "beta/deviceManagement/configurationPolicies/{id}/settings/{id}",
+            ),
+            (
+                "POST",
+                "beta/deviceManagement/configurationPolicies/{id}/assign",
+            ),
+            ("GET", "v1.0/groups"),
+            ("GET", "beta/deviceManagement/roleScopeTags"),
+        ] {
+            assert!(
+                t.iter().any(|(m, p)| m == want.0 && p == want.1),
+                "{want:?} missing from {t:#?}"
+            );
+        }
+        assert!(
+            !t.iter()
+                .any(|(_, p)| p.starts_with("v1.0/deviceManagement/configurationPolicies"))
+        );
+    }
 
     #[test]
     fn routes_and_segments() {

@@ -8,8 +8,9 @@
 //! Persistence: with a state directory, every change to a tenant rewrites that tenant's file
 //! (`tenants/<tid>.json`) by writing a temporary file and renaming it over the old one, so a
 //! crash leaves either the old or the new version. Apps are in `apps.json`. Client secrets
-//! are stored only as SHA-256 hashes, never in clear. The token signing key is random per
-//! process (tokens do not survive a restart; clients simply fetch new ones).
+//! are stored only as salted SHA-256 hashes, never in clear. The token signing key is kept
+//! in `signing-key` (mode 0600), so tokens survive a restart; without a state directory it
+//! is random per process.
 //!
 //! This module is below the Graph surfaces and never calls them: operations that need a
 //! surface's rules (seeding tenants with built-in roles, importing policies, out-of-band
@@ -19,7 +20,7 @@ use super::EmulatorError;
 use super::faults::{FaultConfig, WriteLimiter};
 use super::token::{self, Claims};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -113,6 +114,14 @@ pub struct Tenant {
     pub intune_role_assignments: BTreeMap<String, Value>,
     /// Entra directory role assignments.
     pub directory_role_assignments: BTreeMap<String, Value>,
+    /// Custom Intune role scope tags by id (the built-in `Default`, id `"0"`, is implicit).
+    pub role_scope_tags: BTreeMap<String, Value>,
+    /// Intune assignment filters by id.
+    pub assignment_filters: BTreeMap<String, Value>,
+    /// Objects created so far (for deterministic ids).
+    pub object_counter: u64,
+    /// Timestamps issued so far (for the deterministic clock).
+    pub clock_ticks: u64,
 }
 
 /// A seed: apps and tenants to create (the `--seed-file` format and `POST /_emulator/tenants`).
@@ -175,6 +184,7 @@ pub const ALL_ROLES: &[&str] = &[
     "DeviceManagementConfiguration.ReadWrite.All",
     "DeviceManagementRBAC.ReadWrite.All",
     "Group.Read.All",
+    "Group.ReadWrite.All",
     "CustomDetection.ReadWrite.All",
     "RoleManagement.ReadWrite.Defender",
     "RoleManagement.ReadWrite.Directory",
@@ -246,12 +256,14 @@ pub(crate) struct Inner {
     pub(crate) state_dir: Option<PathBuf>,
     pub(crate) token_lifetime_secs: i64,
     pub(crate) log_capacity: usize,
-    pub(crate) page_sizes: super::PageSizes,
+    pub(crate) page_sizes: RwLock<super::PageSizes>,
     pub(crate) faults: RwLock<FaultConfig>,
     pub(crate) tenants: RwLock<BTreeMap<String, Arc<Mutex<Tenant>>>>,
     pub(crate) apps: RwLock<BTreeMap<String, App>>,
     pub(crate) key: [u8; 32],
     pub(crate) seq: AtomicU64,
+    pub(crate) deterministic_ids: bool,
+    pub(crate) setting_oracle: super::SettingOracle,
     pub(crate) limiter: Mutex<WriteLimiter>,
     pub(crate) log: Mutex<Log>,
 }
@@ -302,10 +314,9 @@ pub(crate) fn graph_time(t: OffsetDateTime) -> String {
     )
 }
 
-/// A timestamp for "now" strictly later than `previous` (if given), so an edit always
-/// moves `lastModifiedDateTime` even within one clock tick.
-pub(crate) fn later_than(previous: Option<&str>) -> String {
-    let now = OffsetDateTime::now_utc();
+/// A timestamp for `now` (from [`Emulator::now`]) strictly later than `previous` (if
+/// given), so an edit always moves `lastModifiedDateTime` even within one clock tick.
+pub(crate) fn later_than(previous: Option<&str>, now: OffsetDateTime) -> String {
     let prev = previous.and_then(|p| {
         OffsetDateTime::parse(p, &time::format_description::well_known::Rfc3339).ok()
     });
@@ -322,19 +333,27 @@ pub(crate) fn new_guid() -> String {
 impl Emulator {
     /// Creates an emulator, loading `state_dir` if it holds a saved state.
     pub fn new(config: &super::EmulatorConfig) -> Result<Self, EmulatorError> {
-        let mut key = [0u8; 32];
-        rand::fill(&mut key);
+        let key = match &config.state_dir {
+            Some(dir) => signing_key(dir)?,
+            None => {
+                let mut key = [0u8; 32];
+                rand::fill(&mut key);
+                key
+            }
+        };
         let inner = Inner {
             seed: config.seed,
             state_dir: config.state_dir.clone(),
             token_lifetime_secs: config.token_lifetime_secs,
             log_capacity: config.log_capacity,
-            page_sizes: config.page_sizes.clone(),
+            page_sizes: RwLock::new(config.page_sizes.clone()),
             faults: RwLock::new(config.faults.clone()),
             tenants: RwLock::new(BTreeMap::new()),
             apps: RwLock::new(BTreeMap::new()),
             key,
             seq: AtomicU64::new(0),
+            deterministic_ids: config.deterministic_ids,
+            setting_oracle: config.setting_oracle,
             limiter: Mutex::new(WriteLimiter::default()),
             log: Mutex::new(Log::default()),
         };
@@ -523,23 +542,6 @@ impl Emulator {
         .map(|_| ())
     }
 
-    /// Adds a security group and returns its id (existing id if the name exists).
-    pub fn add_group(&self, tenant: &str, display_name: &str) -> Result<String, EmulatorError> {
-        self.with_tenant(tenant, |t| {
-            if let Some((id, _)) = t
-                .groups
-                .iter()
-                .find(|(_, g)| g["displayName"] == display_name)
-            {
-                return (id.clone(), false);
-            }
-            let id = stable_guid(&format!("group:{}:{display_name}", t.id));
-            t.groups
-                .insert(id.clone(), group_entity(&id, display_name, None));
-            (id, true)
-        })
-    }
-
     /// All detection rules of a tenant.
     pub fn detection_rules(&self, tenant: &str) -> Vec<Value> {
         self.tenant(tenant)
@@ -554,20 +556,23 @@ impl Emulator {
         id: &str,
         patch: &Value,
     ) -> Result<(), EmulatorError> {
-        let r = self.with_tenant(tenant, |t| match t.detection_rules.get_mut(id) {
-            None => (
-                Err(EmulatorError::NotFound(format!("detection rule {id}"))),
-                false,
-            ),
-            Some(r) => {
-                merge_top(r, patch);
-                let prev = r
-                    .get("lastModifiedDateTime")
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-                r["lastModifiedDateTime"] = json!(later_than(prev.as_deref()));
-                r["lastModifiedBy"] = json!("admin@portal");
-                (Ok(()), true)
+        let r = self.with_tenant(tenant, |t| {
+            let now = self.now(t);
+            match t.detection_rules.get_mut(id) {
+                None => (
+                    Err(EmulatorError::NotFound(format!("detection rule {id}"))),
+                    false,
+                ),
+                Some(r) => {
+                    merge_top(r, patch);
+                    let prev = r
+                        .get("lastModifiedDateTime")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                    r["lastModifiedDateTime"] = json!(later_than(prev.as_deref(), now));
+                    r["lastModifiedBy"] = json!("admin@portal");
+                    (Ok(()), true)
+                }
             }
         })?;
         if r.is_ok() {
@@ -613,6 +618,17 @@ impl Emulator {
         token::sign(&self.inner.key, &claims)
     }
 
+    /// Current page sizes.
+    pub fn page_sizes(&self) -> super::PageSizes {
+        read(&self.inner.page_sizes).clone()
+    }
+
+    /// Replaces the page sizes at run time (e.g. to page a policy's expanded settings after
+    /// a client seeded it with the defaults).
+    pub fn set_page_sizes(&self, sizes: super::PageSizes) {
+        *write(&self.inner.page_sizes) = sizes;
+    }
+
     /// Current fault configuration.
     pub fn faults(&self) -> FaultConfig {
         read(&self.inner.faults).clone()
@@ -641,15 +657,24 @@ impl Emulator {
     }
 
     pub(crate) fn record(&self, rec: RequestRecord) {
+        // Counter keys stay bounded whatever clients send: a tenant the emulator does not
+        // hold counts as `-`, and once a map holds COUNTER_KEYS keys new keys count under
+        // `(other)` (issue 14, gap 11: junk traffic grew them without limit).
+        let tenant = rec
+            .tenant
+            .as_deref()
+            .filter(|t| read(&self.inner.tenants).contains_key(*t))
+            .unwrap_or("-")
+            .to_string();
         let mut log = lock(&self.inner.log);
         let c = &mut log.counters;
         c.total += 1;
         *c.by_status.entry(rec.status).or_default() += 1;
-        let tenant = rec.tenant.clone().unwrap_or_else(|| "-".into());
-        *c.by_route
-            .entry(format!("{tenant} {} {}", rec.method, rec.route))
-            .or_default() += 1;
-        *c.by_tenant.entry(tenant).or_default() += 1;
+        bump(
+            &mut c.by_route,
+            format!("{tenant} {} {}", rec.method, rec.route),
+        );
+        bump(&mut c.by_tenant, tenant);
         if let Some(f) = &rec.fault {
             *c.faults.entry(f.clone()).or_default() += 1;
         }
@@ -661,9 +686,108 @@ impl Emulator {
         }
     }
 
+    /// A new server-assigned object id for an object of tenant `t`: random, or, with
+    /// [`crate::EmulatorConfig::deterministic_ids`], derived from the run seed, the tenant and
+    /// the tenant's own create counter, so concurrent creates in other tenants do not change
+    /// it (GUID-shaped, version-4 layout).
+    pub fn new_object_id(&self, t: &mut Tenant) -> String {
+        if self.inner.deterministic_ids {
+            let n = t.object_counter;
+            t.object_counter += 1;
+            stable_guid(&format!("object:{}:{}:{n}", self.inner.seed, t.id))
+        } else {
+            new_guid()
+        }
+    }
+
+    /// The time to stamp on an object of tenant `t`: the wall clock, or, with
+    /// [`crate::EmulatorConfig::deterministic_ids`], a per-tenant logical clock (one second
+    /// per stamp from 2026-01-01T00:00:00Z), so demo output holds no wall-clock time.
+    pub fn now(&self, t: &mut Tenant) -> OffsetDateTime {
+        if self.inner.deterministic_ids {
+            let n = t.clock_ticks;
+            t.clock_ticks += 1;
+            time::macros::datetime!(2026-01-01 00:00:00 UTC)
+                + time::Duration::seconds(i64::try_from(n).unwrap_or(i64::MAX))
+        } else {
+            OffsetDateTime::now_utc()
+        }
+    }
+
+    /// Marks the logged request `seq` with an after-the-fact fault (and the status the
+    /// client saw: 0 when the connection was dropped) and counts the fault.
+    pub(crate) fn mark_fault(&self, seq: u64, fault: &str, status: u16) {
+        let mut log = lock(&self.inner.log);
+        *log.counters.faults.entry(fault.to_string()).or_default() += 1;
+        if let Some(r) = log.records.iter_mut().rev().find(|r| r.seq == seq) {
+            r.fault = Some(fault.to_string());
+            r.status = status;
+        }
+    }
+
     pub(crate) fn next_seq(&self) -> u64 {
         self.inner.seq.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+/// The token signing key kept in `dir/signing-key` (64 hex digits, created with mode 0600
+/// on Unix), so tokens issued before a restart stay valid after it, as Entra's do.
+fn signing_key(dir: &Path) -> Result<[u8; 32], EmulatorError> {
+    let path = dir.join("signing-key");
+    let io = |source| EmulatorError::Io {
+        path: path.clone(),
+        source,
+    };
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).map_err(io)?;
+        let text = text.trim();
+        let mut key = [0u8; 32];
+        let ok = text.len() == 64
+            && key.iter_mut().enumerate().all(|(i, b)| {
+                u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
+                    .map(|v| *b = v)
+                    .is_ok()
+            });
+        if !ok {
+            return Err(EmulatorError::State {
+                path: path.clone(),
+                message: "the signing key must be 64 hexadecimal digits".into(),
+            });
+        }
+        return Ok(key);
+    }
+    std::fs::create_dir_all(dir).map_err(|source| EmulatorError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut key = [0u8; 32];
+    rand::fill(&mut key);
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    use std::io::Write;
+    let mut f = opts.open(&path).map_err(io)?;
+    f.write_all(hex.as_bytes()).map_err(io)?;
+    Ok(key)
+}
+
+/// Most keys a counter map holds; later new keys count under [`OTHER_KEY`].
+pub const COUNTER_KEYS: usize = 1000;
+/// The key that counts what does not fit in a full counter map.
+pub const OTHER_KEY: &str = "(other)";
+
+fn bump(map: &mut BTreeMap<String, u64>, key: String) {
+    let key = if map.len() >= COUNTER_KEYS && !map.contains_key(&key) {
+        OTHER_KEY.to_string()
+    } else {
+        key
+    };
+    *map.entry(key).or_default() += 1;
 }
 
 /// Merges top-level members of `patch` into `target` (both objects).
@@ -710,33 +834,4 @@ fn safe_file_name(id: &str) -> String {
             }
         })
         .collect()
-}
-
-pub(crate) fn group_entity(id: &str, name: &str, description: Option<&str>) -> Value {
-    let nick: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    let mut m = Map::new();
-    m.insert("id".into(), json!(id));
-    m.insert("deletedDateTime".into(), Value::Null);
-    m.insert("classification".into(), Value::Null);
-    m.insert("createdDateTime".into(), json!("2024-01-01T00:00:00Z"));
-    m.insert(
-        "description".into(),
-        description.map_or(Value::Null, |d| json!(d)),
-    );
-    m.insert("displayName".into(), json!(name));
-    m.insert("groupTypes".into(), json!([]));
-    m.insert("mail".into(), Value::Null);
-    m.insert("mailEnabled".into(), json!(false));
-    m.insert(
-        "mailNickname".into(),
-        json!(if nick.is_empty() {
-            "group".to_string()
-        } else {
-            nick
-        }),
-    );
-    m.insert("membershipRule".into(), Value::Null);
-    m.insert("securityEnabled".into(), json!(true));
-    m.insert("visibility".into(), Value::Null);
-    Value::Object(m)
 }

@@ -119,6 +119,7 @@ fn validate_instance(
                 t.id
             )
         })?;
+    check_template_references(t, inst, def)?;
     match parent {
         None if def.parent.is_some() => {
             return Err(format!(
@@ -232,6 +233,144 @@ fn validate_instance(
         }
     }
     walk_children(Some(t), inst, ty, Some(def))
+}
+
+/// Intune's message when a setting carries a template reference its template does not
+/// define (issue 14, gap 7; the text as reported by Intune clients).
+const INVALID_REFERENCE: &str = "Invalid Reference id found in Policy created from Template";
+
+/// Checks `settingInstanceTemplateReference.settingInstanceTemplateId` and the value's
+/// `settingValueTemplateReference.settingValueTemplateId` against what the catalog and the
+/// real exports ([`seen_instance_template_ids`]) know for the definition. A reference is
+/// refused when a known id differs, or when it names another definition's template id;
+/// when no source knows the definition's ids, any reference is accepted (limit).
+fn check_template_references(
+    t: &Template,
+    inst: &Value,
+    def: &SettingDefinition,
+) -> Result<(), String> {
+    let sent_instance = inst
+        .get("settingInstanceTemplateReference")
+        .and_then(|r| r.get("settingInstanceTemplateId"))
+        .and_then(Value::as_str);
+    if let Some(sent) = sent_instance {
+        let mut known: Vec<&str> = seen_instance_template_ids(&t.id, &def.id);
+        if let Some(c) = def.setting_instance_template_id.as_deref() {
+            known.push(c);
+        }
+        let elsewhere = catalog()
+            .definitions()
+            .iter()
+            .any(|d| d.id != def.id && d.setting_instance_template_id.as_deref() == Some(sent));
+        if (!known.is_empty() && !known.contains(&sent)) || elsewhere {
+            return Err(format!(
+                "{INVALID_REFERENCE}: settingInstanceTemplateId '{sent}' of setting '{}'.",
+                def.id
+            ));
+        }
+    }
+    let value = inst
+        .get("choiceSettingValue")
+        .or_else(|| inst.get("simpleSettingValue"))
+        .or_else(|| inst.get("groupSettingValue"));
+    let sent_value = value
+        .and_then(|v| v.get("settingValueTemplateReference"))
+        .and_then(|r| r.get("settingValueTemplateId"))
+        .and_then(Value::as_str);
+    if let Some(sent) = sent_value {
+        let elsewhere = catalog()
+            .definitions()
+            .iter()
+            .any(|d| d.id != def.id && d.setting_value_template_id.as_deref() == Some(sent));
+        let differs = def
+            .setting_value_template_id
+            .as_deref()
+            .is_some_and(|c| c != sent);
+        if differs || elsewhere {
+            return Err(format!(
+                "{INVALID_REFERENCE}: settingValueTemplateId '{sent}' of setting '{}'.",
+                def.id
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The oracle independent of any client's catalog: setting definition ids (with their
+/// `settingInstanceTemplateId`) seen in real Graph exports, `data/seen_setting_ids.tsv`.
+static SEEN: &str = include_str!("../data/seen_setting_ids.tsv");
+
+fn seen_rows() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    SEEN.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            Some((f.next()?, f.next()?, f.next()?))
+        })
+}
+
+/// Whether setting definition `definition_id` was seen in a real export of a policy made
+/// from template `template_id` (`""`: a plain settings-catalog policy).
+pub fn seen_in_export(template_id: &str, definition_id: &str) -> bool {
+    seen_rows().any(|(t, d, _)| t == template_id && d.eq_ignore_ascii_case(definition_id))
+}
+
+/// The `settingInstanceTemplateId`s real exports of `template_id` carry for a definition.
+pub fn seen_instance_template_ids(template_id: &str, definition_id: &str) -> Vec<&'static str> {
+    seen_rows()
+        .filter(|(t, d, r)| *t == template_id && d.eq_ignore_ascii_case(definition_id) && *r != "-")
+        .map(|(_, _, r)| r)
+        .collect()
+}
+
+/// How well a catalog definition is confirmed, strongest first: seen in a real export of
+/// the template, marked verified by the catalog, or confirmed by no source. What `validate`
+/// needs to warn on definitions no source has confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Seen in a real Graph export of a policy of the template.
+    SeenInExport,
+    /// Not seen in an export, but the catalog marks it verified (its `source` says how).
+    CatalogVerified,
+    /// Neither: inferred (e.g. from CSP naming).
+    Unconfirmed,
+}
+
+/// The [`Confirmation`] of `definition_id` in `template_id`.
+pub fn confirmation(template_id: &str, definition_id: &str) -> Confirmation {
+    if seen_in_export(template_id, definition_id) {
+        Confirmation::SeenInExport
+    } else if catalog()
+        .definition(definition_id)
+        .is_some_and(|d| d.verified)
+    {
+        Confirmation::CatalogVerified
+    } else {
+        Confirmation::Unconfirmed
+    }
+}
+
+/// Every `settingDefinitionId` of `settings` (at any depth) that no real export of
+/// `template_id` shows: what [`crate::SettingOracle::Exports`] refuses.
+pub fn unseen_definitions(template_id: &str, settings: &[Value]) -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(d) = o.get("settingDefinitionId").and_then(Value::as_str) {
+                    out.push(d.to_string());
+                }
+                o.values().for_each(|x| walk(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    settings.iter().for_each(|s| walk(s, &mut all));
+    all.retain(|d| !seen_in_export(template_id, d));
+    all.sort();
+    all.dedup();
+    all
 }
 
 fn walk_children(

@@ -3,7 +3,7 @@
 //! Tokens look like Entra ID's app-only tokens (`header.payload.signature`, base64url) with
 //! the claims Graph clients read: `aud` (`https://graph.microsoft.com`), `iss`, `tid`,
 //! `appid`, `roles`, `iat`, `nbf`, `exp`, `idtyp` = `app`. They are signed with HMAC-SHA256
-//! under a random per-process key, so a token from another emulator process, an edited
+//! under a random key (per process, or kept in the state directory), so a token from another emulator, an edited
 //! token, or a forged one fails verification (401). HMAC is written here over `sha2` rather
 //! than adding a crate for twenty lines.
 //!
@@ -53,12 +53,47 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Hex SHA-256 of a client secret: the emulator stores and persists only this.
+/// A salted hash of a client secret, `sha256$<salt hex>$<hex SHA-256(salt || secret)>`,
+/// with a random 16-byte salt: the emulator stores and persists only this, so two apps with
+/// one secret do not share a hash and a leaked state file cannot be matched against a table
+/// of unsalted hashes. (A development tool's secrets do not warrant a slow KDF.)
 pub fn secret_hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let mut salt = [0u8; 16];
+    rand::fill(&mut salt);
+    salted(&salt, secret)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn salted(salt: &[u8], secret: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(secret.as_bytes());
+    format!("sha256${}${}", hex(salt), hex(&h.finalize()))
+}
+
+/// Whether `secret` matches a stored hash from [`secret_hash`] (constant-time compare).
+/// A bare hex SHA-256 (state directories written before salting) is still accepted.
+pub fn secret_matches(stored: &str, secret: &str) -> bool {
+    let computed = match stored.split('$').collect::<Vec<_>>().as_slice() {
+        ["sha256", salt, _] => {
+            let Some(salt) = (0..salt.len())
+                .step_by(2)
+                .map(|i| {
+                    salt.get(i..i + 2)
+                        .and_then(|x| u8::from_str_radix(x, 16).ok())
+                })
+                .collect::<Option<Vec<u8>>>()
+            else {
+                return false;
+            };
+            salted(&salt, secret)
+        }
+        _ => hex(&Sha256::digest(secret.as_bytes())),
+    };
+    ct_eq(stored.as_bytes(), computed.as_bytes())
 }
 
 /// The claims of an emulator access token.

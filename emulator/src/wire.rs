@@ -243,7 +243,8 @@ fn split_list(v: &str) -> Vec<String> {
     out
 }
 
-fn encode_skiptoken(offset: usize) -> String {
+/// The opaque `$skiptoken` for a page starting at `offset`.
+pub fn encode_skiptoken(offset: usize) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("offset:{offset}"))
 }
@@ -328,6 +329,14 @@ pub fn entity(ctx: &Ctx<'_>, req: &GraphRequest, q: &Query, set: &str, v: Value)
     Reply::ok(Value::Object(out))
 }
 
+/// A creation answer: 201 with `@odata.context` `…#{set}/$entity` and the object, as every
+/// Graph create document shows.
+pub fn created_entity(ctx: &Ctx<'_>, req: &GraphRequest, set: &str, v: Value) -> Reply {
+    let mut r = entity(ctx, req, &Query::default(), set, v);
+    r.status = 201;
+    r
+}
+
 /// A paged collection answer: filters, pages (`$top`, default page size, absolute
 /// `@odata.nextLink` carrying the other query options), projects (`$select`).
 pub fn collection(
@@ -354,7 +363,7 @@ pub fn page_of(
     items: Vec<Value>,
     page: usize,
 ) -> Reply {
-    let max = ctx.emu.inner.page_sizes.max.max(1);
+    let max = ctx.emu.page_sizes().max.max(1);
     let size = q.top.unwrap_or(page).clamp(1, max);
     let start = q.skip.min(items.len());
     let end = (start + size).min(items.len());

@@ -2,9 +2,12 @@
 //! `127.0.0.1:0` and driven with reqwest. Faults are driven by the seed and asserted on
 //! counts and behaviour, never on timing.
 
+mod client_run;
 mod faults;
+mod gaps;
 mod graph;
 mod login;
+mod routes;
 mod state;
 
 use rampart_emulator::{

@@ -168,6 +168,7 @@ pub fn faults(args: &EmulatorArgs) -> anyhow::Result<FaultConfig> {
         retry_after_date: args.retry_after_date,
         write_limit: parse_write_limit(&args.write_limit)?,
         rate_oob_edit: args.rate_oob_edit,
+        ..FaultConfig::default()
     })
 }
 

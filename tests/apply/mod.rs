@@ -5,6 +5,7 @@
 
 mod concurrency;
 mod crash;
+mod paging;
 mod safety;
 
 use std::collections::BTreeMap;

@@ -5,12 +5,16 @@
 //! - [`rules`]: Defender custom detection rules.
 //! - [`roles`]: Intune, Defender XDR and Entra directory role definitions/assignments.
 //! - [`directory`]: groups and the organization.
+//! - [`scope_tags`]: Intune role scope tags.
+//! - [`filters`]: Intune assignment filters.
 //!
 //! Surfaces sit between the shared request/reply types ([`crate::wire`]) and the store
 //! ([`crate::state`]) below them and the router ([`crate::router`]) above them; they never
 //! call the router or each other's handlers.
 
 pub mod directory;
+pub mod filters;
 pub mod policies;
 pub mod roles;
 pub mod rules;
+pub mod scope_tags;

@@ -6,8 +6,15 @@
 //! template; settings get ids `"0"`, `"1"`, ...; full `PUT` replaces the settings and
 //! answers 204 (what IntuneCD expects); `PATCH` changes metadata only and refuses
 //! `settings`; `/assign` replaces the whole assignment list and returns it; `/settings`
-//! pages by 25. Collection contexts of `/settings` and `/assignments` name the policy id
+//! pages by 25; the list pages by 25, or by 10 with `$expand`, and an expanded policy's
+//! `settings` stop after 25 with `settings@odata.nextLink` ([`crate::PageSizes`]).
+//! Collection contexts of `/settings` and `/assignments` name the policy id
 //! (`configurationPolicies('ID')/settings`), as Graph does and as IntuneCD relies on.
+//! `roleScopeTagIds` must name existing scope tags (never `[]`/`null`), assignments may name
+//! only existing filters, and settings are checked against the template
+//! ([`crate::templates`]). Limits: the per-setting write endpoints
+//! (`POST|PATCH|DELETE .../settings`) are not served; `priorityMetaData` and
+//! `isAssigned` are not computed.
 
 use crate::state::{Emulator, StoredPolicy, Tenant, graph_time, later_than, lock, new_guid};
 use crate::templates;
@@ -92,7 +99,7 @@ fn settings_with_ids(settings: &[Value]) -> Vec<Value> {
 }
 
 /// Imports a policy in Graph's (exported) shape, keeping server fields when present.
-pub fn import_policy(t: &mut Tenant, p: &Value) -> Result<String, String> {
+pub fn import_policy(t: &mut Tenant, p: &Value, now: OffsetDateTime) -> Result<String, String> {
     let p = strip_annotations(p);
     let o = p.as_object().ok_or("a policy must be a JSON object")?;
     let name = o
@@ -114,7 +121,7 @@ pub fn import_policy(t: &mut Tenant, p: &Value) -> Result<String, String> {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let now = graph_time(OffsetDateTime::now_utc());
+    let now = graph_time(now);
     // Graph fills the read-only template fields (family, display name, version) from the
     // template whatever a seed or export carries, so a policy seeded with only a
     // `templateId` is still found by `$filter=templateReference/templateFamily eq ...`.
@@ -165,7 +172,7 @@ pub fn expanded_plain(p: &StoredPolicy) -> Value {
 }
 
 /// Applies an out-of-band edit and bumps `lastModifiedDateTime`.
-pub fn apply_oob_edit(p: &mut StoredPolicy, patch: &Value) {
+pub fn apply_oob_edit(p: &mut StoredPolicy, patch: &Value, now: OffsetDateTime) {
     if let Some(o) = patch.as_object() {
         for (k, v) in o {
             match k.as_str() {
@@ -187,7 +194,7 @@ pub fn apply_oob_edit(p: &mut StoredPolicy, patch: &Value) {
         .get("lastModifiedDateTime")
         .and_then(Value::as_str)
         .map(str::to_string);
-    p.policy["lastModifiedDateTime"] = json!(later_than(prev.as_deref()));
+    p.policy["lastModifiedDateTime"] = json!(later_than(prev.as_deref(), now));
 }
 
 /// The fault layer's out-of-band edit: an administrator appends a sentence to the
@@ -202,6 +209,7 @@ pub fn random_oob_edit(emu: &Emulator, tid: &str, pick: u64) {
     let Some(id) = t.policies.keys().nth(idx).cloned() else {
         return;
     };
+    let now = emu.now(&mut t);
     if let Some(p) = t.policies.get_mut(&id) {
         let desc = p
             .policy
@@ -212,6 +220,7 @@ pub fn random_oob_edit(emu: &Emulator, tid: &str, pick: u64) {
         apply_oob_edit(
             p,
             &json!({"description": format!("{desc}\nEdited in the Intune portal.")}),
+            now,
         );
     }
     let _ = emu.persist_tenant(&t);
@@ -235,7 +244,21 @@ fn shaped(ctx: &Ctx<'_>, req: &GraphRequest, p: &StoredPolicy, q: &Query) -> Val
         if q.expands(nav) {
             v[format!("{nav}@odata.context")] =
                 json!(ctx.context(req, &format!("{SET}('{id}')/{nav}")));
-            v[nav] = Value::Array(items.clone());
+            // An expanded `settings` holds at most one page; the rest is behind
+            // `settings@odata.nextLink`, which points at the policy's `/settings` with a
+            // skiptoken (issue 14, gap 12; see [`crate::PageSizes::expanded_settings`]).
+            let page = ctx.emu.page_sizes().expanded_settings.max(1);
+            if nav == "settings" && items.len() > page {
+                v[nav] = Value::Array(items[..page].to_vec());
+                v["settings@odata.nextLink"] = json!(format!(
+                    "{}/{}/{SET}('{id}')/settings?$skiptoken={}",
+                    ctx.base,
+                    req.version,
+                    crate::wire::encode_skiptoken(page)
+                ));
+            } else {
+                v[nav] = Value::Array(items.clone());
+            }
         }
     }
     v
@@ -264,6 +287,8 @@ type CheckedBody = (Map<String, Value>, Vec<Value>, Value);
 
 /// Checks and normalises a create/PUT body; returns (policy fields, settings, template).
 fn checked_body(
+    oracle: crate::SettingOracle,
+    t: &Tenant,
     o: &Map<String, Value>,
     existing_template: Option<&str>,
 ) -> Result<CheckedBody, Reply> {
@@ -328,6 +353,16 @@ fn checked_body(
         Some(_) => return Err(Reply::bad_request("'settings' must be an array.")),
     };
     templates::validate_settings(template, &settings).map_err(Reply::bad_request)?;
+    if let (crate::SettingOracle::Exports, Some(t)) = (oracle, template) {
+        let unseen = templates::unseen_definitions(&t.id, &settings);
+        if !unseen.is_empty() {
+            return Err(Reply::bad_request(format!(
+                "Setting definition id(s) not confirmed by a real export of template '{}': {}.",
+                t.id,
+                unseen.join(", ")
+            )));
+        }
+    }
     let tref = template
         .map(templates::template_reference)
         .unwrap_or_else(templates::no_template_reference);
@@ -344,6 +379,8 @@ fn checked_body(
             .unwrap_or_else(|| json!(template.map_or("none", |t| t.platforms.as_str()))),
     );
     if let Some(r) = o.get("roleScopeTagIds") {
+        // Intune answers 400 for `[]`, `null` and unknown tags (issue 14, gap 6).
+        super::scope_tags::check_ids(t, r)?;
         fields.insert("roleScopeTagIds".into(), r.clone());
     }
     fields.insert(
@@ -388,7 +425,11 @@ pub fn handle(
                 &q2,
                 &format!("{SET}{}", expand_suffix(q)),
                 items,
-                ctx.emu.inner.page_sizes.policies,
+                if q.expand.is_empty() {
+                    ctx.emu.page_sizes().policies
+                } else {
+                    ctx.emu.page_sizes().policies_expanded
+                },
             );
             if let Some(vals) = reply
                 .body
@@ -433,12 +474,13 @@ pub fn handle(
                 Ok(o) => o,
                 Err(r) => return unchanged(r),
             };
-            let (fields, settings, tref) = match checked_body(o, None) {
-                Ok(x) => x,
-                Err(r) => return unchanged(r),
-            };
-            let pid = new_guid();
-            let now = graph_time(OffsetDateTime::now_utc());
+            let (fields, settings, tref) =
+                match checked_body(ctx.emu.inner.setting_oracle, t, o, None) {
+                    Ok(x) => x,
+                    Err(r) => return unchanged(r),
+                };
+            let pid = ctx.emu.new_object_id(t);
+            let now = graph_time(ctx.emu.now(t));
             let policy = json!({
                 "createdDateTime": now,
                 "creationSource": o.get("creationSource").cloned().unwrap_or(Value::Null),
@@ -481,10 +523,12 @@ pub fn handle(
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            let (fields, settings, _) = match checked_body(o, Some(&existing_tid)) {
-                Ok(x) => x,
-                Err(r) => return unchanged(r),
-            };
+            let (fields, settings, _) =
+                match checked_body(ctx.emu.inner.setting_oracle, t, o, Some(&existing_tid)) {
+                    Ok(x) => x,
+                    Err(r) => return unchanged(r),
+                };
+            let now = ctx.emu.now(t);
             let Some(p) = t.policies.get_mut(id) else {
                 return unchanged(not_found(id));
             };
@@ -496,7 +540,7 @@ pub fn handle(
             let prev = p.policy["lastModifiedDateTime"]
                 .as_str()
                 .map(str::to_string);
-            p.policy["lastModifiedDateTime"] = json!(later_than(prev.as_deref()));
+            p.policy["lastModifiedDateTime"] = json!(later_than(prev.as_deref(), now));
             (Reply::no_content(), true)
         }
         "policy.patch" => {
@@ -509,6 +553,12 @@ pub fn handle(
                     "Settings cannot be updated with PATCH on this entity; use PUT with the full policy or the settings endpoints.",
                 ));
             }
+            if let Some(tags) = o.get("roleScopeTagIds") {
+                if let Err(r) = super::scope_tags::check_ids(t, tags) {
+                    return unchanged(r);
+                }
+            }
+            let now = ctx.emu.now(t);
             let Some(p) = t.policies.get_mut(id) else {
                 return unchanged(not_found(id));
             };
@@ -552,7 +602,7 @@ pub fn handle(
             let prev = p.policy["lastModifiedDateTime"]
                 .as_str()
                 .map(str::to_string);
-            p.policy["lastModifiedDateTime"] = json!(later_than(prev.as_deref()));
+            p.policy["lastModifiedDateTime"] = json!(later_than(prev.as_deref(), now));
             let mut out = Map::new();
             out.insert(
                 "@odata.context".into(),
@@ -586,7 +636,7 @@ pub fn handle(
                     q,
                     &format!("{SET}('{id}')/settings"),
                     items,
-                    ctx.emu.inner.page_sizes.settings,
+                    ctx.emu.page_sizes().settings,
                 ))
             }
         },
@@ -615,7 +665,7 @@ pub fn handle(
                 q,
                 &format!("{SET}('{id}')/assignments"),
                 p.assignments.clone(),
-                ctx.emu.inner.page_sizes.max,
+                ctx.emu.page_sizes().max,
             )),
         },
         "policy.assign" => {
@@ -635,6 +685,26 @@ pub fn handle(
             for a in list {
                 match assignment_entity(id, a) {
                     Ok(v) => {
+                        // A filter named in a target must exist in the tenant, with a filter
+                        // type other than `none` (Intune answers 400 otherwise).
+                        let tgt = &v["target"];
+                        let fid = tgt["deviceAndAppManagementAssignmentFilterId"]
+                            .as_str()
+                            .filter(|f| {
+                                !f.is_empty() && *f != "00000000-0000-0000-0000-000000000000"
+                            });
+                        if let Some(f) = fid {
+                            if !super::filters::known(t, f) {
+                                return unchanged(Reply::bad_request(format!(
+                                    "Assignment filter '{f}' does not exist."
+                                )));
+                            }
+                            if tgt["deviceAndAppManagementAssignmentFilterType"] == "none" {
+                                return unchanged(Reply::bad_request(
+                                    "An assignment that names a filter needs deviceAndAppManagementAssignmentFilterType include or exclude.",
+                                ));
+                            }
+                        }
                         if new.iter().any(|x: &Value| x["id"] == v["id"]) {
                             return unchanged(Reply::bad_request(format!(
                                 "Duplicate assignment target '{}'.",
@@ -668,7 +738,7 @@ pub fn handle(
                 q,
                 "deviceManagement/configurationPolicyTemplates",
                 items,
-                ctx.emu.inner.page_sizes.other,
+                ctx.emu.page_sizes().other,
             ))
         }
         "template.get" => match templates::template(id) {
@@ -712,7 +782,7 @@ pub fn handle(
                         "deviceManagement/configurationPolicyTemplates('{id}')/settingTemplates"
                     ),
                     items,
-                    ctx.emu.inner.page_sizes.max,
+                    ctx.emu.page_sizes().max,
                 ))
             }
         },

@@ -10,11 +10,10 @@
 //!
 //! Intune built-in role ids are derived by the emulator (stable per name), not Microsoft's.
 
-use crate::state::{Tenant, graph_time, new_guid, stable_guid};
+use crate::state::{Tenant, graph_time, stable_guid};
 use crate::wire::{Ctx, GraphRequest, Query, Reply, collection, entity, object_body};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use time::OffsetDateTime;
 
 /// Entra built-in roles: (display name, template id, description). Template ids from
 /// `graph-api.md` §3c.
@@ -259,8 +258,7 @@ pub fn handle(
     id: &str,
     body: Option<&Value>,
 ) -> (Reply, bool) {
-    let other = ctx.emu.inner.page_sizes.other;
-    let now = graph_time(OffsetDateTime::now_utc());
+    let other = ctx.emu.page_sizes().other;
     let body_obj = || object_body(body).cloned();
     macro_rules! try_body {
         () => {
@@ -313,7 +311,8 @@ pub fn handle(
                 Ok(p) => p,
                 Err(e) => return (Reply::bad_request(e), false),
             };
-            let rid = new_guid();
+            let rid = ctx.emu.new_object_id(t);
+            let now = graph_time(ctx.emu.now(t));
             let v = json!({
                 "id": rid,
                 "displayName": name,
@@ -329,6 +328,7 @@ pub fn handle(
         }
         "defenderDef.patch" => {
             let o = try_body!();
+            let now = graph_time(ctx.emu.now(t));
             let Some(d) = t.defender_role_definitions.get_mut(id) else {
                 return (not_found("Role definition", id), false);
             };
@@ -421,7 +421,7 @@ pub fn handle(
             let aid = existing
                 .as_ref()
                 .and_then(|e| e["id"].as_str().map(str::to_string))
-                .unwrap_or_else(new_guid);
+                .unwrap_or_else(|| ctx.emu.new_object_id(t));
             let v = json!({
                 "@odata.type": "#microsoft.graph.unifiedRoleAssignmentMultiple",
                 "id": aid,
@@ -461,6 +461,11 @@ pub fn handle(
         },
         "intuneDef.create" => {
             let o = try_body!();
+            if let Some(tags) = o.get("roleScopeTagIds") {
+                if let Err(r) = super::scope_tags::check_ids(t, tags) {
+                    return (r, false);
+                }
+            }
             let Some(name) = required_display_name(&o) else {
                 return (Reply::bad_request("displayName is required."), false);
             };
@@ -470,7 +475,7 @@ pub fn handle(
                     false,
                 );
             }
-            let rid = new_guid();
+            let rid = ctx.emu.new_object_id(t);
             let v = json!({
                 "@odata.type": "#microsoft.graph.deviceAndAppManagementRoleDefinition",
                 "id": rid,
@@ -487,6 +492,11 @@ pub fn handle(
         }
         "intuneDef.patch" => {
             let o = try_body!();
+            if let Some(tags) = o.get("roleScopeTagIds") {
+                if let Err(r) = super::scope_tags::check_ids(t, tags) {
+                    return (r, false);
+                }
+            }
             let Some(d) = t.intune_role_definitions.get_mut(id) else {
                 return (not_found("Role definition", id), false);
             };
@@ -511,7 +521,9 @@ pub fn handle(
                     }
                 }
             }
-            (Reply::no_content(), true)
+            // `intune-rbac-deviceandappmanagementroledefinition-update`: 200 with the object.
+            let shown = d.clone();
+            (entity(ctx, req, &Query::default(), IDEF, shown), true)
         }
         "intuneDef.delete" => {
             match t.intune_role_definitions.get(id) {
@@ -536,7 +548,10 @@ pub fn handle(
             t.intune_role_definitions.remove(id);
             (Reply::no_content(), true)
         }
-        "intuneAsg.list" | "intuneAsg.get" | "intuneAsg.roleDefinition" => {
+        "intuneAsg.list"
+        | "intuneAsg.get"
+        | "intuneAsg.roleDefinition"
+        | "intuneDef.roleAssignments" => {
             let show = |a: &Value, expand: bool| -> Value {
                 let mut v = a.clone();
                 let rid = v.as_object_mut().and_then(|o| o.remove("roleDefinitionId"));
@@ -552,6 +567,20 @@ pub fn handle(
                 v
             };
             match op {
+                "intuneDef.roleAssignments" => {
+                    // `intune-rbac-roleassignment-list`: the assignments of one definition.
+                    if !t.intune_role_definitions.contains_key(id) {
+                        return (not_found("Role definition", id), false);
+                    }
+                    let items = t
+                        .intune_role_assignments
+                        .values()
+                        .filter(|a| a["roleDefinitionId"] == id)
+                        .map(|a| show(a, q.expands("roleDefinition")))
+                        .collect();
+                    let set = format!("deviceManagement/roleDefinitions('{id}')/roleAssignments");
+                    (collection(ctx, req, q, &set, items, other), false)
+                }
                 "intuneAsg.list" => {
                     let items = t
                         .intune_role_assignments
@@ -581,6 +610,11 @@ pub fn handle(
         }
         "intuneAsg.create" | "intuneAsg.patch" => {
             let o = try_body!();
+            if let Some(tags) = o.get("roleScopeTagIds") {
+                if let Err(r) = super::scope_tags::check_ids(t, tags) {
+                    return (r, false);
+                }
+            }
             let existing = if op == "intuneAsg.patch" {
                 match t.intune_role_assignments.get(id) {
                     Some(e) => Some(e.clone()),
@@ -640,7 +674,7 @@ pub fn handle(
             let aid = existing
                 .as_ref()
                 .and_then(|e| e["id"].as_str().map(str::to_string))
-                .unwrap_or_else(new_guid);
+                .unwrap_or_else(|| ctx.emu.new_object_id(t));
             let v = json!({
                 "@odata.type": "#microsoft.graph.deviceAndAppManagementRoleAssignment",
                 "id": aid,
@@ -654,13 +688,14 @@ pub fn handle(
                 "roleDefinitionId": role,
             });
             t.intune_role_assignments.insert(aid, v.clone());
+            let mut shown = v;
+            if let Some(o) = shown.as_object_mut() {
+                o.remove("roleDefinitionId");
+            }
             if existing.is_some() {
-                (Reply::no_content(), true)
+                // `intune-rbac-deviceandappmanagementroleassignment-update`: 200 with the object.
+                (entity(ctx, req, &Query::default(), IASG, shown), true)
             } else {
-                let mut shown = v;
-                if let Some(o) = shown.as_object_mut() {
-                    o.remove("roleDefinitionId");
-                }
                 (created(ctx, req, IASG, &shown), true)
             }
         }
@@ -755,7 +790,7 @@ pub fn handle(
                     false,
                 );
             }
-            let aid = new_guid();
+            let aid = ctx.emu.new_object_id(t);
             let v = json!({
                 "@odata.type": "#microsoft.graph.unifiedRoleAssignment",
                 "id": aid,

@@ -160,16 +160,22 @@ const AUTOMATED_ACTIONS: &[&str] = &[
     "stopAndQuarantineFiles",
 ];
 
-fn stored(mut o: Map<String, Value>, created: Option<&Map<String, Value>>, by: &str) -> Value {
+fn stored(
+    mut o: Map<String, Value>,
+    created: Option<&Map<String, Value>>,
+    by: &str,
+    now: OffsetDateTime,
+) -> Value {
     for k in SERVER_FIELDS {
         o.remove(*k);
     }
     o.remove("@odata.type");
-    let now = graph_time(OffsetDateTime::now_utc());
+    let at = now;
+    let now = graph_time(at);
     let prev = created
         .and_then(|c| c.get("lastModifiedDateTime"))
         .and_then(Value::as_str);
-    let modified = later_than(prev);
+    let modified = later_than(prev, at);
     if let Some(sch) = o.get_mut("schedule").and_then(Value::as_object_mut) {
         sch.insert("nextRunDateTime".into(), json!(modified));
     }
@@ -221,7 +227,7 @@ fn stored(mut o: Map<String, Value>, created: Option<&Map<String, Value>>, by: &
 }
 
 /// Imports a pre-existing rule (seed); validated like a create.
-pub fn import_rule(t: &mut Tenant, r: &Value) -> Result<(), String> {
+pub fn import_rule(t: &mut Tenant, r: &Value, now: OffsetDateTime) -> Result<(), String> {
     let o = r
         .as_object()
         .ok_or("a detection rule must be an object")?
@@ -239,7 +245,50 @@ pub fn import_rule(t: &mut Tenant, r: &Value) -> Result<(), String> {
             .map(|b| b["error"]["message"].to_string())
             .unwrap_or_default()
     })?;
-    t.detection_rules.insert(id, stored(o, None, "seed"));
+    t.detection_rules.insert(id, stored(o, None, "seed", now));
+    Ok(())
+}
+
+fn alert_title(r: &Map<String, Value>) -> Option<&str> {
+    r.get("detectionAction")
+        .and_then(|d| d.get("alertTemplate"))
+        .and_then(|a| a.get("title"))
+        .and_then(Value::as_str)
+}
+
+/// Defender keeps detection names and alert titles unique per tenant (`graph-api-2.md`
+/// §6.3: a second rule with the same `displayName` answers 409, with the same alert title
+/// 400; compared case-insensitively, as the case rule is unverified). `except` is the rule
+/// being updated.
+fn unique(t: &Tenant, r: &Map<String, Value>, except: Option<&str>) -> Result<(), Reply> {
+    let name = r
+        .get("displayName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let title = alert_title(r);
+    for (id, other) in &t.detection_rules {
+        if Some(id.as_str()) == except {
+            continue;
+        }
+        let Some(o) = other.as_object() else { continue };
+        if o.get("displayName")
+            .and_then(Value::as_str)
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        {
+            return Err(Reply::error(
+                409,
+                "Conflict",
+                format!("A detection rule named '{name}' already exists."),
+            ));
+        }
+        if let (Some(a), Some(b)) = (title, alert_title(o)) {
+            if a.eq_ignore_ascii_case(b) {
+                return Err(bad(format!(
+                    "An alert title must be unique: rule '{id}' already uses '{a}'."
+                )));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -270,7 +319,7 @@ pub fn handle(
                 q,
                 SET,
                 t.detection_rules.values().cloned().collect(),
-                ctx.emu.inner.page_sizes.other,
+                ctx.emu.page_sizes().other,
             ),
             false,
         ),
@@ -315,7 +364,10 @@ pub fn handle(
                     false,
                 );
             }
-            let v = stored(o, None, &by);
+            if let Err(r) = unique(t, &o, None) {
+                return (r, false);
+            }
+            let v = stored(o, None, &by, ctx.emu.now(t));
             t.detection_rules.insert(rid.clone(), v.clone());
             let mut out = Map::new();
             out.insert(
@@ -348,6 +400,7 @@ pub fn handle(
                     false,
                 );
             }
+            let now = ctx.emu.now(t);
             let Some(existing) = t.detection_rules.get(id) else {
                 return (not_found(id), false);
             };
@@ -361,7 +414,10 @@ pub fn handle(
             if let Err(r) = validate(&merged) {
                 return (r, false);
             }
-            let v = stored(merged, Some(existing_o), &by);
+            if let Err(r) = unique(t, &merged, Some(id)) {
+                return (r, false);
+            }
+            let v = stored(merged, Some(existing_o), &by, now);
             t.detection_rules.insert(id.to_string(), v.clone());
             (entity(ctx, req, &Query::default(), SET, v), true)
         }
