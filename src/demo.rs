@@ -199,25 +199,25 @@ fn drift(
     tenant: &str,
     created: &BTreeMap<String, String>,
 ) -> Result<(), DemoError> {
-    if let Some(id) = created.get("policy") {
-        if let Some(p) = admin.policy(tenant, id) {
-            let mut settings = p.get("settings").cloned().unwrap_or(Value::Null);
-            if let Some(a) = settings.as_array_mut()
-                && a.len() > 1
-            {
-                a.pop();
-            }
-            let name = p
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            admin.oob_edit_policy(
-                tenant,
-                id,
-                &json!({"settings": settings, "name": format!("{name} (edited)")}),
-            )?;
+    if let Some(id) = created.get("policy")
+        && let Some(p) = admin.policy(tenant, id)
+    {
+        let mut settings = p.get("settings").cloned().unwrap_or(Value::Null);
+        if let Some(a) = settings.as_array_mut()
+            && a.len() > 1
+        {
+            a.pop();
         }
+        let name = p
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        admin.oob_edit_policy(
+            tenant,
+            id,
+            &json!({"settings": settings, "name": format!("{name} (edited)")}),
+        )?;
     }
     if let Some(id) = created.get("rule") {
         admin.oob_edit_rule(tenant, id, &json!({"status": "disabled"}))?;

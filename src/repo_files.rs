@@ -104,7 +104,7 @@ fn utf8(bytes: &[u8], skipped: usize, encoding: Encoding) -> Result<String, Deco
 }
 
 fn utf16(bytes: &[u8], skipped: usize, encoding: Encoding) -> Result<String, DecodeError> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(DecodeError {
             encoding,
             offset: skipped + bytes.len() - 1,

@@ -686,10 +686,10 @@ fn plain(text: &str) -> Value {
                 .map_or(Value::String(text.to_string()), Value::Float),
         };
     }
-    if is_core_float(unsigned) {
-        if let Ok(f) = text.parse::<f64>() {
-            return Value::Float(f);
-        }
+    if is_core_float(unsigned)
+        && let Ok(f) = text.parse::<f64>()
+    {
+        return Value::Float(f);
     }
     Value::String(text.to_string())
 }

@@ -143,10 +143,9 @@ impl Emulator {
         if p.get("id")
             .and_then(Value::as_str)
             .is_none_or(str::is_empty)
+            && let Some(o) = p.as_object_mut()
         {
-            if let Some(o) = p.as_object_mut() {
-                o.insert("id".into(), Value::String(self.new_object_id(t)));
-            }
+            o.insert("id".into(), Value::String(self.new_object_id(t)));
         }
         p
     }

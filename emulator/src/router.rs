@@ -792,16 +792,17 @@ fn dispatch_inner(ctx: &Ctx<'_>, req: &GraphRequest, seq: u64) -> (Reply, String
         }
         OperationFault::None => {}
     }
-    if route.write_limited {
-        if let Some(limit) = faults.write_limit {
-            let r = lock(&ctx.emu.inner.limiter).try_write(
-                &limit,
-                &ctx.claims.tid,
-                &ctx.claims.appid,
-                tokio::time::Instant::now(),
-            );
-            if let Err(wait) = r {
-                let r = Reply::error(
+    if route.write_limited
+        && let Some(limit) = faults.write_limit
+    {
+        let r = lock(&ctx.emu.inner.limiter).try_write(
+            &limit,
+            &ctx.claims.tid,
+            &ctx.claims.appid,
+            tokio::time::Instant::now(),
+        );
+        if let Err(wait) = r {
+            let r = Reply::error(
                     429,
                     "TooManyRequests",
                     format!(
@@ -810,8 +811,7 @@ fn dispatch_inner(ctx: &Ctx<'_>, req: &GraphRequest, seq: u64) -> (Reply, String
                     ),
                 )
                 .with_header("Retry-After", wait.to_string());
-                return (r, tpl, Some("writeLimit".into()));
-            }
+            return (r, tpl, Some("writeLimit".into()));
         }
     }
     if let Some(Err(e)) = &req.body {
@@ -858,15 +858,13 @@ fn execute(ctx: &Ctx<'_>, req: &GraphRequest, route: &Route) -> Reply {
         ),
         _ => (Reply::bad_request("Unsupported operation."), false),
     };
-    if changed {
-        if let Err(e) = ctx.emu.persist_tenant(&t) {
-            tracing::warn!(error = %e, "cannot persist tenant state");
-            return Reply::error(
-                500,
-                "generalException",
-                "The emulator could not persist its state.",
-            );
-        }
+    if changed && let Err(e) = ctx.emu.persist_tenant(&t) {
+        tracing::warn!(error = %e, "cannot persist tenant state");
+        return Reply::error(
+            500,
+            "generalException",
+            "The emulator could not persist its state.",
+        );
     }
     reply
 }

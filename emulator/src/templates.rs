@@ -135,12 +135,12 @@ fn validate_instance(
         }
         _ => {}
     }
-    if let (Some(opt), false) = (parent_option, def.parent_options.is_empty()) {
-        if !def.parent_options.iter().any(|o| o == opt) {
-            return Err(format!(
-                "Setting definition '{def_id}' is not allowed when '{opt}' is selected."
-            ));
-        }
+    if let (Some(opt), false) = (parent_option, def.parent_options.is_empty())
+        && !def.parent_options.iter().any(|o| o == opt)
+    {
+        return Err(format!(
+            "Setting definition '{def_id}' is not allowed when '{opt}' is selected."
+        ));
     }
     let expected = def.value_type.instance_odata_type();
     if ty != expected {

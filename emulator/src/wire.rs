@@ -99,12 +99,11 @@ pub fn finish(reply: &mut Reply, request_id: &str, client_request_id: Option<&st
         .as_mut()
         .and_then(|b| b.get_mut("error"))
         .and_then(|e| e.get_mut("innerError"))
+        && let Some(o) = inner.as_object_mut()
     {
-        if let Some(o) = inner.as_object_mut() {
-            o.insert("date".into(), json!(http_time_iso()));
-            o.insert("request-id".into(), json!(request_id));
-            o.insert("client-request-id".into(), json!(crid));
-        }
+        o.insert("date".into(), json!(http_time_iso()));
+        o.insert("request-id".into(), json!(request_id));
+        o.insert("client-request-id".into(), json!(crid));
     }
     reply
         .headers

@@ -449,10 +449,10 @@ impl<'a> ObjectRun<'a> {
         let name = self.o.address.name.as_str();
         if EntityPath::parse(path).map(|p| p.kind) == Some(EntityKind::Rule) {
             let id = s(body, "id");
-            if let Some(v) = self.g.get(&format!("{}/{id}", entity::RULES)).await? {
-                if entity::marker_of(&v).as_deref() == Some(name) {
-                    return Ok(Some(id.to_string()));
-                }
+            if let Some(v) = self.g.get(&format!("{}/{id}", entity::RULES)).await?
+                && entity::marker_of(&v).as_deref() == Some(name)
+            {
+                return Ok(Some(id.to_string()));
             }
             return Ok(None);
         }

@@ -518,10 +518,10 @@ impl TenantAuth {
             .get_token(&[self.scope.as_str()], None)
             .await
             .map_err(|e| token_error(&self.tenant_id, self.method, e))?;
-        if let Some((t, c)) = &*self.checked.lock().unwrap_or_else(|e| e.into_inner()) {
-            if *t == token.token {
-                return Ok((token, c.clone()));
-            }
+        if let Some((t, c)) = &*self.checked.lock().unwrap_or_else(|e| e.into_inner())
+            && *t == token.token
+        {
+            return Ok((token, c.clone()));
         }
         let claims =
             decode_claims(token.token.secret()).map_err(|reason| AuthError::MalformedToken {
@@ -558,16 +558,15 @@ fn token_error(tenant: &str, method: AuthMethod, e: azure_core::Error) -> AuthEr
     let mut error_codes = None;
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(err) = cur {
-        if let Some(az) = err.downcast_ref::<azure_core::Error>() {
-            if let azure_core::error::ErrorKind::HttpResponse {
+        if let Some(az) = err.downcast_ref::<azure_core::Error>()
+            && let azure_core::error::ErrorKind::HttpResponse {
                 status: s,
                 error_code,
                 ..
             } = az.kind()
-            {
-                status = status.or(Some(u16::from(*s)));
-                error_codes = error_codes.or_else(|| error_code.clone());
-            }
+        {
+            status = status.or(Some(u16::from(*s)));
+            error_codes = error_codes.or_else(|| error_code.clone());
         }
         cur = err.source();
     }
@@ -865,10 +864,10 @@ impl ClientAssertion for SharedAssertion {
         match &*self.0 {
             AssertionSource::File { path, cache } => {
                 let mut c = cache.lock().await;
-                if let Some((read_at, s)) = &*c {
-                    if read_at.elapsed() < ASSERTION_FILE_MAX_AGE {
-                        return Ok(s.secret().to_string());
-                    }
+                if let Some((read_at, s)) = &*c
+                    && read_at.elapsed() < ASSERTION_FILE_MAX_AGE
+                {
+                    return Ok(s.secret().to_string());
                 }
                 let text = tokio::fs::read_to_string(path).await.map_err(|e| {
                     cred_err(format!(
@@ -969,10 +968,10 @@ impl<C: TokenCredential> TokenCredential for CachedCredential<C> {
         // Held across the call on purpose: concurrent callers wait for one refresh.
         let mut cache = self.cache.lock().await;
         let margin = azure_core::time::Duration::seconds(TOKEN_REFRESH_MARGIN.as_secs() as i64);
-        if let Some(t) = cache.get(&key) {
-            if t.expires_on > azure_core::time::OffsetDateTime::now_utc() + margin {
-                return Ok(t.clone());
-            }
+        if let Some(t) = cache.get(&key)
+            && t.expires_on > azure_core::time::OffsetDateTime::now_utc() + margin
+        {
+            return Ok(t.clone());
         }
         let t = self.inner.get_token(scopes, options).await?;
         cache.insert(key, t.clone());

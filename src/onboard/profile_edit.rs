@@ -327,13 +327,13 @@ pub fn add_tenant(
             match &entry.value.value {
                 Value::Seq(items) => {
                     for item in items {
-                        if let Some(id) = str_of(item, "id") {
-                            if id.eq_ignore_ascii_case(&tenant.id) {
-                                return Err(EditError::DuplicateId {
-                                    id: tenant.id.clone(),
-                                    name: str_of(item, "name").unwrap_or("?").to_string(),
-                                });
-                            }
+                        if let Some(id) = str_of(item, "id")
+                            && id.eq_ignore_ascii_case(&tenant.id)
+                        {
+                            return Err(EditError::DuplicateId {
+                                id: tenant.id.clone(),
+                                name: str_of(item, "name").unwrap_or("?").to_string(),
+                            });
                         }
                         if str_of(item, "name") == Some(tenant.name.as_str()) {
                             return Err(EditError::DuplicateName(tenant.name.clone()));

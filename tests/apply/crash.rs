@@ -172,7 +172,7 @@ async fn killed_at_random_points_a_rerun_converges_without_duplicates() {
             let total = writes_in(&plan);
             assert!(total > 0, "{name} phase {phase}: nothing to write");
             let k = 1 + (rng.next() % u64::from(total)) as u32;
-            let after_send = rng.next() % 2 == 0;
+            let after_send = rng.next().is_multiple_of(2);
             let script = Arc::new(Script::crash(k, after_send));
             let connector = Wrapped {
                 inner: fleet.connector().unwrap(),

@@ -282,7 +282,7 @@ fn kids(
     for c in cat.children_of(&d.id).filter(|c| {
         item.is_none_or(|i| c.parent_options.is_empty() || c.parent_options.iter().any(|p| p == i))
     }) {
-        if next() % 2 == 0 {
+        if next().is_multiple_of(2) {
             out.push(instance(cat, c, false, next, depth + 1));
         }
     }

@@ -137,15 +137,13 @@ pub fn handle(
                     false,
                 );
             }
-            if let (Some(c), Some(p)) = (&current, o.get("platform")) {
-                if &c["platform"] != p {
-                    return (
-                        Reply::bad_request(
-                            "The platform of an assignment filter cannot be changed.",
-                        ),
-                        false,
-                    );
-                }
+            if let (Some(c), Some(p)) = (&current, o.get("platform"))
+                && &c["platform"] != p
+            {
+                return (
+                    Reply::bad_request("The platform of an assignment filter cannot be changed."),
+                    false,
+                );
             }
             let rule = get("rule")
                 .and_then(|v| v.as_str().map(str::to_string))

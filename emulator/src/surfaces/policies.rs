@@ -321,12 +321,12 @@ fn checked_body(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    if let Some(existing) = existing_template {
-        if existing != tid {
-            return Err(Reply::bad_request(
-                "The templateReference of a policy cannot be changed.",
-            ));
-        }
+    if let Some(existing) = existing_template
+        && existing != tid
+    {
+        return Err(Reply::bad_request(
+            "The templateReference of a policy cannot be changed.",
+        ));
     }
     let template = if tid.is_empty() {
         None
@@ -337,15 +337,14 @@ fn checked_body(
             ))
         })?)
     };
-    if let Some(t) = template {
-        if let Some(p) = o.get("platforms").and_then(Value::as_str) {
-            if p != t.platforms {
-                return Err(Reply::bad_request(format!(
-                    "Platform '{p}' does not match template platform '{}'.",
-                    t.platforms
-                )));
-            }
-        }
+    if let Some(t) = template
+        && let Some(p) = o.get("platforms").and_then(Value::as_str)
+        && p != t.platforms
+    {
+        return Err(Reply::bad_request(format!(
+            "Platform '{p}' does not match template platform '{}'.",
+            t.platforms
+        )));
     }
     let settings = match o.get("settings") {
         None | Some(Value::Null) => Vec::new(),
@@ -444,14 +443,13 @@ pub fn handle(
                     }
                 }
             }
-            if !q.select.is_empty() {
-                if let Some(c) = reply
+            if !q.select.is_empty()
+                && let Some(c) = reply
                     .body
                     .as_mut()
                     .and_then(|b| b.get_mut("@odata.context"))
-                {
-                    *c = json!(ctx.context(req, &format!("{SET}({})", q.select.join(","))));
-                }
+            {
+                *c = json!(ctx.context(req, &format!("{SET}({})", q.select.join(","))));
             }
             unchanged(reply)
         }
@@ -553,10 +551,10 @@ pub fn handle(
                     "Settings cannot be updated with PATCH on this entity; use PUT with the full policy or the settings endpoints.",
                 ));
             }
-            if let Some(tags) = o.get("roleScopeTagIds") {
-                if let Err(r) = super::scope_tags::check_ids(t, tags) {
-                    return unchanged(r);
-                }
+            if let Some(tags) = o.get("roleScopeTagIds")
+                && let Err(r) = super::scope_tags::check_ids(t, tags)
+            {
+                return unchanged(r);
             }
             let now = ctx.emu.now(t);
             let Some(p) = t.policies.get_mut(id) else {

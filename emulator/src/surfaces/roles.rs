@@ -461,10 +461,10 @@ pub fn handle(
         },
         "intuneDef.create" => {
             let o = try_body!();
-            if let Some(tags) = o.get("roleScopeTagIds") {
-                if let Err(r) = super::scope_tags::check_ids(t, tags) {
-                    return (r, false);
-                }
+            if let Some(tags) = o.get("roleScopeTagIds")
+                && let Err(r) = super::scope_tags::check_ids(t, tags)
+            {
+                return (r, false);
             }
             let Some(name) = required_display_name(&o) else {
                 return (Reply::bad_request("displayName is required."), false);
@@ -492,10 +492,10 @@ pub fn handle(
         }
         "intuneDef.patch" => {
             let o = try_body!();
-            if let Some(tags) = o.get("roleScopeTagIds") {
-                if let Err(r) = super::scope_tags::check_ids(t, tags) {
-                    return (r, false);
-                }
+            if let Some(tags) = o.get("roleScopeTagIds")
+                && let Err(r) = super::scope_tags::check_ids(t, tags)
+            {
+                return (r, false);
             }
             let Some(d) = t.intune_role_definitions.get_mut(id) else {
                 return (not_found("Role definition", id), false);
@@ -555,14 +555,13 @@ pub fn handle(
             let show = |a: &Value, expand: bool| -> Value {
                 let mut v = a.clone();
                 let rid = v.as_object_mut().and_then(|o| o.remove("roleDefinitionId"));
-                if expand {
-                    if let Some(d) = rid
+                if expand
+                    && let Some(d) = rid
                         .as_ref()
                         .and_then(Value::as_str)
                         .and_then(|r| t.intune_role_definitions.get(r))
-                    {
-                        v["roleDefinition"] = d.clone();
-                    }
+                {
+                    v["roleDefinition"] = d.clone();
                 }
                 v
             };
@@ -610,10 +609,10 @@ pub fn handle(
         }
         "intuneAsg.create" | "intuneAsg.patch" => {
             let o = try_body!();
-            if let Some(tags) = o.get("roleScopeTagIds") {
-                if let Err(r) = super::scope_tags::check_ids(t, tags) {
-                    return (r, false);
-                }
+            if let Some(tags) = o.get("roleScopeTagIds")
+                && let Err(r) = super::scope_tags::check_ids(t, tags)
+            {
+                return (r, false);
             }
             let existing = if op == "intuneAsg.patch" {
                 match t.intune_role_assignments.get(id) {

@@ -281,12 +281,12 @@ fn unique(t: &Tenant, r: &Map<String, Value>, except: Option<&str>) -> Result<()
                 format!("A detection rule named '{name}' already exists."),
             ));
         }
-        if let (Some(a), Some(b)) = (title, alert_title(o)) {
-            if a.eq_ignore_ascii_case(b) {
-                return Err(bad(format!(
-                    "An alert title must be unique: rule '{id}' already uses '{a}'."
-                )));
-            }
+        if let (Some(a), Some(b)) = (title, alert_title(o))
+            && a.eq_ignore_ascii_case(b)
+        {
+            return Err(bad(format!(
+                "An alert title must be unique: rule '{id}' already uses '{a}'."
+            )));
         }
     }
     Ok(())
