@@ -13,7 +13,7 @@ pub mod desired;
 pub mod diag;
 pub mod fetch;
 pub mod graph;
-pub mod import;
+pub mod json_import;
 pub mod load;
 pub mod lock;
 pub mod onboard;

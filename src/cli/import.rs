@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 
-use crate::import::{ImportReport, import_path};
+use crate::json_import::{ImportReport, import_path};
 
 /// Convert exported policy JSON into rampart YAML (no network access).
 #[derive(Clone, Debug, clap::Args)]

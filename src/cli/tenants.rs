@@ -8,7 +8,7 @@
 //! - `add --profile FILE --id GUID --name NAME [--display-name D] [--var k=v]...`: a
 //!   comment-preserving edit of the profile file, validated with the whole repository
 //!   before anything is written (atomically), then the tenant's desired objects.
-//! - `import --tenant T [--out DIR] [--adopt]`: see [`crate::onboard::import`].
+//! - `import --tenant T [--out DIR] [--adopt]`: see [`crate::onboard::tenant_import`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal as _, Write as _};
@@ -367,7 +367,7 @@ pub async fn import_with(
     context: &GraphContext,
     color: bool,
 ) -> anyhow::Result<(String, i32)> {
-    use crate::onboard::import::{
+    use crate::onboard::tenant_import::{
         AuthConnector, adoption_plan, import_tenant, tenant_label, write_documents,
     };
     let client = context.client(authenticator.tenant_auth(&desired.tenant.id)?);

@@ -11,7 +11,7 @@
 //!
 //! The CLI glue lives in `cli/tenants.rs` and `cli/permissions.rs`; nothing here prints.
 
-pub mod import;
 pub mod permissions;
 pub mod profile_edit;
+pub mod tenant_import;
 pub mod verify;

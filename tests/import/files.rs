@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use rampart::import::{ImportError, import_path};
+use rampart::json_import::{ImportError, import_path};
 
 fn fixtures() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/graph")
@@ -86,7 +86,7 @@ fn a_policy_that_cannot_be_expressed_is_refused_not_changed() {
     )
     .unwrap();
     v["technologies"] = "mdm".into();
-    let e = rampart::import::import_policy_json(&v).unwrap_err();
+    let e = rampart::json_import::import_policy_json(&v).unwrap_err();
     assert!(
         matches!(
             e,
@@ -194,8 +194,8 @@ fn wrappers_real_exports_come_in_are_unwrapped_and_said() {
             "an array, then a CIPP template (`RAWJson`)",
         ),
     ] {
-        let mut report = rampart::import::ImportReport::default();
-        rampart::import::import_value(&wrapped, "x.json", &mut report);
+        let mut report = rampart::json_import::ImportReport::default();
+        rampart::json_import::import_value(&wrapped, "x.json", &mut report);
         assert_eq!(report.imported.len(), 1, "{says}: {:?}", report.skipped);
         assert_eq!(
             report.unwrapped,
@@ -203,8 +203,8 @@ fn wrappers_real_exports_come_in_are_unwrapped_and_said() {
         );
     }
     // A bare policy is not wrapped.
-    let mut report = rampart::import::ImportReport::default();
-    rampart::import::import_value(&policy, "x.json", &mut report);
+    let mut report = rampart::json_import::ImportReport::default();
+    rampart::json_import::import_value(&policy, "x.json", &mut report);
     assert_eq!(report.imported.len(), 1);
     assert!(report.unwrapped.is_empty());
 }
@@ -241,7 +241,7 @@ fn antivirus_exclusions_import_in_the_readable_form() {
                 ]
             }}]
         });
-        let p = rampart::import::import_policy_json(&policy).unwrap();
+        let p = rampart::json_import::import_policy_json(&policy).unwrap();
         assert!(p.yaml.contains(&format!("  {name}:\n")), "{}", p.yaml);
         assert!(!p.yaml.contains("instanceTemplateId"), "{}", p.yaml);
     }

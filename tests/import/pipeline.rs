@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use rampart::desired::{AssignmentTarget, DesiredObject};
-use rampart::import::{comparable, import_path, original_comparable};
+use rampart::json_import::{comparable, import_path, original_comparable};
 use serde_json::Value;
 
 fn sources() -> Vec<PathBuf> {

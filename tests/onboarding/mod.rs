@@ -7,11 +7,11 @@ use std::path::Path;
 use rampart::desired::TenantDesired;
 use rampart::graph::auth::{AuthConfig, AuthMethod, Authenticator};
 use rampart::graph::client::{GraphContext, GraphOptions, build_http_client};
-use rampart::onboard::import::{
-    AuthConnector, adoption_plan, import_tenant, tenant_label, write_documents,
-};
 use rampart::onboard::permissions::{self, Purpose};
 use rampart::onboard::profile_edit::{AddError, EditError, NewTenant, add_to_repository};
+use rampart::onboard::tenant_import::{
+    AuthConnector, adoption_plan, import_tenant, tenant_label, write_documents,
+};
 use rampart::onboard::verify::{GraphAccess, Status, VerifyTarget, render_human, verify};
 use rampart::plan::Action;
 use rampart_emulator::{

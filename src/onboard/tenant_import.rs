@@ -4,7 +4,7 @@
 //! Read: configuration policies of the antivirus, firewall and ASR template families (with
 //! settings and assignments, the same list `crate::fetch` reads) and custom detection rules.
 //! Each policy goes through the catalog area's lossless converter
-//! ([`crate::import::import_policy_json`]: readable setting names, refused rather than
+//! ([`crate::json_import::import_policy_json`]: readable setting names, refused rather than
 //! lossy), after its assignment targets have been given their group display names from the
 //! tenant (assignments in YAML name groups, never ids). Detection rules are converted here
 //! (the inverse of `resolve`'s rule builder) and checked by the same round trip.
@@ -102,7 +102,7 @@ fn document_name(
     taken: &mut BTreeSet<(Kind, String)>,
     kind: Kind,
 ) -> String {
-    let base = crate::import::slugify(&format!("{tenant} {display}"));
+    let base = crate::json_import::slugify(&format!("{tenant} {display}"));
     let mut name = base.clone();
     let mut n = 2;
     while !taken.insert((kind, name.clone())) {
@@ -238,7 +238,7 @@ pub async fn import_tenant(
             });
             continue;
         }
-        match crate::import::import_policy_json(p) {
+        match crate::json_import::import_policy_json(p) {
             Ok(imp) => {
                 let name = document_name(tenant, &display, &mut taken, imp.kind);
                 let doc = relabel(&imp.document, &name, tenant);
