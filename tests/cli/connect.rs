@@ -33,6 +33,10 @@ const CONNECTING: &[(&str, &[&str])] = &[
             "imported-b",
         ],
     ),
+    (
+        "report",
+        &["report", "--tenant", CONTOSO, "-o", "fleet-connect.html"],
+    ),
 ];
 
 /// Subcommands that never connect (the emulator and bench serve or embed their own).
