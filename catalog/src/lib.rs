@@ -25,20 +25,41 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// The kinds of object rampart manages; the `kind` of a policy document.
+///
+/// Configuration-policy kinds follow Intune's endpoint-security *families*
+/// (`templateFamily`): one kind per family, with the family's templates chosen by
+/// `template:` (an alias such as `bitlocker` or a raw template id). A plain settings-catalog
+/// policy (`templateFamily: none`, no template) is [`Kind::SettingsCatalogPolicy`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Kind {
     AntivirusPolicy,
     FirewallPolicy,
     AttackSurfaceReductionPolicy,
+    /// `endpointSecurityEndpointDetectionAndResponse` (Windows, macOS, Linux EDR).
+    EndpointDetectionAndResponsePolicy,
+    /// `endpointSecurityDiskEncryption` (BitLocker, Personal Data Encryption).
+    DiskEncryptionPolicy,
+    /// `endpointSecurityAccountProtection` (LAPS, Windows Hello for Business, local user
+    /// group membership).
+    AccountProtectionPolicy,
+    /// `endpointSecurityApplicationControl` (App Control for Business).
+    ApplicationControlPolicy,
+    /// A settings-catalog policy without a template (`templateFamily: none`).
+    SettingsCatalogPolicy,
     DetectionRule,
     RoleAssignment,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 10] = [
         Kind::AntivirusPolicy,
         Kind::FirewallPolicy,
         Kind::AttackSurfaceReductionPolicy,
+        Kind::EndpointDetectionAndResponsePolicy,
+        Kind::DiskEncryptionPolicy,
+        Kind::AccountProtectionPolicy,
+        Kind::ApplicationControlPolicy,
+        Kind::SettingsCatalogPolicy,
         Kind::DetectionRule,
         Kind::RoleAssignment,
     ];
@@ -48,6 +69,11 @@ impl Kind {
             Kind::AntivirusPolicy => "AntivirusPolicy",
             Kind::FirewallPolicy => "FirewallPolicy",
             Kind::AttackSurfaceReductionPolicy => "AttackSurfaceReductionPolicy",
+            Kind::EndpointDetectionAndResponsePolicy => "EndpointDetectionAndResponsePolicy",
+            Kind::DiskEncryptionPolicy => "DiskEncryptionPolicy",
+            Kind::AccountProtectionPolicy => "AccountProtectionPolicy",
+            Kind::ApplicationControlPolicy => "ApplicationControlPolicy",
+            Kind::SettingsCatalogPolicy => "SettingsCatalogPolicy",
             Kind::DetectionRule => "DetectionRule",
             Kind::RoleAssignment => "RoleAssignment",
         }
@@ -59,10 +85,32 @@ impl Kind {
 
     /// Whether objects of this kind are Intune settings-catalog configuration policies.
     pub fn is_configuration_policy(self) -> bool {
-        matches!(
-            self,
-            Kind::AntivirusPolicy | Kind::FirewallPolicy | Kind::AttackSurfaceReductionPolicy
-        )
+        self.template_family().is_some()
+    }
+
+    /// The Graph `templateFamily` of this kind's policies (`none` for a plain
+    /// settings-catalog policy); `None` for kinds that are not configuration policies.
+    pub fn template_family(self) -> Option<&'static str> {
+        Some(match self {
+            Kind::AntivirusPolicy => "endpointSecurityAntivirus",
+            Kind::FirewallPolicy => "endpointSecurityFirewall",
+            Kind::AttackSurfaceReductionPolicy => "endpointSecurityAttackSurfaceReduction",
+            Kind::EndpointDetectionAndResponsePolicy => {
+                "endpointSecurityEndpointDetectionAndResponse"
+            }
+            Kind::DiskEncryptionPolicy => "endpointSecurityDiskEncryption",
+            Kind::AccountProtectionPolicy => "endpointSecurityAccountProtection",
+            Kind::ApplicationControlPolicy => "endpointSecurityApplicationControl",
+            Kind::SettingsCatalogPolicy => "none",
+            Kind::DetectionRule | Kind::RoleAssignment => return None,
+        })
+    }
+
+    /// The kind whose policies have this Graph `templateFamily`.
+    pub fn for_template_family(family: &str) -> Option<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.template_family() == Some(family))
     }
 }
 
@@ -72,8 +120,24 @@ impl std::fmt::Display for Kind {
     }
 }
 
-/// The data file: the only place where Microsoft ids are written down.
+/// The data files: the only places where Microsoft ids are written down. `catalog.json`
+/// holds the antivirus, firewall and ASR rules templates; `templates/*.json` add the other
+/// endpoint-security families (one file per family), merged in this order.
 const CATALOG_JSON: &str = include_str!("catalog.json");
+const FAMILY_JSON: [(&str, &str); 3] = [
+    (
+        "templates/endpoint-security.json",
+        include_str!("templates/endpoint-security.json"),
+    ),
+    (
+        "templates/disk-encryption.json",
+        include_str!("templates/disk-encryption.json"),
+    ),
+    (
+        "templates/attack-surface-reduction.json",
+        include_str!("templates/attack-surface-reduction.json"),
+    ),
+];
 
 /// An endpoint-security template (`deviceManagementConfigurationPolicyTemplate`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,8 +160,49 @@ pub struct Template {
     pub technologies: String,
     /// The rampart document kind whose policies use this template.
     pub kind: Kind,
+    /// Graph `lifecycleState`: `active`, `superseded`, `deprecated`, `retired`, `draft`.
+    #[serde(default = "active", skip_serializing_if = "is_active")]
+    pub lifecycle_state: String,
+    /// For a superseded or deprecated version: the template id that replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
     pub source: String,
     pub verified: bool,
+}
+
+fn active() -> String {
+    "active".to_string()
+}
+
+fn is_active(s: &String) -> bool {
+    s == "active"
+}
+
+impl Template {
+    /// Whether this is the pseudo-template of plain settings-catalog policies
+    /// (`templateFamily: none`, empty `templateId`): any definition may appear, the
+    /// platforms and technologies come from the document, nothing is filled in.
+    pub fn is_none_family(&self) -> bool {
+        self.template_family == "none"
+    }
+
+    /// A warning sentence when this template version should not be used any more
+    /// (`superseded`, `deprecated`, `retired`), naming its replacement when known.
+    pub fn lifecycle_warning(&self) -> Option<String> {
+        if matches!(self.lifecycle_state.as_str(), "active" | "draft") {
+            return None;
+        }
+        Some(match &self.superseded_by {
+            Some(next) => format!(
+                "template `{}` ({}) is {}; use `{next}` instead",
+                self.id, self.display_name, self.lifecycle_state
+            ),
+            None => format!(
+                "template `{}` ({}) is {}",
+                self.id, self.display_name, self.lifecycle_state
+            ),
+        })
+    }
 }
 
 /// The value type of a setting definition, i.e. the shape of its instances.
@@ -245,13 +350,17 @@ impl SettingDefinition {
     }
 }
 
-#[derive(Deserialize)]
+/// One catalog data file (the shipped ones and a repository snapshot share this shape).
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct CatalogFile {
-    #[allow(dead_code)]
-    comment: String,
-    templates: Vec<Template>,
-    definitions: Vec<SettingDefinition>,
+pub struct CatalogFile {
+    /// Where the data comes from, for people reading the file.
+    #[serde(default)]
+    pub comment: String,
+    #[serde(default)]
+    pub templates: Vec<Template>,
+    #[serde(default)]
+    pub definitions: Vec<SettingDefinition>,
 }
 
 /// The catalog: templates and definitions with lookup indexes.
@@ -264,9 +373,11 @@ pub struct Catalog {
 }
 
 static BUILTIN: LazyLock<Catalog> = LazyLock::new(|| {
-    // The data file is part of the binary and checked by unit tests; a parse failure is a
-    // build defect, not an input error.
-    Catalog::from_json(CATALOG_JSON).expect("embedded catalog.json is valid")
+    // The data files are part of the binary and checked by unit tests; a parse failure is
+    // a build defect, not an input error.
+    let mut texts = vec![CATALOG_JSON];
+    texts.extend(FAMILY_JSON.iter().map(|(_, t)| *t));
+    Catalog::from_json_files(&texts).expect("embedded catalog data is valid")
 });
 
 /// Errors in catalog data (only reachable through [`Catalog::from_json`]).
@@ -286,7 +397,53 @@ impl Catalog {
 
     /// Parses and checks catalog data (unique ids and names, parents and templates exist).
     pub fn from_json(text: &str) -> Result<Catalog, CatalogError> {
-        let file: CatalogFile = serde_json::from_str(text)?;
+        Catalog::from_json_files(&[text])
+    }
+
+    /// Parses several catalog data files and merges them in order: templates are appended
+    /// (a later file may not repeat a template id); a definition id repeated in a later
+    /// file adds its templates to the first entry (one definition can belong to several
+    /// templates, e.g. a Defender setting in antivirus and device control). Checked as one.
+    pub fn from_json_files(texts: &[&str]) -> Result<Catalog, CatalogError> {
+        let mut templates: Vec<Template> = Vec::new();
+        let mut definitions: Vec<SettingDefinition> = Vec::new();
+        for text in texts {
+            let file: CatalogFile = serde_json::from_str(text)?;
+            for t in file.templates {
+                if templates.iter().any(|x| x.id == t.id) {
+                    return Err(CatalogError::Inconsistent(format!(
+                        "duplicate template {}",
+                        t.id
+                    )));
+                }
+                templates.push(t);
+            }
+            for d in file.definitions {
+                match definitions.iter_mut().find(|x| x.id == d.id) {
+                    Some(first) => {
+                        for t in d.templates {
+                            if !first.templates.contains(&t) {
+                                first.templates.push(t);
+                            }
+                        }
+                    }
+                    None => definitions.push(d),
+                }
+            }
+        }
+        Catalog::from_parts(templates, definitions)
+    }
+
+    /// Builds and checks a catalog from already-parsed parts.
+    pub fn from_parts(
+        templates: Vec<Template>,
+        definitions: Vec<SettingDefinition>,
+    ) -> Result<Catalog, CatalogError> {
+        let file = CatalogFile {
+            comment: String::new(),
+            templates,
+            definitions,
+        };
         let mut by_id = HashMap::new();
         let mut by_name = HashMap::new();
         for (i, d) in file.definitions.iter().enumerate() {
@@ -297,6 +454,14 @@ impl Catalog {
                 return Err(CatalogError::Inconsistent(format!(
                     "duplicate name {}",
                     d.name
+                )));
+            }
+        }
+        for t in &file.templates {
+            if t.kind.template_family() != Some(t.template_family.as_str()) {
+                return Err(CatalogError::Inconsistent(format!(
+                    "template {}: family {} does not belong to kind {}",
+                    t.id, t.template_family, t.kind
                 )));
             }
         }
@@ -368,7 +533,15 @@ impl Catalog {
             Kind::FirewallPolicy if has_rules => "firewallRules",
             Kind::FirewallPolicy => "firewall",
             Kind::AttackSurfaceReductionPolicy => "asr",
-            Kind::DetectionRule | Kind::RoleAssignment => return None,
+            Kind::EndpointDetectionAndResponsePolicy => "edr",
+            Kind::DiskEncryptionPolicy => "bitlocker",
+            Kind::ApplicationControlPolicy => "appControl",
+            Kind::SettingsCatalogPolicy => "settingsCatalog",
+            // Its three templates (LAPS, Windows Hello, local group membership) share no
+            // setting: the document names one.
+            Kind::AccountProtectionPolicy | Kind::DetectionRule | Kind::RoleAssignment => {
+                return None;
+            }
         };
         self.template_by_alias(alias)
     }
@@ -659,7 +832,7 @@ mod tests {
     #[test]
     fn builtin_parses_and_is_consistent() {
         let c = Catalog::builtin();
-        assert_eq!(c.templates().len(), 7);
+        assert_eq!(c.templates().len(), 29);
         assert!(c.definitions().len() > 100);
     }
 
