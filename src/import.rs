@@ -47,7 +47,7 @@ pub enum ImportError {
     #[error("not a settings-catalog policy: {0}")]
     NotAPolicy(String),
     #[error(
-        "template {template} is not one rampart manages (antivirus, firewall, ASR templates only)"
+        "template {template} is not in rampart's catalog (refresh it with `rampart catalog refresh`)"
     )]
     UnsupportedTemplate { template: String },
     #[error("the policy has no templateReference and its settings match no known template")]
@@ -104,8 +104,14 @@ pub fn import_path(path: &Path) -> std::io::Result<ImportReport> {
     }
     let mut report = ImportReport::default();
     for f in files {
-        let text = std::fs::read_to_string(&f)?;
         let source = f.display().to_string();
+        let text = match decode_export(&std::fs::read(&f)?) {
+            Ok(t) => t,
+            Err(e) => {
+                report.unreadable.push((source, e));
+                continue;
+            }
+        };
         match serde_json::from_str::<Value>(&text) {
             Ok(v) => import_value(&v, &source, &mut report),
             Err(e) => report.unreadable.push((source, e.to_string())),
@@ -113,6 +119,35 @@ pub fn import_path(path: &Path) -> std::io::Result<ImportReport> {
     }
     dedupe_names(&mut report);
     Ok(report)
+}
+
+/// The text of an exported file: UTF-8 (with or without a byte-order mark) or UTF-16 with
+/// its byte-order mark, which is what PowerShell's `Out-File` writes on Windows (the UK
+/// NCSC exports are UTF-16 LE).
+pub fn decode_export(bytes: &[u8]) -> Result<String, String> {
+    let utf16 = |le: bool, rest: &[u8]| {
+        if rest.len() % 2 != 0 {
+            return Err("UTF-16 text with an odd number of bytes".to_string());
+        }
+        let units = rest.chunks_exact(2).map(|c| {
+            if le {
+                u16::from_le_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], c[1]])
+            }
+        });
+        char::decode_utf16(units)
+            .collect::<Result<String, _>>()
+            .map_err(|e| format!("invalid UTF-16: {e}"))
+    };
+    match bytes {
+        [0xFF, 0xFE, rest @ ..] => utf16(true, rest),
+        [0xFE, 0xFF, rest @ ..] => utf16(false, rest),
+        [0xEF, 0xBB, 0xBF, rest @ ..] => {
+            String::from_utf8(rest.to_vec()).map_err(|e| e.to_string())
+        }
+        _ => String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string()),
+    }
 }
 
 fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -255,6 +290,10 @@ pub fn import_policy_json(policy: &Value) -> Result<ImportedPolicy, ImportError>
         ("platforms", &template.platforms),
         ("technologies", &template.technologies),
     ] {
+        // A plain settings-catalog policy carries its own platforms and technologies.
+        if template.is_none_family() {
+            continue;
+        }
         if let Some(found) = str_field(field)
             && flags(found) != flags(expected)
         {
@@ -285,7 +324,15 @@ pub fn import_policy_json(policy: &Value) -> Result<ImportedPolicy, ImportError>
     if !description.is_empty() {
         doc.insert("description".into(), json!(description));
     }
-    doc.insert("template".into(), json!(template.alias));
+    if template.is_none_family() {
+        for field in ["platforms", "technologies"] {
+            if let Some(v) = str_field(field) {
+                doc.insert(field.into(), json!(v));
+            }
+        }
+    } else {
+        doc.insert("template".into(), json!(template.alias));
+    }
     if let Some(tags) = meta.get("roleScopeTagIds").and_then(Value::as_array) {
         let tags: Vec<&str> = tags.iter().filter_map(Value::as_str).collect();
         if tags != ["0"] {
@@ -364,10 +411,12 @@ fn template_of(
     let reference = meta.get("templateReference").filter(|v| !v.is_null());
     if let Some(r) = reference {
         let id = r.get("templateId").and_then(Value::as_str).unwrap_or("");
-        if id.is_empty() {
-            return Err(ImportError::UnsupportedTemplate {
-                template: "none (a plain settings-catalog policy)".into(),
-            });
+        let family = r.get("templateFamily").and_then(Value::as_str);
+        if id.is_empty() && matches!(family, None | Some("none")) {
+            // A plain settings-catalog policy: its own kind, any definition.
+            return cat
+                .default_template(Kind::SettingsCatalogPolicy, false)
+                .ok_or(ImportError::UnknownTemplate);
         }
         return cat
             .template(id)
@@ -478,10 +527,14 @@ fn render_yaml(
     if let Some(id) = meta.get("id").and_then(Value::as_str) {
         out.push_str(&format!(" from policy {id}"));
     }
-    out.push_str(&format!(
-        "\n# Template: {} ({})\n",
-        template.display_name, template.id
-    ));
+    if template.is_none_family() {
+        out.push_str("\n# A plain settings-catalog policy (templateFamily none, no template)\n");
+    } else {
+        out.push_str(&format!(
+            "\n# Template: {} ({})\n",
+            template.display_name, template.id
+        ));
+    }
     if !group_ids.is_empty() {
         out.push_str(
             "# Assignments: the export names groups by object id; offline import cannot look up\n",
@@ -538,8 +591,8 @@ pub fn policy_body_from_document(doc: &Value) -> Result<Value, DocumentError> {
     Ok(json!({
         "name": doc.get("displayName").and_then(Value::as_str).unwrap_or(name),
         "description": doc.get("description").and_then(Value::as_str).unwrap_or(""),
-        "platforms": template.platforms,
-        "technologies": template.technologies,
+        "platforms": doc.get("platforms").and_then(Value::as_str).unwrap_or(&template.platforms),
+        "technologies": doc.get("technologies").and_then(Value::as_str).unwrap_or(&template.technologies),
         "roleScopeTagIds": doc.get("roleScopeTagIds").cloned().unwrap_or(json!(["0"])),
         "templateReference": {"templateId": template.id},
         "settings": settings::instances_to_graph(&instances),

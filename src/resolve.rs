@@ -591,8 +591,12 @@ fn configuration_policy(
             display_name: p.display_name.unwrap_or_else(|| p.name.clone()),
             name: p.name,
             description: p.description.unwrap_or_default(),
-            platforms: template.platforms.clone(),
-            technologies: template.technologies.clone(),
+            // Plain settings-catalog policies name their own; the schema refuses the two
+            // fields for the endpoint-security kinds, whose template fixes them.
+            platforms: p.platforms.unwrap_or_else(|| template.platforms.clone()),
+            technologies: p
+                .technologies
+                .unwrap_or_else(|| template.technologies.clone()),
             template_id: template.id.clone(),
             role_scope_tag_ids: p
                 .role_scope_tag_ids

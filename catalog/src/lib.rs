@@ -665,15 +665,56 @@ impl Catalog {
     pub fn markdown(&self) -> String {
         let mut out = String::new();
         out.push_str(DOC_INTRO);
-        out.push_str("\n## Templates\n\n| alias (`template:`) | template id | display name | family | kind |\n|---|---|---|---|---|\n");
-        for t in &self.templates {
+        out.push_str("\n## Kinds and families\n\n| kind | `templateFamily` | templates (`template:` aliases; the first is the default) |\n|---|---|---|\n");
+        for kind in Kind::ALL {
+            let Some(family) = kind.template_family() else {
+                continue;
+            };
+            let default = self.default_template(kind, false).map(|t| t.alias.as_str());
+            let mut aliases: Vec<&str> = self
+                .templates
+                .iter()
+                .filter(|t| t.kind == kind)
+                .map(|t| t.alias.as_str())
+                .collect();
+            aliases.sort_by_key(|a| (Some(*a) != default, *a));
+            let aliases: Vec<String> = aliases.iter().map(|a| format!("`{a}`")).collect();
             out.push_str(&format!(
-                "| `{}` | `{}` | {} | `{}` | `{}` |\n",
-                t.alias, t.id, t.display_name, t.template_family, t.kind
+                "| `{kind}` | `{family}` | {} |\n",
+                aliases.join(", ")
+            ));
+        }
+        out.push_str("\n## Templates\n\n| alias (`template:`) | template id | display name | family | kind | platforms | technologies | seen in a real export |\n|---|---|---|---|---|---|---|---|\n");
+        for t in &self.templates {
+            let id = if t.id.is_empty() {
+                "(none)".to_string()
+            } else {
+                format!("`{}`", t.id)
+            };
+            out.push_str(&format!(
+                "| `{}` | {id} | {} | `{}` | `{}` | `{}` | `{}` | {} |\n",
+                t.alias,
+                t.display_name,
+                t.template_family,
+                t.kind,
+                t.platforms,
+                t.technologies,
+                if t.verified { "yes" } else { "no" }
             ));
         }
         for t in &self.templates {
             out.push_str(&format!("\n## `{}`: {}\n\n", t.alias, t.display_name));
+            if t.is_none_family() {
+                out.push_str("Any setting of Microsoft's settings catalog. Readable names of every template above are accepted for root settings; nothing is filled in (no template references), and `platforms`/`technologies` are the document's own.\n");
+                continue;
+            }
+            if !t.verified {
+                out.push_str(&format!("Unverified: {}.\n\n", t.source));
+            }
+            if self.root_definitions(&t.id).next().is_none() {
+                out.push_str("No readable names yet: write settings by raw `settingDefinitionId` in the explicit form, or refresh the catalog from a tenant (`rampart catalog refresh`).\n");
+                continue;
+            }
             out.push_str("| readable name | YAML field | type | values (readable = raw suffix) | settingDefinitionId | seen in a real export |\n|---|---|---|---|---|---|\n");
             for d in self.root_definitions(&t.id) {
                 self.markdown_rows(d, 0, &mut out);
@@ -718,9 +759,19 @@ impl Catalog {
     }
 }
 
-const DOC_INTRO: &str = "<!-- Generated from src/catalog/catalog.json by `Catalog::markdown()`; \
-the test `import::docs` fails when this file is out of date (RAMPART_BLESS=1 rewrites it). -->
-# Settings catalog: readable names
+const DOC_INTRO: &str = "<!-- Generated from catalog/src/catalog.json and catalog/src/templates/*.json by \
+`Catalog::markdown()`; the test `import::docs` fails when this file is out of date (RAMPART_BLESS=1 \
+rewrites it). -->
+# Settings catalog: kinds, templates and readable names
+
+Policy kinds follow Intune's endpoint-security *families*: one kind per family
+(`templateFamily`), the family's template chosen with `template:` (an alias below or a raw
+template id with its `_N` version; each kind but `AccountProtectionPolicy` has a default).
+A plain settings-catalog policy (no template, `templateFamily: none`) is a
+`SettingsCatalogPolicy`, which also takes `platforms` (default `windows10`) and
+`technologies` (default `mdm`). Templates marked \"no\" under \"seen in a real export\" come
+from third-party implementations only (see graph-api-2.md §5); their ids are Microsoft's as
+far as those sources know, not checked against a real tenant.
 
 rampart names Intune settings-catalog settings by readable camelCase names; the raw
 `settingDefinitionId` (and raw option `itemId`s or their short suffixes) are always accepted

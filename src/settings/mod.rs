@@ -20,6 +20,7 @@ pub mod yaml;
 pub use model::*;
 pub use schema::{
     asr_rules_schema, firewall_profiles_schema, firewall_rules_schema, settings_schema,
+    settings_schema_for,
 };
 pub use wire::{
     WireError, instance_to_graph, instances_from_graph, instances_to_graph, normalise, normalised,
