@@ -1,6 +1,7 @@
 //! The one integration-test binary (`autotests = false`): each area is a module.
 
 mod apply;
+mod families;
 mod graph;
 mod import;
 mod language;

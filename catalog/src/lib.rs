@@ -510,9 +510,18 @@ impl Catalog {
         &self.definitions
     }
 
-    /// A template by its full id (`..._1`).
+    /// A template by its full id (`..._1`). Never the pseudo-template of plain
+    /// settings-catalog policies (its empty id is Graph's "no template").
     pub fn template(&self, id: &str) -> Option<&Template> {
-        self.templates.iter().find(|t| t.id == id)
+        self.templates
+            .iter()
+            .find(|t| t.id == id && !t.is_none_family())
+    }
+
+    /// The templates the service lists under `configurationPolicyTemplates` (every
+    /// template but the pseudo-template of plain settings-catalog policies).
+    pub fn service_templates(&self) -> impl Iterator<Item = &Template> {
+        self.templates.iter().filter(|t| !t.is_none_family())
     }
 
     pub fn template_by_alias(&self, alias: &str) -> Option<&Template> {

@@ -658,8 +658,7 @@ pub fn handle(
         }
         "template.list" => {
             let items: Vec<Value> = templates::catalog()
-                .templates()
-                .iter()
+                .service_templates()
                 .map(templates::template_entity)
                 .collect();
             unchanged(collection(

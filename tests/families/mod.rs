@@ -1,0 +1,205 @@
+//! Issue 13: every endpoint-security family and plain settings-catalog policies, tested on
+//! the real UK NCSC 2025 exports (Apache-2.0, `tests/families/ncsc/`, see its README):
+//! each imports losslessly into the right kind, the imported YAML validates, and the
+//! emulator holding the exports (as adoption leaves them: the ownership marker written)
+//! plans with no changes. Also: the catalog data of every family, and the catalog's
+//! consistency with the emulator's template surface.
+
+mod catalog;
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use rampart::desired::{Kind, TenantDesired};
+use rampart::import::{decode_export, import_policy_json};
+use rampart::plan::{Action, CreatedFrom, Plan};
+use serde_json::Value;
+
+fn ncsc_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/families/ncsc")
+}
+
+/// Every NCSC export with the kind it must import as.
+const EXPORTS: [(&str, Kind); 9] = [
+    ("2025-NCSC-ASR.json", Kind::AttackSurfaceReductionPolicy),
+    (
+        "2025-NCSC-App-Control-for-Business.json",
+        Kind::ApplicationControlPolicy,
+    ),
+    ("2025-NCSC-BitLocker.json", Kind::DiskEncryptionPolicy),
+    ("2025-NCSC-Defender-Antivirus.json", Kind::AntivirusPolicy),
+    ("2025-NCSC-Defender.json", Kind::SettingsCatalogPolicy),
+    (
+        "2025-NCSC-Device-Control.json",
+        Kind::AttackSurfaceReductionPolicy,
+    ),
+    ("2025-NCSC-Edge.json", Kind::SettingsCatalogPolicy),
+    ("2025-NCSC-General.json", Kind::SettingsCatalogPolicy),
+    (
+        "2025-NCSC-Windows-Security-Experience.json",
+        Kind::AntivirusPolicy,
+    ),
+];
+
+fn export(file: &str) -> Value {
+    let bytes = std::fs::read(ncsc_dir().join(file)).expect("fixture");
+    serde_json::from_str(&decode_export(&bytes).expect("UTF-16 or UTF-8")).expect("JSON")
+}
+
+#[test]
+fn every_ncsc_export_imports_losslessly_into_its_family_kind() {
+    for (file, kind) in EXPORTS {
+        let p = import_policy_json(&export(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(p.kind, kind, "{file}");
+    }
+}
+
+#[test]
+fn the_ncsc_plain_defender_policy_keeps_every_setting() {
+    let v = export("2025-NCSC-Defender.json");
+    let p = import_policy_json(&v).expect("imports");
+    assert_eq!(p.template_id, "");
+    assert_eq!(p.document["platforms"], "windows10");
+    assert_eq!(p.document["technologies"], "mdm");
+    // Defender settings of a plain policy get their readable names, without template
+    // references (a plain policy has none).
+    assert_eq!(p.document["settings"]["realTimeMonitoring"], "enabled");
+    let body = rampart::import::policy_body_from_document(&p.document).expect("reads back");
+    // Instances (every `settingDefinitionId`, children included) and values (every
+    // `value`, collection items included) are the same after the round trip.
+    fn count(v: &Value, key: &str) -> usize {
+        match v {
+            Value::Object(o) => {
+                usize::from(o.contains_key(key)) + o.values().map(|c| count(c, key)).sum::<usize>()
+            }
+            Value::Array(a) => a.iter().map(|c| count(c, key)).sum(),
+            _ => 0,
+        }
+    }
+    assert_eq!(v["settings"].as_array().map(Vec::len), Some(28));
+    assert_eq!(count(&v["settings"], "settingDefinitionId"), 44);
+    assert_eq!(count(&v["settings"], "value"), 71);
+    for key in ["settingDefinitionId", "value"] {
+        assert_eq!(
+            count(&body["settings"], key),
+            count(&v["settings"], key),
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn a_utf16_export_without_its_byte_order_mark_is_not_guessed() {
+    // UTF-16 LE "{}" without a BOM is not UTF-8 either: an error, not a wrong guess.
+    assert!(decode_export(&[b'{', 0, b'}', 0]).is_ok_and(|t| t.contains('\0')));
+    assert!(decode_export(&[0xFF, 0xFE, b'{', 0, b'}']).is_err());
+    assert_eq!(
+        decode_export(&[0xFF, 0xFE, b'{', 0, b'}', 0]).unwrap(),
+        "{}"
+    );
+    assert_eq!(
+        decode_export(&[0xFE, 0xFF, 0, b'{', 0, b'}']).unwrap(),
+        "{}"
+    );
+    assert_eq!(
+        decode_export(&[0xEF, 0xBB, 0xBF, b'{', b'}']).unwrap(),
+        "{}"
+    );
+}
+
+/// A repository holding the imported NCSC policies, distributed to `tenants`.
+fn repo_with_exports(tenants: &[(&str, &str)]) -> (tempfile::TempDir, Vec<(String, Value)>) {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let policies = repo.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::create_dir_all(repo.path().join("profiles")).unwrap();
+    let mut originals = Vec::new();
+    for (file, _) in EXPORTS {
+        let v = export(file);
+        let p = import_policy_json(&v).expect("imports");
+        std::fs::write(policies.join(format!("{}.yaml", p.name)), &p.yaml).unwrap();
+        originals.push((p.name.clone(), v));
+    }
+    let mut profile = String::from("kind: DistributionProfile\nname: ncsc\nring: 0\ntenants:\n");
+    for (id, name) in tenants {
+        profile.push_str(&format!("  - id: {id}\n    name: {name}\n"));
+    }
+    profile.push_str("policies:\n");
+    for (name, _) in &originals {
+        profile.push_str(&format!("  - {name}\n"));
+    }
+    std::fs::write(repo.path().join("profiles/ncsc.yaml"), profile).unwrap();
+    (repo, originals)
+}
+
+fn desired(root: &Path) -> Vec<TenantDesired> {
+    let v = rampart::load::validate(root, &[]);
+    assert!(!v.has_errors(), "{:#?}", v.diagnostics);
+    let mut all: Vec<TenantDesired> = v.tenants.values().cloned().collect();
+    all.sort_by(|a, b| a.tenant.name.cmp(&b.tenant.name));
+    all
+}
+
+async fn plan_on(demo: &rampart::demo::Demo, desired: &[TenantDesired]) -> Plan {
+    let ctx = demo.context().expect("ctx");
+    let tenants = desired
+        .iter()
+        .map(|d| (d.clone(), demo.auth(&d.tenant.id).expect("auth")))
+        .collect();
+    rampart::fetch::plan_fleet(
+        &ctx,
+        tenants,
+        NonZeroUsize::new(2).expect("nonzero"),
+        CreatedFrom::default(),
+        None,
+    )
+    .await
+}
+
+/// The real exports, seeded into the emulator as adoption leaves them (the ownership
+/// marker appended to the description), plan with no changes; rampart's own creates of the
+/// same documents (the demo's in-step tenant) also plan with no changes.
+#[test]
+fn ncsc_exports_seeded_into_the_emulator_plan_with_no_changes_after_adoption() {
+    // Sorted by name, the demo makes the 1st tenant in step and leaves the 3rd empty.
+    let tenants = [
+        ("11111111-1111-4111-8111-111111111111", "a-in-step"),
+        ("22222222-2222-4222-8222-222222222222", "b-drifted"),
+        ("33333333-3333-4333-8333-333333333333", "c-adopted"),
+    ];
+    let (repo, originals) = repo_with_exports(&tenants);
+    let all = desired(repo.path());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let plan = runtime.block_on(async {
+        let demo = rampart::demo::start(&all, &repo.path().join("profiles"))
+            .await
+            .expect("demo seeds every family");
+        let admin = demo.emulator.admin();
+        for (name, original) in &originals {
+            let mut body = original.clone();
+            let description = body["description"].as_str().unwrap_or("").to_string();
+            body["description"] = rampart::plan::marker::with_marker(&description, name).into();
+            admin
+                .add_policy(tenants[2].0, &body)
+                .unwrap_or_else(|e| panic!("{name}: the emulator accepts the export: {e}"));
+        }
+        let plan = plan_on(&demo, &all).await;
+        demo.emulator.shutdown().await;
+        plan
+    });
+    let render = rampart::render::render_human(&plan, Default::default());
+    for tenant in ["a-in-step", "c-adopted"] {
+        let t = plan
+            .tenants
+            .iter()
+            .find(|t| t.tenant == tenant)
+            .expect("planned");
+        assert_eq!(t.objects.len(), originals.len(), "{render}");
+        for o in &t.objects {
+            assert_eq!(o.action, Action::NoOp, "{tenant}: {}\n{render}", o.address);
+        }
+    }
+}
