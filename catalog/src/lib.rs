@@ -124,7 +124,7 @@ impl std::fmt::Display for Kind {
 /// holds the antivirus, firewall and ASR rules templates; `templates/*.json` add the other
 /// endpoint-security families (one file per family), merged in this order.
 const CATALOG_JSON: &str = include_str!("catalog.json");
-const FAMILY_JSON: [(&str, &str); 3] = [
+const FAMILY_JSON: [(&str, &str); 4] = [
     (
         "templates/endpoint-security.json",
         include_str!("templates/endpoint-security.json"),
@@ -136,6 +136,10 @@ const FAMILY_JSON: [(&str, &str); 3] = [
     (
         "templates/attack-surface-reduction.json",
         include_str!("templates/attack-surface-reduction.json"),
+    ),
+    (
+        "templates/account-protection.json",
+        include_str!("templates/account-protection.json"),
     ),
 ];
 
