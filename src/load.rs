@@ -133,7 +133,16 @@ pub fn load_repository(root: &Path, paths: &[PathBuf]) -> Loaded {
 /// Loads, checks across documents, and resolves every tenant: the whole of
 /// `rampart validate`.
 pub fn validate(root: &Path, paths: &[PathBuf]) -> Validated {
-    let loaded = load_repository(root, paths);
+    // The repository's catalog snapshot (`rampart catalog refresh`), if any, is merged
+    // over the shipped catalog before any document is read.
+    let snapshot = crate::catalog::snapshot::install_repository_snapshot(root);
+    let mut loaded = load_repository(root, paths);
+    if let Err(e) = snapshot {
+        loaded.diagnostics.push(crate::diag::Diagnostic::error(
+            "invalid-catalog-snapshot",
+            e.to_string(),
+        ));
+    }
     validate_loaded(loaded)
 }
 

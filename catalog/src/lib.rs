@@ -18,6 +18,8 @@
 //! `verified`: `verified: false` marks ids inferred from the CSP naming convention and not
 //! yet seen in a real Graph payload. The field names follow Graph where Graph has one.
 
+pub mod snapshot;
+
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -394,9 +396,23 @@ pub enum CatalogError {
 }
 
 impl Catalog {
-    /// The catalog shipped with rampart.
+    /// The catalog in force: the one shipped with rampart, merged with the repository's
+    /// snapshot once [`snapshot::install_repository_snapshot`] has installed one.
     pub fn builtin() -> &'static Catalog {
+        snapshot::installed().unwrap_or(&BUILTIN)
+    }
+
+    /// The catalog shipped with rampart, whatever snapshot is installed.
+    pub fn shipped() -> &'static Catalog {
         &BUILTIN
+    }
+
+    /// The shipped catalog merged with one more data file (a snapshot).
+    pub fn shipped_with(text: &str) -> Result<Catalog, CatalogError> {
+        let mut texts = vec![CATALOG_JSON];
+        texts.extend(FAMILY_JSON.iter().map(|(_, t)| *t));
+        texts.push(text);
+        Catalog::from_json_files(&texts)
     }
 
     /// Parses and checks catalog data (unique ids and names, parents and templates exist).
@@ -405,7 +421,8 @@ impl Catalog {
     }
 
     /// Parses several catalog data files and merges them in order: templates are appended
-    /// (a later file may not repeat a template id); a definition id repeated in a later
+    /// (a later file restating a template id updates its `lifecycleState` and
+    /// `supersededBy` only: a snapshot's view of the service); a definition id repeated in a later
     /// file adds its templates to the first entry (one definition can belong to several
     /// templates, e.g. a Defender setting in antivirus and device control). Checked as one.
     pub fn from_json_files(texts: &[&str]) -> Result<Catalog, CatalogError> {
@@ -414,13 +431,13 @@ impl Catalog {
         for text in texts {
             let file: CatalogFile = serde_json::from_str(text)?;
             for t in file.templates {
-                if templates.iter().any(|x| x.id == t.id) {
-                    return Err(CatalogError::Inconsistent(format!(
-                        "duplicate template {}",
-                        t.id
-                    )));
+                match templates.iter_mut().find(|x| x.id == t.id) {
+                    Some(first) => {
+                        first.lifecycle_state = t.lifecycle_state;
+                        first.superseded_by = t.superseded_by;
+                    }
+                    None => templates.push(t),
                 }
-                templates.push(t);
             }
             for d in file.definitions {
                 match definitions.iter_mut().find(|x| x.id == d.id) {
@@ -652,8 +669,27 @@ impl Catalog {
                 "settingDefinitionId": root.id,
                 "isRequired": false,
             });
+            // The value template sits in a typed property of the instance template
+            // (graph-api-2.md §5.2); collections hold a list of them.
             if let Some(vt) = &root.setting_value_template_id {
-                instance_template["settingValueTemplateId"] = json!(vt);
+                let (key, list) = match root.value_type {
+                    ValueType::Choice => ("choiceSettingValueTemplate", false),
+                    ValueType::ChoiceCollection => ("choiceSettingCollectionValueTemplate", true),
+                    ValueType::Integer | ValueType::String => ("simpleSettingValueTemplate", false),
+                    ValueType::StringCollection | ValueType::IntegerCollection => {
+                        ("simpleSettingCollectionValueTemplate", true)
+                    }
+                    ValueType::Group => ("groupSettingValueTemplate", false),
+                    ValueType::GroupCollection => ("groupSettingCollectionValueTemplate", true),
+                };
+                let mut value = json!({ "settingValueTemplateId": vt });
+                if let (Some(default), ValueType::Choice) = (&root.default, root.value_type) {
+                    value["defaultValue"] = json!({
+                        "@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingValueDefaultTemplate",
+                        "settingDefinitionOptionId": default,
+                    });
+                }
+                instance_template[key] = if list { json!([value]) } else { value };
             }
             items.push(json!({
                 "id": root.setting_instance_template_id.clone().unwrap_or_else(|| root.id.clone()),

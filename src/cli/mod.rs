@@ -8,6 +8,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 pub mod apply;
 pub mod bench;
+pub mod catalog;
 pub mod emulator;
 pub mod import;
 pub mod permissions;
@@ -90,6 +91,9 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Serve the built-in Microsoft Graph emulator (login, Intune, Defender, Entra).
     Emulator(emulator::EmulatorArgs),
+    /// The settings catalog: `refresh` learns the templates from a tenant into the
+    /// repository's snapshot.
+    Catalog(catalog::CatalogArgs),
     /// Print shell completions for bash, zsh, fish, elvish or powershell.
     Completions {
         #[arg(value_enum)]
@@ -203,6 +207,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Permissions(args) => permissions::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Emulator(args) => emulator::run(args),
+        Command::Catalog(args) => catalog::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 *shell,
