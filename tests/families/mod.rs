@@ -6,6 +6,7 @@
 //! consistency with the emulator's template surface.
 
 mod catalog;
+mod refresh;
 
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
