@@ -46,10 +46,8 @@ pub struct ImportedPolicy {
 pub enum ImportError {
     #[error("not a settings-catalog policy: {0}")]
     NotAPolicy(String),
-    #[error(
-        "template {template} is not in rampart's catalog (refresh it with `rampart catalog refresh`)"
-    )]
-    UnsupportedTemplate { template: String },
+    #[error("template {template} is not one rampart can express: {why}")]
+    UnsupportedTemplate { template: String, why: String },
     #[error("the policy has no templateReference and its settings match no known template")]
     UnknownTemplate,
     #[error(
@@ -421,6 +419,15 @@ fn template_of(
         return cat
             .template(id)
             .ok_or_else(|| ImportError::UnsupportedTemplate {
+                why: match family.and_then(Kind::for_template_family) {
+                    Some(kind) => format!(
+                        "a {kind} template missing from the catalog (`rampart catalog refresh` learns it from the tenant)"
+                    ),
+                    None => format!(
+                        "rampart has no kind for template family {}",
+                        family.unwrap_or("unknown")
+                    ),
+                },
                 template: format!(
                     "{} ({id}, family {})",
                     r.get("templateDisplayName")

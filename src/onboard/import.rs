@@ -1,8 +1,11 @@
 //! `rampart import --tenant T`: read what a tenant already holds and write rampart YAML for
 //! it, so that the repository can describe the tenant before rampart manages it.
 //!
-//! Read: configuration policies of the antivirus, firewall and ASR template families (with
-//! settings and assignments, the same list `crate::fetch` reads) and custom detection rules.
+//! Read: every configuration policy of the tenant (with settings and assignments; not
+//! filtered on the server, so that each one rampart cannot express is listed with its
+//! reason, e.g. a security baseline or a template missing from the catalog) and custom
+//! detection rules. Every endpoint-security family and plain settings-catalog policies
+//! (`templateFamily: none`) are imported.
 //! Each policy goes through the catalog area's lossless converter
 //! ([`crate::import::import_policy_json`]: readable setting names, refused rather than
 //! lossy), after its assignment targets have been given their group display names from the
@@ -19,7 +22,7 @@
 //! unmanaged detection rule holding the desired `ruleId` as an adoption candidate too).
 //!
 //! Limits: role assignments (Defender, Intune, Entra) are NOT imported yet; policies of
-//! other template families are skipped with the catalog's reason.
+//! other template families (security baselines, ...) are skipped with the reason.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -186,6 +189,12 @@ async fn name_groups(
     }
 }
 
+/// Every configuration policy, settings and assignments expanded. Unlike
+/// [`crate::fetch::policies_path`] (what the planner compares), no family filter: import
+/// reports what it leaves behind.
+pub const ALL_POLICIES_PATH: &str =
+    "/beta/deviceManagement/configurationPolicies?$expand=settings,assignments";
+
 /// Reads the tenant and converts what it holds. `tenant` is the tenant's short name.
 pub async fn import_tenant(
     client: &GraphClient,
@@ -197,13 +206,14 @@ pub async fn import_tenant(
     };
     let mut taken: BTreeSet<(Kind, String)> = BTreeSet::new();
 
-    let mut policies = client
-        .get_all(&crate::fetch::policies_path())
-        .await
-        .map_err(|source| ImportTenantError::Graph {
-            what: "configuration policies",
-            source,
-        })?;
+    let mut policies =
+        client
+            .get_all(ALL_POLICIES_PATH)
+            .await
+            .map_err(|source| ImportTenantError::Graph {
+                what: "configuration policies",
+                source,
+            })?;
     for p in policies.iter_mut() {
         if p.get("settings@odata.nextLink").is_some() {
             let id = s(p, "id").to_string();

@@ -204,3 +204,74 @@ fn ncsc_exports_seeded_into_the_emulator_plan_with_no_changes_after_adoption() {
         }
     }
 }
+
+/// `import --tenant` reads every configuration policy: the families rampart manages are
+/// imported (a plain settings-catalog policy too), and what it cannot express (a security
+/// baseline) is listed with its reason instead of being filtered away on the server.
+#[test]
+fn tenant_import_lists_each_skipped_policy_with_its_reason() {
+    let tenants = [("55555555-5555-4555-8555-555555555555", "z-new")];
+    let repo = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(repo.path().join("policies")).unwrap();
+    std::fs::create_dir_all(repo.path().join("profiles")).unwrap();
+    std::fs::write(
+        repo.path().join("profiles/p.yaml"),
+        format!(
+            "kind: DistributionProfile\nname: p\nring: 0\ntenants:\n  - id: {}\n    name: {}\npolicies: []\n",
+            tenants[0].0, tenants[0].1
+        ),
+    )
+    .unwrap();
+    let all = desired(repo.path());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let imported = runtime.block_on(async {
+        // One tenant: the demo's first state (in step) has nothing to create here.
+        let demo = rampart::demo::start(&all, &repo.path().join("profiles"))
+            .await
+            .expect("demo");
+        let admin = demo.emulator.admin();
+        for file in ["2025-NCSC-BitLocker.json", "2025-NCSC-Edge.json"] {
+            admin
+                .add_policy(tenants[0].0, &export(file))
+                .expect("seeded");
+        }
+        let mut baseline = export("2025-NCSC-Edge.json");
+        baseline["name"] = "Windows security baseline".into();
+        baseline.as_object_mut().expect("object").remove("id");
+        baseline["templateReference"] = serde_json::json!({
+            "templateId": "66df8dce-0166-4b82-92f7-1f74e3ca17a3_5",
+            "templateFamily": "baseline",
+            "templateDisplayName": "Security Baseline for Windows 10 and later",
+        });
+        admin.add_policy(tenants[0].0, &baseline).expect("seeded");
+        let ctx = demo.context().expect("ctx");
+        let client = ctx.client(demo.auth(tenants[0].0).expect("auth"));
+        let imported = rampart::onboard::import::import_tenant(&client, tenants[0].1)
+            .await
+            .expect("import");
+        demo.emulator.shutdown().await;
+        imported
+    });
+    let kinds: Vec<Kind> = imported.documents.iter().map(|d| d.kind).collect();
+    assert_eq!(
+        kinds,
+        [Kind::DiskEncryptionPolicy, Kind::SettingsCatalogPolicy],
+        "{imported:#?}"
+    );
+    assert_eq!(imported.skipped.len(), 1, "{imported:#?}");
+    let skipped = &imported.skipped[0];
+    assert_eq!(skipped.display_name, "Windows security baseline");
+    assert!(
+        skipped
+            .reason
+            .contains("Security Baseline for Windows 10 and later")
+            && skipped
+                .reason
+                .contains("rampart has no kind for template family baseline"),
+        "{}",
+        skipped.reason
+    );
+}
