@@ -61,6 +61,7 @@ pub mod roles;
 pub mod rules;
 pub mod seed;
 pub mod state;
+pub mod template_rules;
 pub mod templates;
 pub mod token;
 

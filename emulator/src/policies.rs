@@ -328,6 +328,7 @@ fn checked_body(
         Some(_) => return Err(Reply::bad_request("'settings' must be an array.")),
     };
     templates::validate_settings(template, &settings).map_err(Reply::bad_request)?;
+    let settings = super::template_rules::as_stored(templates::catalog(), settings);
     let tref = template
         .map(templates::template_reference)
         .unwrap_or_else(templates::no_template_reference);

@@ -311,17 +311,23 @@ mod tests {
         assert!(e.contains("not a valid option"), "{e}");
     }
 
+    /// Issue 13: the catalog is a subset of Microsoft's template, so a definition it does
+    /// not list is accepted (Graph is the authority), its shape still checked.
     #[test]
-    fn unknown_definition_refused() {
+    fn unknown_definition_accepted_with_its_shape_checked() {
         let t = template(ASR).unwrap();
         let s = json!({"settingInstance": {
             "@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
             "settingDefinitionId": "device_vendor_msft_policy_config_defender_nosuchthing",
             "choiceSettingValue": {"value": "x", "children": []}}});
+        assert!(validate_settings(Some(t), &[s]).is_ok());
+        let bad = json!({"settingInstance": {
+            "@odata.type": "#microsoft.graph.deviceManagementConfigurationNoSuchInstance",
+            "settingDefinitionId": "device_vendor_msft_policy_config_defender_nosuchthing"}});
         assert!(
-            validate_settings(Some(t), &[s])
+            validate_settings(Some(t), &[bad])
                 .unwrap_err()
-                .contains("not valid for template")
+                .contains("Unknown setting instance type")
         );
     }
 }
