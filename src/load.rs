@@ -152,6 +152,10 @@ pub fn validate_loaded(loaded: Loaded) -> Validated {
     checks::cross_document(&loaded, &mut diagnostics);
     let resolution = crate::resolve::resolve(&loaded);
     diagnostics.extend(resolution.diagnostics);
+    diagnostics.extend(crate::onboard::import::imported_policy_leaks(
+        &loaded,
+        &resolution.tenants,
+    ));
     diag::sort_dedup(&mut diagnostics);
     Validated {
         loaded,

@@ -644,3 +644,48 @@ pub async fn adoption_plan(
     plan.recount();
     Ok((plan, n))
 }
+
+/// `validate`'s guard against leaking one customer's policies to others: a document
+/// labelled `imported-<tenant>` (what `import --tenant` writes) that a profile distributes
+/// to any other tenant gets a warning at its `labels`, naming both tenants. One warning per
+/// (document, tenant), sorted.
+pub fn imported_policy_leaks(
+    loaded: &crate::load::Loaded,
+    tenants: &BTreeMap<String, TenantDesired>,
+) -> Vec<crate::diag::Diagnostic> {
+    let mut out = Vec::new();
+    for desired in tenants.values() {
+        for object in desired.objects.values() {
+            let origin = object.origin();
+            let Some(doc) = loaded
+                .documents
+                .iter()
+                .find(|d| d.path == origin.path && d.line == origin.line)
+            else {
+                continue;
+            };
+            for label in doc.labels() {
+                let Some(source) = label.strip_prefix("imported-") else {
+                    continue;
+                };
+                if source == desired.tenant.name || source == desired.tenant.id {
+                    continue;
+                }
+                out.push(
+                    crate::diag::Diagnostic::warning(
+                        "imported-policy-distributed",
+                        format!(
+                            "`{}` was imported from tenant `{source}` but a profile also gives it to tenant `{}`",
+                            doc.name, desired.tenant.name
+                        ),
+                    )
+                    .at(doc.span("/labels", false))
+                    .with_help(format!(
+                        "select `{{ label: imported-{source} }}` only in a profile that targets `{source}` alone, or remove the label once the policy is meant for every customer"
+                    )),
+                );
+            }
+        }
+    }
+    out
+}

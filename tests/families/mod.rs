@@ -275,3 +275,35 @@ fn tenant_import_lists_each_skipped_policy_with_its_reason() {
         skipped.reason
     );
 }
+
+/// Issue 13: a policy imported from one customer and selected by a shared profile is not
+/// silently given to the other customers.
+#[test]
+fn validate_warns_when_an_imported_policy_reaches_another_tenant() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(repo.path().join("policies")).unwrap();
+    std::fs::create_dir_all(repo.path().join("profiles")).unwrap();
+    std::fs::write(
+        repo.path().join("policies/av.yaml"),
+        "kind: AntivirusPolicy\nname: acme-av\nlabels: [imported, imported-acme]\nsettings:\n  realTimeMonitoring: enabled\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.path().join("profiles/shared.yaml"),
+        "kind: DistributionProfile\nname: shared\nring: 0\ntenants:\n  - id: 66666666-6666-4666-8666-666666666666\n    name: acme\n  - id: 77777777-7777-4777-8777-777777777777\n    name: globex\npolicies:\n  - { label: imported-acme }\n",
+    )
+    .unwrap();
+    let v = rampart::load::validate(repo.path(), &[]);
+    let leaks: Vec<_> = v
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "imported-policy-distributed")
+        .collect();
+    assert_eq!(leaks.len(), 1, "{:#?}", v.diagnostics);
+    assert!(
+        leaks[0].message.contains("`globex`"),
+        "{}",
+        leaks[0].message
+    );
+    assert!(!v.has_errors());
+}
