@@ -382,6 +382,16 @@ pub async fn import_with(
     for w in &written {
         text.push_str(&format!("wrote {}\n", w.display()));
     }
+    // The tenant-only profile is written when the documents go into the repository's
+    // `policies/imported/<tenant>` (no --out): only then does its selector find them.
+    let profile = if imported.documents.is_empty() || args.out.is_some() {
+        None
+    } else {
+        crate::onboard::import::write_tenant_profile(&args.root.join("profiles"), desired)?
+    };
+    if let Some(p) = &profile {
+        text.push_str(&format!("wrote {}\n", p.display()));
+    }
     for s in &imported.skipped {
         text.push_str(&format!(
             "skipped {} {} ({}): {}\n",
@@ -411,9 +421,20 @@ pub async fn import_with(
                 },
             ));
         }
+        let selector = if profile.is_some() || args.out.is_none() {
+            format!(
+                "They are selected by `{{ label: {} }}` in profiles/{}.yaml, a profile that targets `{name}` alone",
+                tenant_label(name),
+                tenant_label(name)
+            )
+        } else {
+            format!(
+                "To manage them, add `- {{ label: {} }}` to the `policies` of a profile that targets `{name}` alone (a shared profile would give them to other tenants)",
+                tenant_label(name)
+            )
+        };
         text.push_str(&format!(
-            "\nTo manage them, add `- {{ label: {} }}` to the `policies` of a profile that targets `{name}`; `rampart plan --tenant {name}` then lists them as adoption candidates with no changes, and `rampart import --tenant {name} --adopt` (or re-running with --adopt) writes rampart's marker into them.\n",
-            tenant_label(name)
+            "\n{selector}; `rampart plan --tenant {name}` lists them as adoption candidates with no changes, and `rampart import --tenant {name} --adopt` (or re-running with --adopt) writes rampart's marker into them.\n"
         ));
         return Ok((
             text,

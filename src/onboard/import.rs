@@ -689,3 +689,45 @@ pub fn imported_policy_leaks(
     }
     out
 }
+
+/// Writes `profiles/imported-<tenant>.yaml`: a profile that targets this tenant alone and
+/// selects `{ label: imported-<tenant> }`, so the imported policies are managed for this
+/// customer only (a shared profile selecting the label would give them to every tenant it
+/// targets). Creates it when absent; an existing file is left as it is (`None`). The ring
+/// is the tenant's (the lowest of its profiles'), so rollout order does not change.
+pub fn write_tenant_profile(
+    profiles_dir: &Path,
+    desired: &TenantDesired,
+) -> Result<Option<PathBuf>, ImportTenantError> {
+    let name = &desired.tenant.name;
+    let label = tenant_label(name);
+    let profile_name: String = label.chars().take(63).collect();
+    let path = profiles_dir.join(format!("{profile_name}.yaml"));
+    if path.exists() {
+        return Ok(None);
+    }
+    let text = format!(
+        "# Written by `rampart import --tenant {name}`: the policies imported from `{name}`, for\n\
+         # `{name}` alone (a shared profile selecting the label would give them to every tenant\n\
+         # it targets; `rampart validate` warns when that happens).\n\
+         kind: DistributionProfile\n\
+         name: {profile_name}\n\
+         description: \"Policies imported from {name}, for {name} only.\"\n\
+         ring: {ring}\n\
+         tenants:\n  - id: {id}\n    name: {name}\n\
+         policies:\n  - {{ label: {label} }}\n",
+        ring = desired.ring.unwrap_or(0),
+        id = desired.tenant.id,
+    );
+    std::fs::create_dir_all(profiles_dir).map_err(|source| ImportTenantError::Io {
+        path: profiles_dir.to_path_buf(),
+        source,
+    })?;
+    crate::onboard::profile_edit::write_atomically(&path, &text).map_err(|source| {
+        ImportTenantError::Io {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    Ok(Some(path))
+}

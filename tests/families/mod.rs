@@ -307,3 +307,45 @@ fn validate_warns_when_an_imported_policy_reaches_another_tenant() {
     );
     assert!(!v.has_errors());
 }
+
+/// `import --tenant` writes a profile that targets the imported tenant alone, selecting
+/// its `imported-<tenant>` label; the repository then validates without a leak warning,
+/// and an existing profile of that name is never overwritten.
+#[test]
+fn import_writes_a_profile_for_the_imported_tenant_alone() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(repo.path().join("policies/imported/acme")).unwrap();
+    std::fs::create_dir_all(repo.path().join("profiles")).unwrap();
+    std::fs::write(
+        repo.path().join("profiles/shared.yaml"),
+        "kind: DistributionProfile\nname: shared\nring: 2\ntenants:\n  - id: 66666666-6666-4666-8666-666666666666\n    name: acme\n  - id: 77777777-7777-4777-8777-777777777777\n    name: globex\npolicies: []\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.path().join("policies/imported/acme/acme-av.yaml"),
+        "kind: AntivirusPolicy\nname: acme-av\nlabels: [imported, imported-acme]\nsettings:\n  realTimeMonitoring: enabled\n",
+    )
+    .unwrap();
+    let v = rampart::load::validate(repo.path(), &[]);
+    let acme = rampart::resolve::find_tenant(&v.tenants, "acme").expect("acme");
+    let profiles = repo.path().join("profiles");
+    let path = rampart::onboard::import::write_tenant_profile(&profiles, acme)
+        .expect("written")
+        .expect("created");
+    assert!(path.ends_with("profiles/imported-acme.yaml"));
+    let v = rampart::load::validate(repo.path(), &[]);
+    assert!(v.diagnostics.is_empty(), "{:#?}", v.diagnostics);
+    let acme = rampart::resolve::find_tenant(&v.tenants, "acme").expect("acme");
+    assert_eq!(acme.objects.len(), 1);
+    assert_eq!(acme.ring, Some(2));
+    let globex = rampart::resolve::find_tenant(&v.tenants, "globex").expect("globex");
+    assert!(globex.objects.is_empty());
+    // Never overwritten.
+    std::fs::write(&path, "# edited\n").unwrap();
+    assert!(
+        rampart::onboard::import::write_tenant_profile(&profiles, acme)
+            .expect("ok")
+            .is_none()
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "# edited\n");
+}
