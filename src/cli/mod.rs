@@ -135,6 +135,16 @@ pub struct ImportCommandArgs {
     /// marker into the imported objects (the plan is printed first).
     #[arg(long, requires = "tenant")]
     pub adopt: bool,
+    /// With --tenant: adopt the tenant's unmanaged look-alike (same display name) of the
+    /// existing desired object NAME onto it, instead of importing it under a new name, so
+    /// the tenant ends with one policy (the adoption plan is printed first).
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "tenant",
+        conflicts_with = "adopt"
+    )]
+    pub adopt_as: Option<String>,
     /// With --tenant: read from the built-in emulator instead of Graph.
     #[arg(long, requires = "tenant")]
     pub emulator: bool,
@@ -165,6 +175,7 @@ impl ImportCommandArgs {
                 out: self.out.clone(),
                 force: self.force,
                 adopt: self.adopt,
+                adopt_as: self.adopt_as.clone(),
                 emulator: self.emulator,
                 graph: self.graph.clone(),
             }),

@@ -115,6 +115,10 @@ pub struct ImportTenantArgs {
     /// ownership marker into the imported objects (the plan is printed first).
     #[arg(long)]
     pub adopt: bool,
+    /// Adopt the tenant's look-alike of the existing desired object NAME onto it (no
+    /// document is imported); the tenant ends with one policy.
+    #[arg(long, value_name = "NAME", conflicts_with = "adopt")]
+    pub adopt_as: Option<String>,
     /// Read from the built-in emulator (seeded from the profiles) instead of Graph.
     #[arg(long)]
     pub emulator: bool,
@@ -371,6 +375,37 @@ pub async fn import_with(
     let context = GraphContext::builder(options.clone())
         .http(authenticator.http().clone())
         .build()?;
+    if let Some(target) = &args.adopt_as {
+        // Adoption onto an existing desired object: nothing is imported.
+        let chosen = crate::onboard::import::adopt_as_addresses(desired, target)?;
+        let (plan, n) = adoption_plan(&context, authenticator, desired, Some(&chosen)).await?;
+        let mut text = String::from("Adoption plan:\n");
+        text.push_str(&crate::render::render_human(
+            &plan,
+            crate::render::HumanOptions { color },
+        ));
+        anyhow::ensure!(
+            n > 0 && !plan.errored,
+            "{text}cannot adopt as `{target}`: `{name}` holds no unmanaged policy with its display name"
+        );
+        let connector = AuthConnector {
+            context: context.clone(),
+            authenticator,
+        };
+        let report =
+            crate::apply::apply_plan(&plan, &connector, &crate::apply::ApplyOptions::default())
+                .await
+                .map_err(|e| anyhow::anyhow!("adoption refused: {e}"))?;
+        text.push_str(&report.render_human());
+        return Ok((
+            text,
+            if report.success {
+                exit::OK
+            } else {
+                exit::ERROR
+            },
+        ));
+    }
     let client = context.client(authenticator.tenant_auth(&desired.tenant.id)?);
     let imported = import_tenant(&client, name).await?;
     let dir = args

@@ -92,6 +92,12 @@ pub enum ImportTenantError {
     },
     #[error("{0} exists; use --force to overwrite")]
     Exists(PathBuf),
+    #[error("no desired object of tenant `{tenant}` is named `{name}`{hint}")]
+    NotDesired {
+        name: String,
+        tenant: String,
+        hint: String,
+    },
 }
 
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
@@ -730,4 +736,30 @@ pub fn write_tenant_profile(
         }
     })?;
     Ok(Some(path))
+}
+
+/// The addresses `--adopt-as NAME` adopts in `desired`'s tenant: every desired object named
+/// `name` (one per kind). An error when the tenant's desired state has none, naming the
+/// closest names.
+pub fn adopt_as_addresses(
+    desired: &TenantDesired,
+    name: &str,
+) -> Result<BTreeSet<String>, ImportTenantError> {
+    let chosen: BTreeSet<String> = desired
+        .objects
+        .keys()
+        .filter(|(_, n)| n == name)
+        .map(|(k, n)| format!("{}/{k}/{n}", desired.tenant.name))
+        .collect();
+    if chosen.is_empty() {
+        let names: Vec<&str> = desired.objects.keys().map(|(_, n)| n.as_str()).collect();
+        return Err(ImportTenantError::NotDesired {
+            name: name.to_string(),
+            tenant: desired.tenant.name.clone(),
+            hint: crate::catalog::Catalog::suggest(name, names)
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default(),
+        });
+    }
+    Ok(chosen)
 }

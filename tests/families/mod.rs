@@ -349,3 +349,91 @@ fn import_writes_a_profile_for_the_imported_tenant_alone() {
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "# edited\n");
 }
+
+/// Issue 13: a customer's hand-made copy of the baseline, under the baseline's display
+/// name, is adopted onto the baseline's own desired object (`--adopt-as NAME`), so the
+/// tenant ends with one policy and the next plan has no changes.
+#[test]
+fn adopt_as_puts_the_baseline_onto_the_customers_copy() {
+    let tenants = [
+        ("11111111-1111-4111-8111-111111111111", "a-in-step"),
+        ("22222222-2222-4222-8222-222222222222", "b-drifted"),
+        ("33333333-3333-4333-8333-333333333333", "c-new"),
+    ];
+    let repo = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(repo.path().join("policies")).unwrap();
+    std::fs::create_dir_all(repo.path().join("profiles")).unwrap();
+    std::fs::write(
+        repo.path().join("policies/av.yaml"),
+        "kind: AntivirusPolicy\nname: baseline-av\ndisplayName: MSSP - AV\nsettings:\n  realTimeMonitoring: enabled\n  cloudBlockLevel: high\n",
+    )
+    .unwrap();
+    let mut profile = String::from("kind: DistributionProfile\nname: p\nring: 0\ntenants:\n");
+    for (id, name) in tenants {
+        profile.push_str(&format!("  - id: {id}\n    name: {name}\n"));
+    }
+    profile.push_str("policies:\n  - baseline-av\n");
+    std::fs::write(repo.path().join("profiles/p.yaml"), profile).unwrap();
+    let all = desired(repo.path());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (plan, held, text) = runtime.block_on(async {
+        let demo = rampart::demo::start(&all, &repo.path().join("profiles"))
+            .await
+            .expect("demo");
+        let c = &all[2];
+        // The customer's copy: same display name, its own settings, no marker.
+        let rampart::desired::DesiredObject::ConfigurationPolicy(p) =
+            c.objects.values().next().expect("one object")
+        else {
+            panic!("a policy")
+        };
+        let mut copy = rampart::plan::diff::policy_body(p);
+        copy["description"] = "made by hand".into();
+        copy["settings"] = serde_json::json!([]);
+        demo.emulator
+            .admin()
+            .add_policy(tenants[2].0, &copy)
+            .expect("seeded");
+        let args = rampart::cli::tenants::ImportTenantArgs {
+            root: repo.path().to_path_buf(),
+            tenant: "c-new".into(),
+            out: None,
+            force: false,
+            adopt: false,
+            adopt_as: Some("baseline-av".into()),
+            emulator: false,
+            graph: Default::default(),
+        };
+        let (text, code) = rampart::cli::tenants::import_with(
+            &args,
+            c,
+            "c-new",
+            &demo.authenticator,
+            &demo.options,
+            false,
+        )
+        .await
+        .expect("adopted");
+        assert_eq!(code, 0, "{text}");
+        let plan = plan_on(&demo, &all).await;
+        let held = demo.emulator.admin().policies(tenants[2].0).len();
+        demo.emulator.shutdown().await;
+        (plan, held, text)
+    });
+    assert_eq!(held, 1, "one policy in the tenant\n{text}");
+    let c = plan
+        .tenants
+        .iter()
+        .find(|t| t.tenant == "c-new")
+        .expect("planned");
+    assert!(
+        c.objects.iter().all(|o| o.action == Action::NoOp),
+        "{}",
+        rampart::render::render_human(&plan, Default::default())
+    );
+    // Nothing was imported under a second name.
+    assert!(!repo.path().join("policies/imported").exists());
+}
