@@ -437,3 +437,78 @@ fn adopt_as_puts_the_baseline_onto_the_customers_copy() {
     // Nothing was imported under a second name.
     assert!(!repo.path().join("policies/imported").exists());
 }
+
+/// Issue 13: a desired policy that will sit beside an unmanaged policy of the same family
+/// assigned to the same targets is flagged in the plan (and nothing is planned for the
+/// unmanaged one).
+#[test]
+fn plan_notes_an_unmanaged_policy_of_the_same_family_on_the_same_devices() {
+    let tenants = [
+        ("11111111-1111-4111-8111-111111111111", "a-in-step"),
+        ("22222222-2222-4222-8222-222222222222", "b-drifted"),
+        ("33333333-3333-4333-8333-333333333333", "c-new"),
+    ];
+    let repo = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(repo.path().join("policies")).unwrap();
+    std::fs::create_dir_all(repo.path().join("profiles")).unwrap();
+    std::fs::write(
+        repo.path().join("policies/av.yaml"),
+        "kind: AntivirusPolicy\nname: baseline-av\ndisplayName: MSSP - AV\nsettings:\n  realTimeMonitoring: enabled\nassignments:\n  - allDevices: true\n",
+    )
+    .unwrap();
+    let mut profile = String::from("kind: DistributionProfile\nname: p\nring: 0\ntenants:\n");
+    for (id, name) in tenants {
+        profile.push_str(&format!("  - id: {id}\n    name: {name}\n"));
+    }
+    profile.push_str("policies:\n  - baseline-av\n");
+    std::fs::write(repo.path().join("profiles/p.yaml"), profile).unwrap();
+    let all = desired(repo.path());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let plan = runtime.block_on(async {
+        let demo = rampart::demo::start(&all, &repo.path().join("profiles"))
+            .await
+            .expect("demo");
+        let mut other = export("2025-NCSC-Defender-Antivirus.json");
+        other.as_object_mut().expect("object").remove("id");
+        other["name"] = "Helpdesk AV".into();
+        other["assignments"] = serde_json::json!([{
+            "target": {"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"}
+        }]);
+        demo.emulator
+            .admin()
+            .add_policy(tenants[2].0, &other)
+            .expect("seeded");
+        let plan = plan_on(&demo, &all).await;
+        demo.emulator.shutdown().await;
+        plan
+    });
+    let c = plan
+        .tenants
+        .iter()
+        .find(|t| t.tenant == "c-new")
+        .expect("planned");
+    let av = &c.objects[0];
+    assert_eq!(av.action, Action::Create);
+    assert!(
+        av.notes
+            .iter()
+            .any(|n| n.contains("\"Helpdesk AV\"") && n.contains("all devices")),
+        "{:?}",
+        av.notes
+    );
+    assert_eq!(
+        c.objects.len(),
+        1,
+        "nothing planned for the unmanaged policy"
+    );
+    // The in-step tenant has no neighbour: no note.
+    let a = plan
+        .tenants
+        .iter()
+        .find(|t| t.tenant == "a-in-step")
+        .unwrap();
+    assert!(a.objects.iter().all(|o| o.notes.is_empty()));
+}
