@@ -822,6 +822,15 @@ A plain settings-catalog policy (no template, `templateFamily: none`) is a
 from third-party implementations only (see graph-api-2.md §5); their ids are Microsoft's as
 far as those sources know, not checked against a real tenant.
 
+The catalog is never a limit: a setting it does not know for a template is planned and
+applied exactly as written (Graph is the authority), and `validate` warns with its id
+(`unknown-to-catalog`). `rampart catalog refresh --tenant T` reads the templates and their
+`settingTemplates` from a tenant and writes `.rampart/catalog/snapshot.json` in the
+repository; `validate`, `plan` and `import` then merge it over this catalog (new templates,
+new definitions by raw id, template membership, `lifecycleState`), and warn
+(`superseded-template`) when a document uses a superseded or deprecated template version,
+naming its replacement.
+
 rampart names Intune settings-catalog settings by readable camelCase names; the raw
 `settingDefinitionId` (and raw option `itemId`s or their short suffixes) are always accepted
 too, so the catalog is a convenience, never a limit. A setting the catalog does not know is

@@ -128,7 +128,10 @@ mod tests {
         assert_eq!(out.matches("\n---\n").count(), report.imported.len() - 1);
         assert!(out.starts_with("# Imported by `rampart import`"));
         // Issue 13: the EDR and plain settings-catalog policies of the fixtures import now.
-        assert!(out.contains("kind: EndpointDetectionAndResponsePolicy"), "{out}");
+        assert!(
+            out.contains("kind: EndpointDetectionAndResponsePolicy"),
+            "{out}"
+        );
         assert!(
             err.ends_with("imported 7 policies, skipped 0, unreadable 0\n"),
             "{err}"

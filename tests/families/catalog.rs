@@ -122,3 +122,19 @@ fn the_service_templates_leave_out_the_plain_policy_pseudo_template() {
         "exactly one pseudo-template"
     );
 }
+
+/// The plan's JSON Schema (written by hand) lists exactly the kinds rampart has.
+#[test]
+fn the_plan_schema_lists_every_kind() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/plan.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("schema")).expect("JSON");
+    let listed: Vec<&str> = schema["$defs"]["kind"]["enum"]
+        .as_array()
+        .expect("enum")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    let all: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(listed, all);
+}
