@@ -126,7 +126,11 @@ impl std::fmt::Display for Kind {
 /// holds the antivirus, firewall and ASR rules templates; `templates/*.json` add the other
 /// endpoint-security families (one file per family), merged in this order.
 const CATALOG_JSON: &str = include_str!("catalog.json");
-const FAMILY_JSON: [(&str, &str); 4] = [
+const FAMILY_JSON: [(&str, &str); 5] = [
+    (
+        "templates/antivirus.json",
+        include_str!("templates/antivirus.json"),
+    ),
     (
         "templates/endpoint-security.json",
         include_str!("templates/endpoint-security.json"),
