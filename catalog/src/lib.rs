@@ -1,22 +1,25 @@
-//! The settings catalog: Microsoft's facts about the Windows endpoint-security templates
-//! rampart knows, kept as data (`catalog.json`, embedded at build time and parsed once), and
-//! the document [`Kind`]s that use them. A crate of its own because both rampart (readable
-//! names, validation, import) and its Graph emulator (template validation) read it; it
-//! depends on neither, so the dependency runs one way.
+//! The settings catalog: Microsoft's facts about the endpoint-security templates of every
+//! family and platform rampart knows (Windows, macOS, Linux; graph-api-2.md §5), kept as
+//! data (`catalog.json` and one `templates/*.json` per family, embedded at build time and
+//! parsed once), and the document [`Kind`]s that use them (one per Intune template family,
+//! plus [`Kind::SettingsCatalogPolicy`] for plain settings-catalog policies). A crate of its
+//! own because both rampart (readable names, validation, import) and its Graph emulator
+//! (template validation) read it; it depends on neither, so the dependency runs one way.
 //!
 //! For each template: its id (with the `_N` version suffix), family, display name, platforms,
-//! technologies and a short alias (`antivirus`, `firewall`, `asr`, ...). For the setting
-//! definitions of the antivirus, firewall, firewall-rules and ASR templates: the raw
-//! `settingDefinitionId`, the value type, the choice options (`itemId`), bounds, the
-//! `settingInstanceTemplateId` / `settingValueTemplateId` where known, and a readable
-//! camelCase name (`realTimeMonitoring`, `blockObfuscatedScripts`) with readable option
-//! names (`enabled`, `high`, `block`).
+//! technologies, `lifecycleState` and a short alias (`antivirus`, `bitlocker`, `laps`, ...).
+//! For the setting definitions it knows: the raw `settingDefinitionId`, the value type, the
+//! choice options (`itemId`), bounds, the `settingInstanceTemplateId` /
+//! `settingValueTemplateId` where known, and a readable camelCase name
+//! (`realTimeMonitoring`, `requireDeviceEncryption`) with readable option names.
 //!
-//! Limits: the catalog is *not* complete. Microsoft's templates hold more definitions than
-//! listed here; a definition unknown to the catalog is still expressible (raw id, explicit
-//! form) and is never rejected for being unknown alone. Each entry carries `source` and
-//! `verified`: `verified: false` marks ids inferred from the CSP naming convention and not
-//! yet seen in a real Graph payload. The field names follow Graph where Graph has one.
+//! Limits: the catalog is *not* complete and never a limit. Microsoft's templates hold more
+//! definitions than listed here; a definition unknown to the catalog is still expressible
+//! (raw id, explicit form), planned and applied as written, and only warned about. The
+//! service is the authority: [`snapshot`] merges what `rampart catalog refresh` learned from
+//! a tenant over the shipped data. Each entry carries `source` and `verified`:
+//! `verified: false` marks ids not yet seen in a real Graph export (inferred from the CSP
+//! naming convention or taken from third-party code). Field names follow Graph.
 
 pub mod snapshot;
 
