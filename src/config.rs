@@ -20,17 +20,24 @@ use crate::desired::{FilterMode, Kind, RbacSystem};
 pub const NAME_PATTERN: &str = "^[a-z0-9][a-z0-9-]{0,62}$";
 
 /// Kinds a document may have: the policy kinds plus `DistributionProfile`.
-pub const DOCUMENT_KINDS: [&str; 6] = [
+pub const DOCUMENT_KINDS: [&str; 11] = [
     "AntivirusPolicy",
     "FirewallPolicy",
     "AttackSurfaceReductionPolicy",
+    "EndpointDetectionAndResponsePolicy",
+    "DiskEncryptionPolicy",
+    "AccountProtectionPolicy",
+    "ApplicationControlPolicy",
+    "SettingsCatalogPolicy",
     "DetectionRule",
     "RoleAssignment",
     "DistributionProfile",
 ];
 
-/// An Intune settings-catalog policy: `AntivirusPolicy`, `FirewallPolicy` or
-/// `AttackSurfaceReductionPolicy`.
+/// An Intune settings-catalog policy: one kind per endpoint-security family
+/// (`AntivirusPolicy`, `FirewallPolicy`, `AttackSurfaceReductionPolicy`,
+/// `EndpointDetectionAndResponsePolicy`, `DiskEncryptionPolicy`, `AccountProtectionPolicy`,
+/// `ApplicationControlPolicy`) or a plain settings-catalog policy (`SettingsCatalogPolicy`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfigurationPolicyFile {
@@ -48,6 +55,14 @@ pub struct ConfigurationPolicyFile {
     /// template id with its `_N` version suffix; defaults per kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
+    /// `SettingsCatalogPolicy` only: Graph `platforms` (e.g. `windows10`, `macOS`); default
+    /// `windows10`. Endpoint-security kinds take it from their template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platforms: Option<String>,
+    /// `SettingsCatalogPolicy` only: Graph `technologies` (e.g. `mdm`,
+    /// `mdm,microsoftSense`); default `mdm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub technologies: Option<String>,
     /// Labels that profiles can select on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,

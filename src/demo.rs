@@ -178,13 +178,7 @@ async fn seed_tenant(
                 let mut body = crate::plan::diff::policy_body(p);
                 body["description"] = json!("Created by hand in the Intune portal");
                 // An import keeps what it is given: give the family Graph would set.
-                let family = match p.kind {
-                    crate::desired::Kind::FirewallPolicy => "endpointSecurityFirewall",
-                    crate::desired::Kind::AttackSurfaceReductionPolicy => {
-                        "endpointSecurityAttackSurfaceReduction"
-                    }
-                    _ => "endpointSecurityAntivirus",
-                };
+                let family = p.kind.template_family().unwrap_or("none");
                 body["templateReference"]["templateFamily"] = json!(family);
                 admin.add_policy(tenant, &body)?;
             }

@@ -32,12 +32,13 @@ use crate::plan::observed::{
 };
 use crate::plan::{CreatedFrom, Plan, TenantPlan, diff_tenant, inputs_digest};
 
-/// The endpoint-security template families rampart manages (graph-api.md §1.4).
-const FAMILIES: [&str; 3] = [
-    "endpointSecurityAntivirus",
-    "endpointSecurityFirewall",
-    "endpointSecurityAttackSurfaceReduction",
-];
+/// The template families rampart manages (graph-api.md §1.4, graph-api-2.md §5): one per
+/// configuration-policy kind, `none` included (plain settings-catalog policies).
+fn families() -> impl Iterator<Item = &'static str> {
+    crate::desired::Kind::ALL
+        .into_iter()
+        .filter_map(crate::desired::Kind::template_family)
+}
 
 /// Why a tenant could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -65,11 +66,10 @@ impl From<GraphError> for FetchError {
     }
 }
 
-/// The configuration-policy list path: the three families, settings and assignments
+/// The configuration-policy list path: the managed families, settings and assignments
 /// expanded (one request per page instead of one per policy).
 pub fn policies_path() -> String {
-    let filter = FAMILIES
-        .iter()
+    let filter = families()
         .map(|f| format!("templateReference/templateFamily eq '{f}'"))
         .collect::<Vec<_>>()
         .join(" or ");

@@ -46,10 +46,8 @@ pub struct ImportedPolicy {
 pub enum ImportError {
     #[error("not a settings-catalog policy: {0}")]
     NotAPolicy(String),
-    #[error(
-        "template {template} is not one rampart manages (antivirus, firewall, ASR templates only)"
-    )]
-    UnsupportedTemplate { template: String },
+    #[error("template {template} is not one rampart can express: {why}")]
+    UnsupportedTemplate { template: String, why: String },
     #[error("the policy has no templateReference and its settings match no known template")]
     UnknownTemplate,
     #[error(
@@ -332,6 +330,10 @@ pub fn import_policy_json(policy: &Value) -> Result<ImportedPolicy, ImportError>
         ("platforms", &template.platforms),
         ("technologies", &template.technologies),
     ] {
+        // A plain settings-catalog policy carries its own platforms and technologies.
+        if template.is_none_family() {
+            continue;
+        }
         if let Some(found) = str_field(field)
             && flags(found) != flags(expected)
         {
@@ -362,7 +364,15 @@ pub fn import_policy_json(policy: &Value) -> Result<ImportedPolicy, ImportError>
     if !description.is_empty() {
         doc.insert("description".into(), json!(description));
     }
-    doc.insert("template".into(), json!(template.alias));
+    if template.is_none_family() {
+        for field in ["platforms", "technologies"] {
+            if let Some(v) = str_field(field) {
+                doc.insert(field.into(), json!(v));
+            }
+        }
+    } else {
+        doc.insert("template".into(), json!(template.alias));
+    }
     if let Some(tags) = meta.get("roleScopeTagIds").and_then(Value::as_array) {
         let tags: Vec<&str> = tags.iter().filter_map(Value::as_str).collect();
         if tags != ["0"] {
@@ -441,14 +451,25 @@ fn template_of(
     let reference = meta.get("templateReference").filter(|v| !v.is_null());
     if let Some(r) = reference {
         let id = r.get("templateId").and_then(Value::as_str).unwrap_or("");
-        if id.is_empty() {
-            return Err(ImportError::UnsupportedTemplate {
-                template: "none (a plain settings-catalog policy)".into(),
-            });
+        let family = r.get("templateFamily").and_then(Value::as_str);
+        if id.is_empty() && matches!(family, None | Some("none")) {
+            // A plain settings-catalog policy: its own kind, any definition.
+            return cat
+                .default_template(Kind::SettingsCatalogPolicy, false)
+                .ok_or(ImportError::UnknownTemplate);
         }
         return cat
             .template(id)
             .ok_or_else(|| ImportError::UnsupportedTemplate {
+                why: match family.and_then(Kind::for_template_family) {
+                    Some(kind) => format!(
+                        "a {kind} template missing from the catalog (`rampart catalog refresh` learns it from the tenant)"
+                    ),
+                    None => format!(
+                        "rampart has no kind for template family {}",
+                        family.unwrap_or("unknown")
+                    ),
+                },
                 template: format!(
                     "{} ({id}, family {})",
                     r.get("templateDisplayName")
@@ -555,10 +576,14 @@ fn render_yaml(
     if let Some(id) = meta.get("id").and_then(Value::as_str) {
         out.push_str(&format!(" from policy {id}"));
     }
-    out.push_str(&format!(
-        "\n# Template: {} ({})\n",
-        template.display_name, template.id
-    ));
+    if template.is_none_family() {
+        out.push_str("\n# A plain settings-catalog policy (templateFamily none, no template)\n");
+    } else {
+        out.push_str(&format!(
+            "\n# Template: {} ({})\n",
+            template.display_name, template.id
+        ));
+    }
     if !group_ids.is_empty() {
         out.push_str(
             "# Assignments: the export names groups by object id; offline import cannot look up\n",
@@ -615,8 +640,8 @@ pub fn policy_body_from_document(doc: &Value) -> Result<Value, DocumentError> {
     Ok(json!({
         "name": doc.get("displayName").and_then(Value::as_str).unwrap_or(name),
         "description": doc.get("description").and_then(Value::as_str).unwrap_or(""),
-        "platforms": template.platforms,
-        "technologies": template.technologies,
+        "platforms": doc.get("platforms").and_then(Value::as_str).unwrap_or(&template.platforms),
+        "technologies": doc.get("technologies").and_then(Value::as_str).unwrap_or(&template.technologies),
         "roleScopeTagIds": doc.get("roleScopeTagIds").cloned().unwrap_or(json!(["0"])),
         "templateReference": {"templateId": template.id},
         "settings": settings::instances_to_graph(&instances),

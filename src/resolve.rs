@@ -50,7 +50,16 @@ impl Validated {
 /// Loads, checks across documents, and resolves every tenant: the whole of
 /// `rampart validate`.
 pub fn validate(root: &std::path::Path, paths: &[std::path::PathBuf]) -> Validated {
-    validate_loaded(crate::load::load_repository(root, paths))
+    // The repository's catalog snapshot (`rampart catalog refresh`), if any, is merged
+    // over the shipped catalog before any document is read.
+    let snapshot = crate::catalog::snapshot::install_repository_snapshot(root);
+    let mut loaded = crate::load::load_repository(root, paths);
+    if let Err(e) = snapshot {
+        loaded
+            .diagnostics
+            .push(Diagnostic::error("invalid-catalog-snapshot", e.to_string()));
+    }
+    validate_loaded(loaded)
 }
 
 /// The cross-document checks and resolution on an already loaded repository.
@@ -59,12 +68,58 @@ pub fn validate_loaded(loaded: Loaded) -> Validated {
     crate::load::check_across_documents(&loaded, &mut diagnostics);
     let resolution = resolve(&loaded);
     diagnostics.extend(resolution.diagnostics);
+    diagnostics.extend(imported_policy_leaks(&loaded, &resolution.tenants));
     diag::sort_dedup(&mut diagnostics);
     Validated {
         loaded,
         tenants: resolution.tenants,
         diagnostics,
     }
+}
+
+/// `validate`'s guard against leaking one customer's policies to others: a document
+/// labelled `imported-<tenant>` (what `import --tenant` writes) that a profile distributes
+/// to any other tenant gets a warning at its `labels`, naming both tenants. One warning per
+/// (document, tenant), sorted.
+fn imported_policy_leaks(
+    loaded: &crate::load::Loaded,
+    tenants: &BTreeMap<String, TenantDesired>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for desired in tenants.values() {
+        for object in desired.objects.values() {
+            let origin = object.origin();
+            let Some(doc) = loaded
+                .documents
+                .iter()
+                .find(|d| d.path == origin.path && d.line == origin.line)
+            else {
+                continue;
+            };
+            for label in doc.labels() {
+                let Some(source) = label.strip_prefix("imported-") else {
+                    continue;
+                };
+                if source == desired.tenant.name || source == desired.tenant.id {
+                    continue;
+                }
+                out.push(
+                    Diagnostic::warning(
+                        "imported-policy-distributed",
+                        format!(
+                            "`{}` was imported from tenant `{source}` but a profile also gives it to tenant `{}`",
+                            doc.name, desired.tenant.name
+                        ),
+                    )
+                    .at(doc.span("/labels", false))
+                    .with_help(format!(
+                        "select `{{ label: imported-{source} }}` only in a profile that targets `{source}` alone, or remove the label once the policy is meant for every customer"
+                    )),
+                );
+            }
+        }
+    }
+    out
 }
 
 /// The desired state of every tenant, and the problems found while resolving.
@@ -455,8 +510,12 @@ fn configuration_policy(
             display_name: p.display_name.unwrap_or_else(|| p.name.clone()),
             name: p.name,
             description: p.description.unwrap_or_default(),
-            platforms: template.platforms.clone(),
-            technologies: template.technologies.clone(),
+            // Plain settings-catalog policies name their own; the schema refuses the two
+            // fields for the endpoint-security kinds, whose template fixes them.
+            platforms: p.platforms.unwrap_or_else(|| template.platforms.clone()),
+            technologies: p
+                .technologies
+                .unwrap_or_else(|| template.technologies.clone()),
             template_id: template.id.clone(),
             role_scope_tag_ids: p
                 .role_scope_tag_ids

@@ -2,6 +2,7 @@
 
 mod apply;
 mod cli;
+mod families;
 mod graph;
 mod import;
 mod language;

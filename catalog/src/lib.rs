@@ -1,22 +1,27 @@
-//! The settings catalog: Microsoft's facts about the Windows endpoint-security templates
-//! rampart knows, kept as data (`catalog.json`, embedded at build time and parsed once), and
-//! the document [`Kind`]s that use them. A crate of its own because both rampart (readable
-//! names, validation, import) and its Graph emulator (template validation) read it; it
-//! depends on neither, so the dependency runs one way.
+//! The settings catalog: Microsoft's facts about the endpoint-security templates of every
+//! family and platform rampart knows (Windows, macOS, Linux; graph-api-2.md §5), kept as
+//! data (`catalog.json` and one `templates/*.json` per family, embedded at build time and
+//! parsed once), and the document [`Kind`]s that use them (one per Intune template family,
+//! plus [`Kind::SettingsCatalogPolicy`] for plain settings-catalog policies). A crate of its
+//! own because both rampart (readable names, validation, import) and its Graph emulator
+//! (template validation) read it; it depends on neither, so the dependency runs one way.
 //!
 //! For each template: its id (with the `_N` version suffix), family, display name, platforms,
-//! technologies and a short alias (`antivirus`, `firewall`, `asr`, ...). For the setting
-//! definitions of the antivirus, firewall, firewall-rules and ASR templates: the raw
-//! `settingDefinitionId`, the value type, the choice options (`itemId`), bounds, the
-//! `settingInstanceTemplateId` / `settingValueTemplateId` where known, and a readable
-//! camelCase name (`realTimeMonitoring`, `blockObfuscatedScripts`) with readable option
-//! names (`enabled`, `high`, `block`).
+//! technologies, `lifecycleState` and a short alias (`antivirus`, `bitlocker`, `laps`, ...).
+//! For the setting definitions it knows: the raw `settingDefinitionId`, the value type, the
+//! choice options (`itemId`), bounds, the `settingInstanceTemplateId` /
+//! `settingValueTemplateId` where known, and a readable camelCase name
+//! (`realTimeMonitoring`, `requireDeviceEncryption`) with readable option names.
 //!
-//! Limits: the catalog is *not* complete. Microsoft's templates hold more definitions than
-//! listed here; a definition unknown to the catalog is still expressible (raw id, explicit
-//! form) and is never rejected for being unknown alone. Each entry carries `source` and
-//! `verified`: `verified: false` marks ids inferred from the CSP naming convention and not
-//! yet seen in a real Graph payload. The field names follow Graph where Graph has one.
+//! Limits: the catalog is *not* complete and never a limit. Microsoft's templates hold more
+//! definitions than listed here; a definition unknown to the catalog is still expressible
+//! (raw id, explicit form), planned and applied as written, and only warned about. The
+//! service is the authority: [`snapshot`] merges what `rampart catalog refresh` learned from
+//! a tenant over the shipped data. Each entry carries `source` and `verified`:
+//! `verified: false` marks ids not yet seen in a real Graph export (inferred from the CSP
+//! naming convention or taken from third-party code). Field names follow Graph.
+
+pub mod snapshot;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -25,20 +30,41 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// The kinds of object rampart manages; the `kind` of a policy document.
+///
+/// Configuration-policy kinds follow Intune's endpoint-security *families*
+/// (`templateFamily`): one kind per family, with the family's templates chosen by
+/// `template:` (an alias such as `bitlocker` or a raw template id). A plain settings-catalog
+/// policy (`templateFamily: none`, no template) is [`Kind::SettingsCatalogPolicy`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Kind {
     AntivirusPolicy,
     FirewallPolicy,
     AttackSurfaceReductionPolicy,
+    /// `endpointSecurityEndpointDetectionAndResponse` (Windows, macOS, Linux EDR).
+    EndpointDetectionAndResponsePolicy,
+    /// `endpointSecurityDiskEncryption` (BitLocker, Personal Data Encryption).
+    DiskEncryptionPolicy,
+    /// `endpointSecurityAccountProtection` (LAPS, Windows Hello for Business, local user
+    /// group membership).
+    AccountProtectionPolicy,
+    /// `endpointSecurityApplicationControl` (App Control for Business).
+    ApplicationControlPolicy,
+    /// A settings-catalog policy without a template (`templateFamily: none`).
+    SettingsCatalogPolicy,
     DetectionRule,
     RoleAssignment,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 10] = [
         Kind::AntivirusPolicy,
         Kind::FirewallPolicy,
         Kind::AttackSurfaceReductionPolicy,
+        Kind::EndpointDetectionAndResponsePolicy,
+        Kind::DiskEncryptionPolicy,
+        Kind::AccountProtectionPolicy,
+        Kind::ApplicationControlPolicy,
+        Kind::SettingsCatalogPolicy,
         Kind::DetectionRule,
         Kind::RoleAssignment,
     ];
@@ -48,6 +74,11 @@ impl Kind {
             Kind::AntivirusPolicy => "AntivirusPolicy",
             Kind::FirewallPolicy => "FirewallPolicy",
             Kind::AttackSurfaceReductionPolicy => "AttackSurfaceReductionPolicy",
+            Kind::EndpointDetectionAndResponsePolicy => "EndpointDetectionAndResponsePolicy",
+            Kind::DiskEncryptionPolicy => "DiskEncryptionPolicy",
+            Kind::AccountProtectionPolicy => "AccountProtectionPolicy",
+            Kind::ApplicationControlPolicy => "ApplicationControlPolicy",
+            Kind::SettingsCatalogPolicy => "SettingsCatalogPolicy",
             Kind::DetectionRule => "DetectionRule",
             Kind::RoleAssignment => "RoleAssignment",
         }
@@ -59,10 +90,32 @@ impl Kind {
 
     /// Whether objects of this kind are Intune settings-catalog configuration policies.
     pub fn is_configuration_policy(self) -> bool {
-        matches!(
-            self,
-            Kind::AntivirusPolicy | Kind::FirewallPolicy | Kind::AttackSurfaceReductionPolicy
-        )
+        self.template_family().is_some()
+    }
+
+    /// The Graph `templateFamily` of this kind's policies (`none` for a plain
+    /// settings-catalog policy); `None` for kinds that are not configuration policies.
+    pub fn template_family(self) -> Option<&'static str> {
+        Some(match self {
+            Kind::AntivirusPolicy => "endpointSecurityAntivirus",
+            Kind::FirewallPolicy => "endpointSecurityFirewall",
+            Kind::AttackSurfaceReductionPolicy => "endpointSecurityAttackSurfaceReduction",
+            Kind::EndpointDetectionAndResponsePolicy => {
+                "endpointSecurityEndpointDetectionAndResponse"
+            }
+            Kind::DiskEncryptionPolicy => "endpointSecurityDiskEncryption",
+            Kind::AccountProtectionPolicy => "endpointSecurityAccountProtection",
+            Kind::ApplicationControlPolicy => "endpointSecurityApplicationControl",
+            Kind::SettingsCatalogPolicy => "none",
+            Kind::DetectionRule | Kind::RoleAssignment => return None,
+        })
+    }
+
+    /// The kind whose policies have this Graph `templateFamily`.
+    pub fn for_template_family(family: &str) -> Option<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.template_family() == Some(family))
     }
 }
 
@@ -72,8 +125,32 @@ impl std::fmt::Display for Kind {
     }
 }
 
-/// The data file: the only place where Microsoft ids are written down.
+/// The data files: the only places where Microsoft ids are written down. `catalog.json`
+/// holds the antivirus, firewall and ASR rules templates; `templates/*.json` add the other
+/// endpoint-security families (one file per family), merged in this order.
 const CATALOG_JSON: &str = include_str!("catalog.json");
+const FAMILY_JSON: [(&str, &str); 5] = [
+    (
+        "templates/antivirus.json",
+        include_str!("templates/antivirus.json"),
+    ),
+    (
+        "templates/endpoint-security.json",
+        include_str!("templates/endpoint-security.json"),
+    ),
+    (
+        "templates/disk-encryption.json",
+        include_str!("templates/disk-encryption.json"),
+    ),
+    (
+        "templates/attack-surface-reduction.json",
+        include_str!("templates/attack-surface-reduction.json"),
+    ),
+    (
+        "templates/account-protection.json",
+        include_str!("templates/account-protection.json"),
+    ),
+];
 
 /// An endpoint-security template (`deviceManagementConfigurationPolicyTemplate`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,8 +173,49 @@ pub struct Template {
     pub technologies: String,
     /// The rampart document kind whose policies use this template.
     pub kind: Kind,
+    /// Graph `lifecycleState`: `active`, `superseded`, `deprecated`, `retired`, `draft`.
+    #[serde(default = "active", skip_serializing_if = "is_active")]
+    pub lifecycle_state: String,
+    /// For a superseded or deprecated version: the template id that replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
     pub source: String,
     pub verified: bool,
+}
+
+fn active() -> String {
+    "active".to_string()
+}
+
+fn is_active(s: &String) -> bool {
+    s == "active"
+}
+
+impl Template {
+    /// Whether this is the pseudo-template of plain settings-catalog policies
+    /// (`templateFamily: none`, empty `templateId`): any definition may appear, the
+    /// platforms and technologies come from the document, nothing is filled in.
+    pub fn is_none_family(&self) -> bool {
+        self.template_family == "none"
+    }
+
+    /// A warning sentence when this template version should not be used any more
+    /// (`superseded`, `deprecated`, `retired`), naming its replacement when known.
+    pub fn lifecycle_warning(&self) -> Option<String> {
+        if matches!(self.lifecycle_state.as_str(), "active" | "draft") {
+            return None;
+        }
+        Some(match &self.superseded_by {
+            Some(next) => format!(
+                "template `{}` ({}) is {}; use `{next}` instead",
+                self.id, self.display_name, self.lifecycle_state
+            ),
+            None => format!(
+                "template `{}` ({}) is {}",
+                self.id, self.display_name, self.lifecycle_state
+            ),
+        })
+    }
 }
 
 /// The value type of a setting definition, i.e. the shape of its instances.
@@ -245,13 +363,17 @@ impl SettingDefinition {
     }
 }
 
-#[derive(Deserialize)]
+/// One catalog data file (the shipped ones and a repository snapshot share this shape).
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct CatalogFile {
-    #[allow(dead_code)]
-    comment: String,
-    templates: Vec<Template>,
-    definitions: Vec<SettingDefinition>,
+pub struct CatalogFile {
+    /// Where the data comes from, for people reading the file.
+    #[serde(default)]
+    pub comment: String,
+    #[serde(default)]
+    pub templates: Vec<Template>,
+    #[serde(default)]
+    pub definitions: Vec<SettingDefinition>,
 }
 
 /// The catalog: templates and definitions with lookup indexes.
@@ -264,9 +386,11 @@ pub struct Catalog {
 }
 
 static BUILTIN: LazyLock<Catalog> = LazyLock::new(|| {
-    // The data file is part of the binary and checked by unit tests; a parse failure is a
-    // build defect, not an input error.
-    Catalog::from_json(CATALOG_JSON).expect("embedded catalog.json is valid")
+    // The data files are part of the binary and checked by unit tests; a parse failure is
+    // a build defect, not an input error.
+    let mut texts = vec![CATALOG_JSON];
+    texts.extend(FAMILY_JSON.iter().map(|(_, t)| *t));
+    Catalog::from_json_files(&texts).expect("embedded catalog data is valid")
 });
 
 /// Errors in catalog data (only reachable through [`Catalog::from_json`]).
@@ -279,14 +403,75 @@ pub enum CatalogError {
 }
 
 impl Catalog {
-    /// The catalog shipped with rampart.
+    /// The catalog in force: the one shipped with rampart, merged with the repository's
+    /// snapshot once [`snapshot::install_repository_snapshot`] has installed one.
     pub fn builtin() -> &'static Catalog {
+        snapshot::installed().unwrap_or(&BUILTIN)
+    }
+
+    /// The catalog shipped with rampart, whatever snapshot is installed.
+    pub fn shipped() -> &'static Catalog {
         &BUILTIN
+    }
+
+    /// The shipped catalog merged with one more data file (a snapshot).
+    pub fn shipped_with(text: &str) -> Result<Catalog, CatalogError> {
+        let mut texts = vec![CATALOG_JSON];
+        texts.extend(FAMILY_JSON.iter().map(|(_, t)| *t));
+        texts.push(text);
+        Catalog::from_json_files(&texts)
     }
 
     /// Parses and checks catalog data (unique ids and names, parents and templates exist).
     pub fn from_json(text: &str) -> Result<Catalog, CatalogError> {
-        let file: CatalogFile = serde_json::from_str(text)?;
+        Catalog::from_json_files(&[text])
+    }
+
+    /// Parses several catalog data files and merges them in order: templates are appended
+    /// (a later file restating a template id updates its `lifecycleState` and
+    /// `supersededBy` only: a snapshot's view of the service); a definition id repeated in a later
+    /// file adds its templates to the first entry (one definition can belong to several
+    /// templates, e.g. a Defender setting in antivirus and device control). Checked as one.
+    pub fn from_json_files(texts: &[&str]) -> Result<Catalog, CatalogError> {
+        let mut templates: Vec<Template> = Vec::new();
+        let mut definitions: Vec<SettingDefinition> = Vec::new();
+        for text in texts {
+            let file: CatalogFile = serde_json::from_str(text)?;
+            for t in file.templates {
+                match templates.iter_mut().find(|x| x.id == t.id) {
+                    Some(first) => {
+                        first.lifecycle_state = t.lifecycle_state;
+                        first.superseded_by = t.superseded_by;
+                    }
+                    None => templates.push(t),
+                }
+            }
+            for d in file.definitions {
+                match definitions.iter_mut().find(|x| x.id == d.id) {
+                    Some(first) => {
+                        for t in d.templates {
+                            if !first.templates.contains(&t) {
+                                first.templates.push(t);
+                            }
+                        }
+                    }
+                    None => definitions.push(d),
+                }
+            }
+        }
+        Catalog::from_parts(templates, definitions)
+    }
+
+    /// Builds and checks a catalog from already-parsed parts.
+    pub fn from_parts(
+        templates: Vec<Template>,
+        definitions: Vec<SettingDefinition>,
+    ) -> Result<Catalog, CatalogError> {
+        let file = CatalogFile {
+            comment: String::new(),
+            templates,
+            definitions,
+        };
         let mut by_id = HashMap::new();
         let mut by_name = HashMap::new();
         for (i, d) in file.definitions.iter().enumerate() {
@@ -297,6 +482,14 @@ impl Catalog {
                 return Err(CatalogError::Inconsistent(format!(
                     "duplicate name {}",
                     d.name
+                )));
+            }
+        }
+        for t in &file.templates {
+            if t.kind.template_family() != Some(t.template_family.as_str()) {
+                return Err(CatalogError::Inconsistent(format!(
+                    "template {}: family {} does not belong to kind {}",
+                    t.id, t.template_family, t.kind
                 )));
             }
         }
@@ -345,9 +538,18 @@ impl Catalog {
         &self.definitions
     }
 
-    /// A template by its full id (`..._1`).
+    /// A template by its full id (`..._1`). Never the pseudo-template of plain
+    /// settings-catalog policies (its empty id is Graph's "no template").
     pub fn template(&self, id: &str) -> Option<&Template> {
-        self.templates.iter().find(|t| t.id == id)
+        self.templates
+            .iter()
+            .find(|t| t.id == id && !t.is_none_family())
+    }
+
+    /// The templates the service lists under `configurationPolicyTemplates` (every
+    /// template but the pseudo-template of plain settings-catalog policies).
+    pub fn service_templates(&self) -> impl Iterator<Item = &Template> {
+        self.templates.iter().filter(|t| !t.is_none_family())
     }
 
     pub fn template_by_alias(&self, alias: &str) -> Option<&Template> {
@@ -368,7 +570,15 @@ impl Catalog {
             Kind::FirewallPolicy if has_rules => "firewallRules",
             Kind::FirewallPolicy => "firewall",
             Kind::AttackSurfaceReductionPolicy => "asr",
-            Kind::DetectionRule | Kind::RoleAssignment => return None,
+            Kind::EndpointDetectionAndResponsePolicy => "edr",
+            Kind::DiskEncryptionPolicy => "bitlocker",
+            Kind::ApplicationControlPolicy => "appControl",
+            Kind::SettingsCatalogPolicy => "settingsCatalog",
+            // Its three templates (LAPS, Windows Hello, local group membership) share no
+            // setting: the document names one.
+            Kind::AccountProtectionPolicy | Kind::DetectionRule | Kind::RoleAssignment => {
+                return None;
+            }
         };
         self.template_by_alias(alias)
     }
@@ -466,8 +676,27 @@ impl Catalog {
                 "settingDefinitionId": root.id,
                 "isRequired": false,
             });
+            // The value template sits in a typed property of the instance template
+            // (graph-api-2.md §5.2); collections hold a list of them.
             if let Some(vt) = &root.setting_value_template_id {
-                instance_template["settingValueTemplateId"] = json!(vt);
+                let (key, list) = match root.value_type {
+                    ValueType::Choice => ("choiceSettingValueTemplate", false),
+                    ValueType::ChoiceCollection => ("choiceSettingCollectionValueTemplate", true),
+                    ValueType::Integer | ValueType::String => ("simpleSettingValueTemplate", false),
+                    ValueType::StringCollection | ValueType::IntegerCollection => {
+                        ("simpleSettingCollectionValueTemplate", true)
+                    }
+                    ValueType::Group => ("groupSettingValueTemplate", false),
+                    ValueType::GroupCollection => ("groupSettingCollectionValueTemplate", true),
+                };
+                let mut value = json!({ "settingValueTemplateId": vt });
+                if let (Some(default), ValueType::Choice) = (&root.default, root.value_type) {
+                    value["defaultValue"] = json!({
+                        "@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingValueDefaultTemplate",
+                        "settingDefinitionOptionId": default,
+                    });
+                }
+                instance_template[key] = if list { json!([value]) } else { value };
             }
             items.push(json!({
                 "id": root.setting_instance_template_id.clone().unwrap_or_else(|| root.id.clone()),
@@ -492,15 +721,56 @@ impl Catalog {
     pub fn markdown(&self) -> String {
         let mut out = String::new();
         out.push_str(DOC_INTRO);
-        out.push_str("\n## Templates\n\n| alias (`template:`) | template id | display name | family | kind |\n|---|---|---|---|---|\n");
-        for t in &self.templates {
+        out.push_str("\n## Kinds and families\n\n| kind | `templateFamily` | templates (`template:` aliases; the first is the default) |\n|---|---|---|\n");
+        for kind in Kind::ALL {
+            let Some(family) = kind.template_family() else {
+                continue;
+            };
+            let default = self.default_template(kind, false).map(|t| t.alias.as_str());
+            let mut aliases: Vec<&str> = self
+                .templates
+                .iter()
+                .filter(|t| t.kind == kind)
+                .map(|t| t.alias.as_str())
+                .collect();
+            aliases.sort_by_key(|a| (Some(*a) != default, *a));
+            let aliases: Vec<String> = aliases.iter().map(|a| format!("`{a}`")).collect();
             out.push_str(&format!(
-                "| `{}` | `{}` | {} | `{}` | `{}` |\n",
-                t.alias, t.id, t.display_name, t.template_family, t.kind
+                "| `{kind}` | `{family}` | {} |\n",
+                aliases.join(", ")
+            ));
+        }
+        out.push_str("\n## Templates\n\n| alias (`template:`) | template id | display name | family | kind | platforms | technologies | seen in a real export |\n|---|---|---|---|---|---|---|---|\n");
+        for t in &self.templates {
+            let id = if t.id.is_empty() {
+                "(none)".to_string()
+            } else {
+                format!("`{}`", t.id)
+            };
+            out.push_str(&format!(
+                "| `{}` | {id} | {} | `{}` | `{}` | `{}` | `{}` | {} |\n",
+                t.alias,
+                t.display_name,
+                t.template_family,
+                t.kind,
+                t.platforms,
+                t.technologies,
+                if t.verified { "yes" } else { "no" }
             ));
         }
         for t in &self.templates {
             out.push_str(&format!("\n## `{}`: {}\n\n", t.alias, t.display_name));
+            if t.is_none_family() {
+                out.push_str("Any setting of Microsoft's settings catalog. Readable names of every template above are accepted for root settings; nothing is filled in (no template references), and `platforms`/`technologies` are the document's own.\n");
+                continue;
+            }
+            if !t.verified {
+                out.push_str(&format!("Unverified: {}.\n\n", t.source));
+            }
+            if self.root_definitions(&t.id).next().is_none() {
+                out.push_str("No readable names yet: write settings by raw `settingDefinitionId` in the explicit form, or refresh the catalog from a tenant (`rampart catalog refresh`).\n");
+                continue;
+            }
             out.push_str("| readable name | YAML field | type | values (readable = raw suffix) | settingDefinitionId | seen in a real export |\n|---|---|---|---|---|---|\n");
             for d in self.root_definitions(&t.id) {
                 self.markdown_rows(d, 0, &mut out);
@@ -545,9 +815,28 @@ impl Catalog {
     }
 }
 
-const DOC_INTRO: &str = "<!-- Generated from src/catalog/catalog.json by `Catalog::markdown()`; \
-the test `import::docs` fails when this file is out of date (RAMPART_BLESS=1 rewrites it). -->
-# Settings catalog: readable names
+const DOC_INTRO: &str = "<!-- Generated from catalog/src/catalog.json and catalog/src/templates/*.json by \
+`Catalog::markdown()`; the test `import::docs` fails when this file is out of date (RAMPART_BLESS=1 \
+rewrites it). -->
+# Settings catalog: kinds, templates and readable names
+
+Policy kinds follow Intune's endpoint-security *families*: one kind per family
+(`templateFamily`), the family's template chosen with `template:` (an alias below or a raw
+template id with its `_N` version; each kind but `AccountProtectionPolicy` has a default).
+A plain settings-catalog policy (no template, `templateFamily: none`) is a
+`SettingsCatalogPolicy`, which also takes `platforms` (default `windows10`) and
+`technologies` (default `mdm`). Templates marked \"no\" under \"seen in a real export\" come
+from third-party implementations only (see graph-api-2.md §5); their ids are Microsoft's as
+far as those sources know, not checked against a real tenant.
+
+The catalog is never a limit: a setting it does not know for a template is planned and
+applied exactly as written (Graph is the authority), and `validate` warns with its id
+(`unknown-to-catalog`). `rampart catalog refresh --tenant T` reads the templates and their
+`settingTemplates` from a tenant and writes `.rampart/catalog/snapshot.json` in the
+repository; `validate`, `plan` and `import` then merge it over this catalog (new templates,
+new definitions by raw id, template membership, `lifecycleState`), and warn
+(`superseded-template`) when a document uses a superseded or deprecated template version,
+naming its replacement.
 
 rampart names Intune settings-catalog settings by readable camelCase names; the raw
 `settingDefinitionId` (and raw option `itemId`s or their short suffixes) are always accepted
@@ -662,7 +951,7 @@ mod tests {
     #[test]
     fn builtin_parses_and_is_consistent() {
         let c = Catalog::builtin();
-        assert_eq!(c.templates().len(), 7);
+        assert_eq!(c.templates().len(), 29);
         assert!(c.definitions().len() > 100);
     }
 

@@ -65,6 +65,7 @@ pub mod router;
 pub mod seed;
 pub mod state;
 pub mod surfaces;
+pub mod template_rules;
 pub mod templates;
 pub mod text;
 pub mod token;

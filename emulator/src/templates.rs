@@ -4,9 +4,9 @@
 //! must belong to the template, instances must have the definition's shape, choice values
 //! must be options of the definition, and children must be children of their parent (under
 //! the chosen option when the catalog says so). The emulator does the same with rampart's
-//! catalog; a definition the catalog does not list for a known template is refused, as
-//! Graph refuses unknown definitions. The emulator is therefore only as permissive as the
-//! catalog is complete (it covers every definition of the OpenIntuneBaseline exports).
+//! catalog for the definitions the catalog lists for the template; a definition it does not
+//! list is checked for shape only, because the catalog is a subset of Microsoft's template
+//! and the emulator must not refuse what Graph accepts.
 //! Policies without a template (plain settings catalog) are not validated per definition:
 //! the emulator does not hold Microsoft's whole settings catalog.
 
@@ -33,7 +33,7 @@ pub fn template_entity(t: &Template) -> Value {
         "displayName": t.display_name,
         "description": "",
         "displayVersion": format!("Version {}", t.version),
-        "lifecycleState": "active",
+        "lifecycleState": t.lifecycle_state,
         "platforms": t.platforms,
         "technologies": t.technologies,
         "templateFamily": t.template_family,
@@ -110,15 +110,13 @@ fn validate_instance(
         return walk_children(None, inst, ty, None);
     };
     let cat = catalog();
-    let def = cat
-        .definition(def_id)
-        .filter(|d| d.in_template(&t.id))
-        .ok_or_else(|| {
-            format!(
-                "Setting definition id '{def_id}' is not valid for template '{}'.",
-                t.id
-            )
-        })?;
+    let Some(def) = cat.definition(def_id).filter(|d| d.in_template(&t.id)) else {
+        // The catalog is not Microsoft's whole template: a definition it does not list for
+        // this template may still be one of the template's (real example: the antivirus
+        // template's `..._allowintrusionpreventionsystem`). Graph is the authority and
+        // accepts it, so the emulator checks the shape only.
+        return walk_children(None, inst, ty, None);
+    };
     check_template_references(t, inst, def)?;
     match parent {
         None if def.parent.is_some() => {
@@ -452,17 +450,23 @@ mod tests {
         assert!(e.contains("not a valid option"), "{e}");
     }
 
+    /// Issue 13: the catalog is a subset of Microsoft's template, so a definition it does
+    /// not list is accepted (Graph is the authority), its shape still checked.
     #[test]
-    fn unknown_definition_refused() {
+    fn unknown_definition_accepted_with_its_shape_checked() {
         let t = template(ASR).unwrap();
         let s = json!({"settingInstance": {
             "@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
             "settingDefinitionId": "device_vendor_msft_policy_config_defender_nosuchthing",
             "choiceSettingValue": {"value": "x", "children": []}}});
+        assert!(validate_settings(Some(t), &[s]).is_ok());
+        let bad = json!({"settingInstance": {
+            "@odata.type": "#microsoft.graph.deviceManagementConfigurationNoSuchInstance",
+            "settingDefinitionId": "device_vendor_msft_policy_config_defender_nosuchthing"}});
         assert!(
-            validate_settings(Some(t), &[s])
+            validate_settings(Some(t), &[bad])
                 .unwrap_err()
-                .contains("not valid for template")
+                .contains("Unknown setting instance type")
         );
     }
 }

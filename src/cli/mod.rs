@@ -8,6 +8,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 pub mod apply;
 pub mod bench;
+pub mod catalog;
 pub mod emulator;
 pub mod graph;
 pub mod import;
@@ -109,6 +110,9 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Serve the built-in Microsoft Graph emulator (login, Intune, Defender, Entra).
     Emulator(emulator::EmulatorArgs),
+    /// The settings catalog: `refresh` learns the templates from a tenant into the
+    /// repository's snapshot.
+    Catalog(catalog::CatalogArgs),
     /// Print shell completions for bash, zsh, fish, elvish or powershell.
     Completions {
         #[arg(value_enum)]
@@ -173,10 +177,20 @@ pub struct ImportCommandArgs {
     /// marker into the imported objects (the plan is printed first).
     #[arg(long, requires = "tenant")]
     pub adopt: bool,
-    /// With --adopt: do not ask for confirmation (for pipelines; without a terminal and
-    /// without it, --adopt is refused).
-    #[arg(long, requires = "adopt")]
+    /// With --adopt or --adopt-as: do not ask for confirmation (for pipelines; without a
+    /// terminal and without it, adoption is refused).
+    #[arg(long)]
     pub auto_approve: bool,
+    /// With --tenant: adopt the tenant's unmanaged look-alike (same display name) of the
+    /// existing desired object NAME onto it, instead of importing it under a new name, so
+    /// the tenant ends with one policy (the adoption plan is printed first).
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "tenant",
+        conflicts_with = "adopt"
+    )]
+    pub adopt_as: Option<String>,
     /// With --tenant: read from the built-in emulator instead of Graph.
     #[arg(long, requires = "tenant")]
     pub emulator: bool,
@@ -208,6 +222,7 @@ impl ImportCommandArgs {
                 force: self.force,
                 adopt: self.adopt,
                 auto_approve: self.auto_approve,
+                adopt_as: self.adopt_as.clone(),
                 emulator: self.emulator,
                 graph: self.graph.clone(),
             }),
@@ -251,6 +266,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Permissions(args) => permissions::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Emulator(args) => emulator::run(args),
+        Command::Catalog(args) => catalog::run(args),
         Command::Completions { shell } => {
             // Generated into memory, then written: a closed pipe is then an error we see.
             let mut buf = Vec::new();

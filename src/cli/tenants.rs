@@ -115,10 +115,14 @@ pub struct ImportTenantArgs {
     /// ownership marker into the imported objects (the plan is printed first).
     #[arg(long)]
     pub adopt: bool,
-    /// With --adopt: do not ask for confirmation of the adoption plan (for pipelines;
-    /// without a terminal and without it, --adopt is refused).
-    #[arg(long, requires = "adopt")]
+    /// With --adopt or --adopt-as: do not ask for confirmation of the adoption plan (for
+    /// pipelines; without a terminal and without it, adoption is refused).
+    #[arg(long)]
     pub auto_approve: bool,
+    /// Adopt the tenant's look-alike of the existing desired object NAME onto it (no
+    /// document is imported); the tenant ends with one policy.
+    #[arg(long, value_name = "NAME", conflicts_with = "adopt")]
+    pub adopt_as: Option<String>,
     /// Read from the built-in emulator (seeded from the profiles) instead of Graph.
     #[arg(long)]
     pub emulator: bool,
@@ -316,10 +320,14 @@ pub fn run_import(args: &ImportTenantArgs) -> anyhow::Result<i32> {
 /// `rampart import --tenant`: reads the tenant, writes the YAML, and with `--adopt` plans
 /// and applies the adoption. Returns the text for stdout and the exit code.
 pub async fn import(args: &ImportTenantArgs, color: bool) -> anyhow::Result<(String, i32)> {
-    if args.adopt && !args.auto_approve && !std::io::stdin().is_terminal() {
+    let adopting = args.adopt || args.adopt_as.is_some();
+    if args.auto_approve && !adopting {
+        bail!("--auto-approve confirms an adoption: give it with --adopt or --adopt-as");
+    }
+    if adopting && !args.auto_approve && !std::io::stdin().is_terminal() {
         // Refused before anything is read or written: adoption writes to the tenant.
         bail!(
-            "--adopt writes rampart's marker into the tenant's objects and asks for confirmation first, but there is no terminal to ask on: pass --auto-approve (pipelines), or run it in a terminal"
+            "adoption writes rampart's marker into the tenant's objects and asks for confirmation first, but there is no terminal to ask on: pass --auto-approve (pipelines), or run it in a terminal"
         );
     }
     let all = validated(&args.root)?;
@@ -370,6 +378,49 @@ pub async fn import_with(
     use crate::onboard::tenant_import::{
         AuthConnector, adoption_plan, import_tenant, tenant_label, write_documents,
     };
+    if let Some(target) = &args.adopt_as {
+        // Adoption onto an existing desired object: nothing is imported.
+        let chosen = crate::onboard::tenant_import::adopt_as_addresses(desired, target)?;
+        let (plan, n) = adoption_plan(context, authenticator, desired, Some(&chosen)).await?;
+        let mut text = String::from("Adoption plan:\n");
+        text.push_str(&crate::render::render_human(
+            &plan,
+            crate::render::HumanOptions { color },
+        ));
+        anyhow::ensure!(
+            n > 0 && !plan.errored,
+            "{text}cannot adopt as `{target}`: `{name}` holds no unmanaged policy with its display name"
+        );
+        if !args.auto_approve {
+            // The plan first, then the question, exactly as `apply` does.
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+            drop(out);
+            text.clear();
+            if !super::confirm("Do you want to adopt this object?")? {
+                eprintln!("Adoption cancelled.");
+                return Ok((text, exit::ERROR));
+            }
+        }
+        let connector = AuthConnector {
+            context: context.clone(),
+            authenticator,
+        };
+        let report =
+            crate::apply::apply_plan(&plan, &connector, &crate::apply::ApplyOptions::default())
+                .await
+                .map_err(|e| anyhow::anyhow!("adoption refused: {e}"))?;
+        text.push_str(&report.render_human());
+        return Ok((
+            text,
+            if report.success {
+                exit::OK
+            } else {
+                exit::ERROR
+            },
+        ));
+    }
     let client = context.client(authenticator.tenant_auth(&desired.tenant.id)?);
     let imported = import_tenant(&client, name).await?;
     let dir = args
@@ -380,6 +431,16 @@ pub async fn import_with(
     let mut text = String::new();
     for w in &written {
         text.push_str(&format!("wrote {}\n", w.display()));
+    }
+    // The tenant-only profile is written when the documents go into the repository's
+    // `policies/imported/<tenant>` (no --out): only then does its selector find them.
+    let profile = if imported.documents.is_empty() || args.out.is_some() {
+        None
+    } else {
+        crate::onboard::tenant_import::write_tenant_profile(&args.root.join("profiles"), desired)?
+    };
+    if let Some(p) = &profile {
+        text.push_str(&format!("wrote {}\n", p.display()));
     }
     for s in &imported.skipped {
         text.push_str(&format!(
@@ -410,9 +471,20 @@ pub async fn import_with(
                 },
             ));
         }
+        let selector = if profile.is_some() || args.out.is_none() {
+            format!(
+                "They are selected by `{{ label: {} }}` in profiles/{}.yaml, a profile that targets `{name}` alone",
+                tenant_label(name),
+                tenant_label(name)
+            )
+        } else {
+            format!(
+                "To manage them, add `- {{ label: {} }}` to the `policies` of a profile that targets `{name}` alone (a shared profile would give them to other tenants)",
+                tenant_label(name)
+            )
+        };
         text.push_str(&format!(
-            "\nTo manage them, add `- {{ label: {} }}` to the `policies` of a profile that targets `{name}`; `rampart plan --tenant {name}` then lists them as adoption candidates with no changes, and `rampart import --tenant {name} --adopt` (or re-running with --adopt) writes rampart's marker into them.\n",
-            tenant_label(name)
+            "\n{selector}; `rampart plan --tenant {name}` lists them as adoption candidates with no changes, and `rampart import --tenant {name} --adopt` (or re-running with --adopt) writes rampart's marker into them.\n"
         ));
         return Ok((
             text,

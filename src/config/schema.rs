@@ -78,9 +78,20 @@ fn build(kind: &str) -> Value {
             "kind".into(),
             json!({ "const": kind, "description": "The document kind." }),
         );
-        // Sections a kind does not have are unknown fields for it.
+        // Sections a kind does not have are unknown fields for it; `platforms` and
+        // `technologies` are written only for plain settings-catalog policies (the
+        // endpoint-security kinds take them from the template).
+        if kind != "SettingsCatalogPolicy" {
+            props.remove("platforms");
+            props.remove("technologies");
+        }
         match kind {
-            "AntivirusPolicy" => {
+            "AntivirusPolicy"
+            | "EndpointDetectionAndResponsePolicy"
+            | "DiskEncryptionPolicy"
+            | "AccountProtectionPolicy"
+            | "ApplicationControlPolicy"
+            | "SettingsCatalogPolicy" => {
                 props.remove("rules");
                 props.remove("profiles");
             }
@@ -177,13 +188,30 @@ pub fn editor(kind: &str) -> Value {
             }
         };
         match kind {
-            "AntivirusPolicy" => embed("settings", settings::settings_schema()),
+            "AntivirusPolicy"
+            | "EndpointDetectionAndResponsePolicy"
+            | "DiskEncryptionPolicy"
+            | "AccountProtectionPolicy"
+            | "ApplicationControlPolicy"
+            | "SettingsCatalogPolicy" => {
+                if let Some(k) = crate::desired::Kind::parse(kind) {
+                    embed("settings", settings::settings_schema_for(k));
+                }
+            }
             "AttackSurfaceReductionPolicy" => {
-                embed("settings", settings::settings_schema());
+                embed(
+                    "settings",
+                    settings::settings_schema_for(
+                        crate::desired::Kind::AttackSurfaceReductionPolicy,
+                    ),
+                );
                 embed("rules", settings::asr_rules_schema());
             }
             "FirewallPolicy" => {
-                embed("settings", settings::settings_schema());
+                embed(
+                    "settings",
+                    settings::settings_schema_for(crate::desired::Kind::FirewallPolicy),
+                );
                 embed("profiles", settings::firewall_profiles_schema());
                 embed("rules", settings::firewall_rules_schema());
             }

@@ -133,8 +133,20 @@ fn configuration_policy(
         if let Err(d) = template_of(kind, p) {
             out.push((*d).at(ctx.span("/template", false)));
         }
-    } else if let Err(mut ds) = policy_settings(kind, p, json, ctx) {
-        out.append(&mut ds);
+    } else {
+        match policy_settings(kind, p, json, ctx) {
+            Err(mut ds) => out.append(&mut ds),
+            // The catalog is never a limit: what it does not know is a warning.
+            Ok((template, instances)) => {
+                for w in crate::settings::coverage_warnings(template, &instances, json) {
+                    out.push(
+                        Diagnostic::warning(w.code, w.message)
+                            .at(ctx.span(&w.pointer, w.at_key))
+                            .with_help_opt(w.help),
+                    );
+                }
+            }
+        }
     }
     if kind == Kind::FirewallPolicy {
         super::firewall::check_rules(json, ctx, out);

@@ -1,8 +1,11 @@
 //! `rampart import --tenant T`: read what a tenant already holds and write rampart YAML for
 //! it, so that the repository can describe the tenant before rampart manages it.
 //!
-//! Read: configuration policies of the antivirus, firewall and ASR template families (with
-//! settings and assignments, the same list `crate::fetch` reads) and custom detection rules.
+//! Read: every configuration policy of the tenant (with settings and assignments; not
+//! filtered on the server, so that each one rampart cannot express is listed with its
+//! reason, e.g. a security baseline or a template missing from the catalog) and custom
+//! detection rules. Every endpoint-security family and plain settings-catalog policies
+//! (`templateFamily: none`) are imported.
 //! Each policy goes through the catalog area's lossless converter
 //! ([`crate::json_import::import_policy_json`]: readable setting names, refused rather than
 //! lossy), after its assignment targets have been given their group display names from the
@@ -19,7 +22,7 @@
 //! unmanaged detection rule holding the desired `ruleId` as an adoption candidate too).
 //!
 //! Limits: role assignments (Defender, Intune, Entra) are NOT imported yet; policies of
-//! other template families are skipped with the catalog's reason.
+//! other template families (security baselines, ...) are skipped with the reason.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -89,6 +92,12 @@ pub enum ImportTenantError {
     },
     #[error("{0} exists; use --force to overwrite")]
     Exists(PathBuf),
+    #[error("no desired object of tenant `{tenant}` is named `{name}`{hint}")]
+    NotDesired {
+        name: String,
+        tenant: String,
+        hint: String,
+    },
 }
 
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
@@ -186,6 +195,12 @@ async fn name_groups(
     }
 }
 
+/// Every configuration policy, settings and assignments expanded. Unlike
+/// [`crate::fetch::policies_path`] (what the planner compares), no family filter: import
+/// reports what it leaves behind.
+pub const ALL_POLICIES_PATH: &str =
+    "/beta/deviceManagement/configurationPolicies?$expand=settings,assignments";
+
 /// Reads the tenant and converts what it holds. `tenant` is the tenant's short name.
 pub async fn import_tenant(
     client: &GraphClient,
@@ -197,13 +212,14 @@ pub async fn import_tenant(
     };
     let mut taken: BTreeSet<(Kind, String)> = BTreeSet::new();
 
-    let mut policies = client
-        .get_all(&crate::fetch::policies_path())
-        .await
-        .map_err(|source| ImportTenantError::Graph {
-            what: "configuration policies",
-            source,
-        })?;
+    let mut policies =
+        client
+            .get_all(ALL_POLICIES_PATH)
+            .await
+            .map_err(|source| ImportTenantError::Graph {
+                what: "configuration policies",
+                source,
+            })?;
     for p in policies.iter_mut() {
         if p.get("settings@odata.nextLink").is_some() {
             let id = s(p, "id").to_string();
@@ -633,4 +649,72 @@ pub async fn adoption_plan(
     }
     plan.recount();
     Ok((plan, n))
+}
+
+/// Writes `profiles/imported-<tenant>.yaml`: a profile that targets this tenant alone and
+/// selects `{ label: imported-<tenant> }`, so the imported policies are managed for this
+/// customer only (a shared profile selecting the label would give them to every tenant it
+/// targets). Creates it when absent; an existing file is left as it is (`None`). The ring
+/// is the tenant's (the lowest of its profiles'), so rollout order does not change.
+pub fn write_tenant_profile(
+    profiles_dir: &Path,
+    desired: &TenantDesired,
+) -> Result<Option<PathBuf>, ImportTenantError> {
+    let name = &desired.tenant.name;
+    let label = tenant_label(name);
+    let profile_name: String = label.chars().take(63).collect();
+    let path = profiles_dir.join(format!("{profile_name}.yaml"));
+    if path.exists() {
+        return Ok(None);
+    }
+    let text = format!(
+        "# Written by `rampart import --tenant {name}`: the policies imported from `{name}`, for\n\
+         # `{name}` alone (a shared profile selecting the label would give them to every tenant\n\
+         # it targets; `rampart validate` warns when that happens).\n\
+         kind: DistributionProfile\n\
+         name: {profile_name}\n\
+         description: \"Policies imported from {name}, for {name} only.\"\n\
+         ring: {ring}\n\
+         tenants:\n  - id: {id}\n    name: {name}\n\
+         policies:\n  - {{ label: {label} }}\n",
+        ring = desired.ring.unwrap_or(0),
+        id = desired.tenant.id,
+    );
+    std::fs::create_dir_all(profiles_dir).map_err(|source| ImportTenantError::Io {
+        path: profiles_dir.to_path_buf(),
+        source,
+    })?;
+    crate::onboard::profile_edit::write_atomically(&path, &text).map_err(|source| {
+        ImportTenantError::Io {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    Ok(Some(path))
+}
+
+/// The addresses `--adopt-as NAME` adopts in `desired`'s tenant: every desired object named
+/// `name` (one per kind). An error when the tenant's desired state has none, naming the
+/// closest names.
+pub fn adopt_as_addresses(
+    desired: &TenantDesired,
+    name: &str,
+) -> Result<BTreeSet<String>, ImportTenantError> {
+    let chosen: BTreeSet<String> = desired
+        .objects
+        .keys()
+        .filter(|(_, n)| n == name)
+        .map(|(k, n)| format!("{}/{k}/{n}", desired.tenant.name))
+        .collect();
+    if chosen.is_empty() {
+        let names: Vec<&str> = desired.objects.keys().map(|(_, n)| n.as_str()).collect();
+        return Err(ImportTenantError::NotDesired {
+            name: name.to_string(),
+            tenant: desired.tenant.name.clone(),
+            hint: crate::catalog::Catalog::suggest(name, names)
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default(),
+        });
+    }
+    Ok(chosen)
 }

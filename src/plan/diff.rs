@@ -45,6 +45,7 @@ pub fn diff_tenant(desired: &TenantDesired, observed: &ObservedTenant) -> Tenant
     }
     objects.extend(orphans(desired, observed));
     unreadable(desired, observed, &mut objects);
+    unmanaged_neighbours(desired, observed, &mut objects);
     let mut plan = TenantPlan {
         tenant: tenant.to_string(),
         tenant_id: desired.tenant.id.clone(),
@@ -54,6 +55,71 @@ pub fn diff_tenant(desired: &TenantDesired, observed: &ObservedTenant) -> Tenant
     };
     plan.sort();
     plan
+}
+
+/// Notes on desired configuration policies that will sit beside an unmanaged policy of the
+/// same kind (template family) assigned to some of the same targets (a group, all devices,
+/// all users): two policies setting the same settings on the same devices conflict, a
+/// common support case. Look-alikes (same display name) are reported as adoption
+/// candidates already and are left out here. Report only: nothing is planned for them.
+fn unmanaged_neighbours(desired: &TenantDesired, obs: &ObservedTenant, objects: &mut [ObjectPlan]) {
+    use crate::desired::AssignmentTarget;
+    use crate::plan::observed::ObservedTarget;
+    for o in objects.iter_mut() {
+        let Some(DesiredObject::ConfigurationPolicy(p)) = desired
+            .objects
+            .get(&(o.address.kind, o.address.name.clone()))
+        else {
+            continue;
+        };
+        if matches!(o.action, Action::Delete | Action::Error) {
+            continue;
+        }
+        let wanted: BTreeSet<String> = p
+            .assignments
+            .iter()
+            .filter_map(|a| match &a.target {
+                AssignmentTarget::AllDevices => Some("all devices".to_string()),
+                AssignmentTarget::AllLicensedUsers => Some("all users".to_string()),
+                AssignmentTarget::Group { group } => obs
+                    .groups
+                    .resolve(group)
+                    .ok()
+                    .map(|id| format!("group {}", obs.groups.name_of(id))),
+                AssignmentTarget::ExcludeGroup { .. } => None,
+            })
+            .collect();
+        for other in &obs.configuration_policies {
+            if other.marker.is_some() || other.kind != Some(p.kind) || other.name == p.display_name
+            {
+                continue;
+            }
+            let shared: Vec<String> = other
+                .assignments
+                .iter()
+                .filter_map(|a| match &a.target {
+                    ObservedTarget::AllDevices => Some("all devices".to_string()),
+                    ObservedTarget::AllLicensedUsers => Some("all users".to_string()),
+                    ObservedTarget::Group { group_id } => {
+                        Some(format!("group {}", obs.groups.name_of(group_id)))
+                    }
+                    _ => None,
+                })
+                .filter(|t| wanted.contains(t))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            if !shared.is_empty() {
+                o.notes.push(format!(
+                    "the unmanaged {} policy {:?} (id {}) is also assigned to {}: settings both set conflict on those devices",
+                    p.kind,
+                    other.name,
+                    other.id,
+                    shared.join(", ")
+                ));
+            }
+        }
+    }
 }
 
 /// Turns objects that could not be read into errors: on the desired object they may be

@@ -177,29 +177,19 @@ impl GroupDirectory {
 // ---------------------------------------------------------------------------------------
 // Configuration policies
 
-/// The kind a configuration policy belongs to, from its template (family when Graph gives
-/// it, else the template id's base). `None`: a template rampart does not manage.
+/// The kind a configuration policy belongs to, from its template family when Graph gives
+/// it (`none`: a plain settings-catalog policy), else from the catalog's template of that
+/// id (any version of it). `None`: a template rampart does not manage.
 pub fn kind_of_template(template_id: &str, family: Option<&str>) -> Option<Kind> {
-    match family {
-        Some("endpointSecurityAntivirus") => return Some(Kind::AntivirusPolicy),
-        Some("endpointSecurityFirewall") => return Some(Kind::FirewallPolicy),
-        Some("endpointSecurityAttackSurfaceReduction") => {
-            return Some(Kind::AttackSurfaceReductionPolicy);
-        }
-        _ => {}
+    if let Some(kind) = family.and_then(Kind::for_template_family) {
+        return Some(kind);
     }
     let base = template_id.split('_').next().unwrap_or("");
-    match base {
-        "804339ad-1553-4478-a742-138fb5807418"
-        | "45fea5e9-280d-4da1-9792-fb5736da0ca9"
-        | "e3f74c5a-a6de-411d-aef6-eb15628f3a0a"
-        | "d948ff9b-99cb-4ee0-8012-1fbc09685377" => Some(Kind::AntivirusPolicy),
-        "6078910e-d808-4a9f-a51d-1b8a7bacb7c0" | "19c8aa67-f286-4861-9aa0-f23541d31680" => {
-            Some(Kind::FirewallPolicy)
-        }
-        "e8c053d6-9f95-42b1-a7f1-ebfd71c67a4b" => Some(Kind::AttackSurfaceReductionPolicy),
-        _ => None,
-    }
+    crate::catalog::Catalog::builtin()
+        .templates()
+        .iter()
+        .find(|t| t.base_id == base)
+        .map(|t| t.kind)
 }
 
 /// One assignment target, groups by id.

@@ -87,9 +87,33 @@ fn value_schema(d: &SettingDefinition) -> Value {
 
 /// The `settings:` map: readable names of every template's root settings, plus any raw id.
 pub fn settings_schema() -> Value {
+    settings_schema_where(|_| true)
+}
+
+/// The `settings:` map of documents of `kind`: the root settings of that kind's templates
+/// (every root setting for `SettingsCatalogPolicy`, which takes any definition).
+pub fn settings_schema_for(kind: crate::desired::Kind) -> Value {
+    let cat = Catalog::builtin();
+    if kind == crate::desired::Kind::SettingsCatalogPolicy {
+        return settings_schema();
+    }
+    let templates: Vec<&str> = cat
+        .templates()
+        .iter()
+        .filter(|t| t.kind == kind)
+        .map(|t| t.id.as_str())
+        .collect();
+    settings_schema_where(|d| d.templates.iter().any(|t| templates.contains(&t.as_str())))
+}
+
+fn settings_schema_where(keep: impl Fn(&crate::catalog::SettingDefinition) -> bool) -> Value {
     let cat = Catalog::builtin();
     let mut props = Map::new();
-    for d in cat.definitions().iter().filter(|d| d.parent.is_none()) {
+    for d in cat
+        .definitions()
+        .iter()
+        .filter(|d| d.parent.is_none() && keep(d))
+    {
         props.insert(d.name.clone(), value_schema(d));
     }
     json!({

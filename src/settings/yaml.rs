@@ -92,7 +92,16 @@ impl<'a> Reader<'a> {
         let found = cat.definition_by_name(key).or_else(|| cat.definition(key));
         match (found, place) {
             (Some(d), Place::Root) => {
-                if !d.in_template(&self.template.id) {
+                let in_template =
+                    self.template.is_none_family() || d.in_template(&self.template.id);
+                if !in_template && looks_raw(key) {
+                    // The catalog is not complete: a raw id the catalog lists under other
+                    // templates may well be defined by this one too (the same Defender
+                    // setting appears in antivirus and device control, with different
+                    // template references). Taken as written, like any unknown id.
+                    return Some((None, key.to_string()));
+                }
+                if !in_template {
                     let owners: Vec<String> = d
                         .templates
                         .iter()
@@ -218,12 +227,12 @@ impl<'a> Reader<'a> {
             );
             return None;
         };
-        let fill_sit = if root {
+        let fill_sit = if root && !self.template.is_none_family() {
             def.setting_instance_template_id.clone()
         } else {
             None
         };
-        let fill_vt = if root {
+        let fill_vt = if root && !self.template.is_none_family() {
             def.setting_value_template_id.clone()
         } else {
             None
@@ -532,12 +541,12 @@ impl<'a> Reader<'a> {
                 );
             }
         }
-        let fill_sit = if root {
+        let fill_sit = if root && !self.template.is_none_family() {
             def.and_then(|d| d.setting_instance_template_id.as_ref())
         } else {
             None
         };
-        let fill_vt = if root {
+        let fill_vt = if root && !self.template.is_none_family() {
             def.and_then(|d| d.setting_value_template_id.as_ref())
         } else {
             None
@@ -1074,6 +1083,8 @@ fn looks_raw(key: &str) -> bool {
 
 /// Which readable sections a template has.
 fn sections(template: &Template) -> (bool, bool, bool) {
+    // Only the templates whose sections rampart reads (`rules:` and `profiles:` are
+    // spelled out below); every other template, of any family, takes `settings:` only.
     let asr_rules = template.alias == "asr";
     let fw_rules = template.alias == "firewallRules";
     let profiles = template.alias == "firewall";
@@ -1229,8 +1240,14 @@ impl<'a> Writer<'a> {
     ) -> (Option<&'a SettingDefinition>, String) {
         match self.cat.definition(&inst.definition_id) {
             Some(d) => {
+                let in_template =
+                    self.template.is_none_family() || d.in_template(&self.template.id);
+                if matches!(place, Place::Root) && !in_template {
+                    // Read back as an id this template's catalog entry does not know.
+                    return (None, inst.definition_id.clone());
+                }
                 let readable_ok = match place {
-                    Place::Root => d.in_template(&self.template.id) && d.parent.is_none(),
+                    Place::Root => d.parent.is_none(),
                     Place::Child(p) => d.parent.as_deref() == Some(p),
                 };
                 (
@@ -1302,12 +1319,12 @@ impl<'a> Writer<'a> {
         root: bool,
     ) -> Result<Option<Value>, ToYamlError> {
         let Some(def) = def else { return Ok(None) };
-        let fill_sit = if root {
+        let fill_sit = if root && !self.template.is_none_family() {
             def.setting_instance_template_id.clone()
         } else {
             None
         };
-        let fill_vt = if root {
+        let fill_vt = if root && !self.template.is_none_family() {
             def.setting_value_template_id.clone()
         } else {
             None
@@ -1393,12 +1410,12 @@ impl<'a> Writer<'a> {
         readable: bool,
     ) -> Result<Value, ToYamlError> {
         let mut m = Map::new();
-        let fill_sit = if root {
+        let fill_sit = if root && !self.template.is_none_family() {
             def.and_then(|d| d.setting_instance_template_id.clone())
         } else {
             None
         };
-        let fill_vt = if root {
+        let fill_vt = if root && !self.template.is_none_family() {
             def.and_then(|d| d.setting_value_template_id.clone())
         } else {
             None

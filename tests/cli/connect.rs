@@ -34,6 +34,10 @@ const CONNECTING: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "catalog refresh",
+        &["catalog", "refresh", "--tenant", CONTOSO],
+    ),
+    (
         "report",
         &["report", "--tenant", CONTOSO, "-o", "fleet-connect.html"],
     ),
@@ -71,7 +75,7 @@ fn every_subcommand_is_classified_and_connecting_ones_take_the_shared_flags() {
     let mut all = Vec::new();
     leaves(&rampart::cli::Cli::command(), "", &mut all);
     for (name, has_graph) in &all {
-        if name == "tenants" || name == "help" || name.ends_with(" help") {
+        if name == "tenants" || name == "catalog" || name == "help" || name.ends_with(" help") {
             continue;
         }
         let connecting = CONNECTING.iter().any(|(n, _)| n == name);

@@ -161,5 +161,6 @@ fn a_target_shows_only_its_tenant() {
     for other in ["fabrikam", "northwind", "tailspin", "mssp-internal"] {
         assert!(!out.contains(other), "{other} shown:\n{out}");
     }
-    assert!(out.contains("Plan: 1 tenant, 1 to add"), "{out}");
+    assert!(out.contains("Plan: 1 tenant, "), "{out}");
+    assert!(out.contains("contoso/AntivirusPolicy/"), "{out}");
 }

@@ -9,35 +9,56 @@ fn fixtures() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/graph")
 }
 
+/// Issue 13: an EDR policy and a plain settings-catalog policy (template family `none`) were
+/// refused as templates rampart does not manage; both are kinds of their own now.
 #[test]
-fn unsupported_templates_are_skipped_with_a_reason() {
+fn edr_and_plain_settings_catalog_policies_import() {
     let r = import_path(&fixtures().join("list-unsupported-templates.json")).unwrap();
-    assert!(r.imported.is_empty());
-    assert_eq!(r.skipped.len(), 2);
-    assert!(
-        r.skipped[0]
-            .source
-            .ends_with("list-unsupported-templates.json#0")
-    );
+    assert!(r.skipped.is_empty(), "{:?}", r.skipped);
+    let kinds: Vec<(&str, &str)> = r
+        .imported
+        .iter()
+        .map(|(_, p)| (p.display_name.as_str(), p.kind.as_str()))
+        .collect();
     assert_eq!(
-        r.skipped[0].display_name.as_deref(),
-        Some("Contoso - EDR onboarding")
+        kinds,
+        [
+            (
+                "Contoso - EDR onboarding",
+                "EndpointDetectionAndResponsePolicy"
+            ),
+            (
+                "Contoso - BitLocker (settings catalog)",
+                "SettingsCatalogPolicy"
+            ),
+        ]
     );
-    let msg = r.skipped[0].error.to_string();
+    let plain = &r.imported[1].1;
+    assert_eq!(plain.template_id, "");
+    assert_eq!(plain.document["technologies"], "mdm,microsoftSense");
+    assert!(plain.document.get("template").is_none());
+}
+
+#[test]
+fn an_unknown_template_is_skipped_with_a_reason() {
+    let policy: serde_json::Value = serde_json::json!({
+        "name": "Contoso - EPM",
+        "platforms": "windows10",
+        "technologies": "endpointPrivilegeManagement",
+        "templateReference": {
+            "templateId": "e7dcaba4-959b-46ed-88f0-16ba39b14fd8_1",
+            "templateFamily": "endpointSecurityEndpointPrivilegeManagement",
+            "templateDisplayName": "Elevation settings policy"
+        },
+        "settings": []
+    });
+    let err = rampart::json_import::import_policy_json(&policy).unwrap_err();
+    assert!(matches!(err, ImportError::UnsupportedTemplate { .. }));
+    let msg = err.to_string();
     assert!(
-        msg.contains("Endpoint detection and response")
-            && msg.contains("endpointSecurityEndpointDetectionAndResponse"),
+        msg.contains("Elevation settings policy")
+            && msg.contains("endpointSecurityEndpointPrivilegeManagement"),
         "{msg}"
-    );
-    assert!(matches!(
-        r.skipped[1].error,
-        ImportError::UnsupportedTemplate { .. }
-    ));
-    assert!(
-        r.skipped[1]
-            .error
-            .to_string()
-            .contains("plain settings-catalog policy")
     );
 }
 
@@ -53,9 +74,11 @@ fn a_directory_imports_every_file_in_order() {
             "imported-policy",
             "contoso-firewall-rules-workstations",
             "contoso-av-exclusions-intunecd",
+            "contoso-edr-onboarding",
+            "contoso-bitlocker-settings-catalog",
         ]
     );
-    assert_eq!(r.skipped.len(), 2);
+    assert!(r.skipped.is_empty());
     assert!(r.unreadable.is_empty());
 }
 
@@ -110,15 +133,9 @@ fn every_utf16_export_imports() {
     // The NCSC exports are UTF-16 LE with a BOM and CRLF, byte for byte as exported.
     let r = import_path(&super::roundtrip::ncsc_exports()).unwrap();
     assert!(r.unreadable.is_empty(), "{:?}", r.unreadable);
-    assert_eq!(r.imported.len(), 3);
-    assert_eq!(r.skipped.len(), 6);
-    assert!(
-        r.skipped
-            .iter()
-            .all(|s| matches!(s.error, ImportError::UnsupportedTemplate { .. })),
-        "{:?}",
-        r.skipped
-    );
+    // Every family has a kind now (issue 13): all nine import, none is skipped.
+    assert_eq!(r.imported.len(), 9, "{:?}", r.skipped);
+    assert!(r.skipped.is_empty(), "{:?}", r.skipped);
     // The same export in every encoding Windows tools write imports the same.
     let src = std::fs::read_to_string(fixtures().join("asr-block-with-exclusions.json")).unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -36,15 +36,23 @@ fn imported_yaml_through_loader_resolver_and_planner_equals_the_export() {
                 1,
             );
             std::fs::write(policies.join(format!("{name}.yaml")), yaml).unwrap();
-            let file = source.split('#').next().unwrap();
+            let (file, index) = match source.split_once('#') {
+                Some((f, i)) => (f, Some(i.parse::<usize>().unwrap())),
+                None => (source.as_str(), None),
+            };
             let v: Value = super::roundtrip::read_export(Path::new(file));
+            // A list file (`{value: [...]}` or an array): the policy at the source's index.
+            let v = match index {
+                Some(i) => v.get("value").unwrap_or(&v)[i].clone(),
+                None => v,
+            };
             originals.push((name, v));
         }
     }
     assert!(originals.len() >= 5);
     std::fs::write(
         repo.path().join("profiles/all.yaml"),
-        "kind: DistributionProfile\nname: all\nring: 0\ntenants:\n  - id: 6f1c2b9e-0d4a-4e55-9a61-3c2f8e7d1a01\n    name: contoso\npolicies:\n  - { kind: AntivirusPolicy }\n  - { kind: FirewallPolicy }\n  - { kind: AttackSurfaceReductionPolicy }\n",
+        "kind: DistributionProfile\nname: all\nring: 0\ntenants:\n  - id: 6f1c2b9e-0d4a-4e55-9a61-3c2f8e7d1a01\n    name: contoso\npolicies:\n  - { kind: AntivirusPolicy }\n  - { kind: FirewallPolicy }\n  - { kind: AttackSurfaceReductionPolicy }\n  - { kind: EndpointDetectionAndResponsePolicy }\n  - { kind: SettingsCatalogPolicy }\n  - { kind: DiskEncryptionPolicy }\n  - { kind: ApplicationControlPolicy }\n  - { kind: AccountProtectionPolicy }\n",
     )
     .unwrap();
 

@@ -47,10 +47,17 @@ fn emitted() -> BTreeMap<String, String> {
         // Unit tests build diagnostics of their own.
         let s = text.split("#[cfg(test)]").next().unwrap_or("");
         let name = f.display().to_string();
+        // `settings/coverage.rs` returns only warnings (its callers make them so); other
+        // `code:` fields are errors.
+        let code_severity = if name.ends_with("coverage.rs") {
+            "warning"
+        } else {
+            "error"
+        };
         for (marker, severity) in [
             ("Diagnostic::error(", "error"),
             ("Diagnostic::warning(", "warning"),
-            ("code: ", "error"),
+            ("code: ", code_severity),
         ] {
             for (i, _) in s.match_indices(marker) {
                 if let Some(c) = literal_at(s, i + marker.len()) {

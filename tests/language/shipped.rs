@@ -19,7 +19,7 @@ fn shipped_examples_have_no_diagnostics() {
     // Every kind is shipped, and the three profiles reach their five tenants.
     let kinds: std::collections::BTreeSet<&str> =
         v.loaded.documents.iter().map(|d| d.kind.as_str()).collect();
-    assert_eq!(kinds.len(), 6, "{kinds:?}");
+    assert_eq!(kinds.len(), 10, "{kinds:?}");
     assert_eq!(v.loaded.profiles().count(), 3);
     assert_eq!(v.tenants.len(), 5);
     let detections = v

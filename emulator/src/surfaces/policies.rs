@@ -362,6 +362,7 @@ fn checked_body(
             )));
         }
     }
+    let settings = crate::template_rules::as_stored(templates::catalog(), settings);
     let tref = template
         .map(templates::template_reference)
         .unwrap_or_else(templates::no_template_reference);
@@ -726,8 +727,7 @@ pub fn handle(
         }
         "template.list" => {
             let items: Vec<Value> = templates::catalog()
-                .templates()
-                .iter()
+                .service_templates()
                 .map(templates::template_entity)
                 .collect();
             unchanged(collection(
