@@ -113,6 +113,9 @@ pub struct Tenant {
     pub intune_role_assignments: BTreeMap<String, Value>,
     /// Entra directory role assignments.
     pub directory_role_assignments: BTreeMap<String, Value>,
+    /// Defender XDR incidents and alerts, seeded from the tenant id on first use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security: Option<crate::surfaces::security::SecurityStore>,
 }
 
 /// A seed: apps and tenants to create (the `--seed-file` format and `POST /_emulator/tenants`).
@@ -179,6 +182,9 @@ pub const ALL_ROLES: &[&str] = &[
     "RoleManagement.ReadWrite.Defender",
     "RoleManagement.ReadWrite.Directory",
     "Organization.Read.All",
+    "ThreatHunting.Read.All",
+    "SecurityIncident.ReadWrite.All",
+    "SecurityAlert.ReadWrite.All",
 ];
 
 /// One entry of the request log.

@@ -5,6 +5,7 @@
 mod faults;
 mod graph;
 mod login;
+mod security;
 mod state;
 
 use rampart_emulator::{

@@ -5,12 +5,17 @@
 //! - [`rules`]: Defender custom detection rules.
 //! - [`roles`]: Intune, Defender XDR and Entra directory role definitions/assignments.
 //! - [`directory`]: groups and the organization.
+//! - [`security`]: Defender XDR incidents and alerts v2; [`hunting`]: `runHuntingQuery`
+//!   over seeded tables, evaluated by the [`kql`] subset.
 //!
 //! Surfaces sit between the shared request/reply types ([`crate::wire`]) and the store
 //! ([`crate::state`]) below them and the router ([`crate::router`]) above them; they never
 //! call the router or each other's handlers.
 
 pub mod directory;
+pub mod hunting;
+pub mod kql;
 pub mod policies;
 pub mod roles;
 pub mod rules;
+pub mod security;
