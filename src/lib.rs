@@ -21,4 +21,5 @@ pub mod render;
 pub mod report;
 pub mod resolve;
 pub mod settings;
+pub mod soc;
 pub mod yaml;

@@ -8,8 +8,11 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 pub mod apply;
 pub mod bench;
+pub mod devices;
 pub mod emulator;
+pub mod hunt;
 pub mod import;
+pub mod incidents;
 pub mod permissions;
 pub mod plan;
 pub mod report;
@@ -92,6 +95,16 @@ pub enum Command {
     Permissions(permissions::PermissionsArgs),
     /// Measure plan and apply on an emulated fleet (prints figures).
     Bench(bench::BenchArgs),
+    /// Run one KQL query in every selected tenant (advanced hunting) and merge the rows.
+    Hunt(hunt::HuntArgs),
+    /// List or bulk-update Defender XDR incidents across the selected tenants.
+    Incidents(incidents::IncidentsArgs),
+    /// List or bulk-update Defender XDR alerts across the selected tenants.
+    Alerts(incidents::AlertsArgs),
+    /// Device counts per tenant (onboarding, exposure, sensor health) through hunting.
+    Devices(devices::DevicesArgs),
+    /// Vulnerabilities per tenant by severity and the top CVEs across the fleet.
+    Vulnerabilities(devices::VulnerabilitiesArgs),
     /// Serve the built-in Microsoft Graph emulator (login, Intune, Defender, Entra).
     Emulator(emulator::EmulatorArgs),
     /// Print shell completions for bash, zsh, fish, elvish or powershell.
@@ -208,6 +221,11 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Permissions(args) => permissions::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Emulator(args) => emulator::run(args),
+        Command::Hunt(args) => hunt::run(args),
+        Command::Incidents(args) => incidents::run(args),
+        Command::Alerts(args) => incidents::run_alerts(args),
+        Command::Devices(args) => devices::run_devices(args),
+        Command::Vulnerabilities(args) => devices::run_vulnerabilities(args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 *shell,

@@ -19,6 +19,9 @@
 //!   classification/determination pairing the Defender portal enforces is enforced here too
 //!   (UNVERIFIED for Graph, `graph-api-2.md` §2.5). The answer is `200` with the entity.
 //!
+//! - `POST .../{id}/comments` with `{"comment": "..."}`: appends an `alertComment` and
+//!   answers `200` with every comment of the entity (`security-incident-post-comments.md`).
+//!
 //! The seeded data also feeds the `AlertInfo` hunting table ([`super::hunting`]).
 
 use crate::state::{Tenant, graph_time};
@@ -305,9 +308,11 @@ pub fn route(
         match (incidents, x) {
             (true, "list") => "soc.incident.list",
             (true, "get") => "soc.incident.get",
+            (true, "comment") => "soc.incident.comment",
             (true, _) => "soc.incident.patch",
             (false, "list") => "soc.alert.list",
             (false, "get") => "soc.alert.get",
+            (false, "comment") => "soc.alert.comment",
             (false, _) => "soc.alert.patch",
         }
     };
