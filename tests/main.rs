@@ -7,3 +7,4 @@ mod language;
 mod onboarding;
 mod plan;
 mod report;
+mod soc;

@@ -49,7 +49,10 @@ pub fn run_vulnerabilities(args: &VulnerabilitiesArgs) -> anyhow::Result<i32> {
         Ok(r)
     })?;
     if args.format == GridFormat::Json {
-        let doc = serde_json::json!({"perTenant": per_tenant, "topCves": top});
+        let doc = serde_json::json!({
+            "perTenant": crate::soc::grid::json_doc(&per_tenant),
+            "topCves": crate::soc::grid::json_doc(&top),
+        });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(if per_tenant.failures.is_empty() { 0 } else { 1 });
     }

@@ -32,6 +32,7 @@ impl Column {
 
 /// A tenant that gave no rows, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TenantFailure {
     /// Tenant name (from the profile).
     pub tenant: String,
@@ -107,7 +108,9 @@ fn row_object(grid: &Grid, row: &[Value]) -> Map<String, Value> {
         .collect()
 }
 
-fn json_doc(grid: &Grid) -> Value {
+/// The `Json` format's document: `columns`, `rows` (objects keyed by column), `failures`,
+/// `notes`.
+pub fn json_doc(grid: &Grid) -> Value {
     serde_json::json!({
         "columns": grid.columns,
         "rows": grid.rows.iter().map(|r| Value::Object(row_object(grid, r))).collect::<Vec<_>>(),
