@@ -494,6 +494,9 @@ pub async fn verify_tenant(access: &dyn Access, target: &VerifyTarget) -> Tenant
                 });
             }
         }
+        if !s.probes() {
+            continue;
+        }
         let path = s.probe_path();
         let check = match access.get(&token, path).await {
             Ok(a) if (200..300).contains(&a.status) => Check {

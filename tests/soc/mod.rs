@@ -398,3 +398,50 @@ async fn vulnerabilities_show_the_top_cves_across_the_fleet() {
     assert_eq!(jsonl(&d).len(), 1);
     w.emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_verify_for_soc_names_the_missing_hunting_permission() {
+    let w = World::start().await;
+    let o = w
+        .run(&[
+            "tenants", "verify", "--for", "soc", "--tenant", "t06", "--tenant", "t07", "--format",
+            "json",
+        ])
+        .await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let doc: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let by_name = |n: &str| {
+        doc["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["tenant"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("t06")["ok"], true, "{doc}");
+    assert_eq!(
+        by_name("t07")["missingPermissions"],
+        serde_json::json!(["ThreatHunting.Read.All"])
+    );
+    // Incidents and alerts are probed with a one-item read; hunting is not (it would run a query).
+    assert_eq!(w.graph_calls("GET", "v1.0/security/incidents"), 2);
+    assert_eq!(w.graph_calls("POST", "v1.0/security/runHuntingQuery"), 0);
+    let v = rampart::load::validate(w.root(), &[]);
+    let t01 = v.tenants.values().next().unwrap();
+    let needs =
+        rampart::onboard::permissions::needs(t01, rampart::onboard::permissions::Purpose::Soc);
+    let roles: Vec<String> = rampart::onboard::permissions::requirements(&needs)
+        .into_iter()
+        .map(|r| r.permission)
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            "SecurityAlert.ReadWrite.All",
+            "SecurityIncident.ReadWrite.All",
+            "ThreatHunting.Read.All"
+        ]
+    );
+    w.emu.shutdown().await;
+}
