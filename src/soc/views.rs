@@ -125,7 +125,9 @@ pub fn summarize(sev: &Grid, cves: &Grid, top: usize) -> (Grid, Grid) {
     per_tenant.failures = failures.values().cloned().collect();
 
     // Fleet-wide: CVE -> (severity, tenants, devices).
-    let mut fleet: BTreeMap<String, (String, Vec<String>, u64)> = BTreeMap::new();
+    // CVE -> (severity, tenants, devices).
+    type Spread = (String, Vec<String>, u64);
+    let mut fleet: BTreeMap<String, Spread> = BTreeMap::new();
     if let (Some(cve), Some(level), Some(d)) = (
         col(cves, "CveId"),
         col(cves, "VulnerabilitySeverityLevel"),
@@ -139,7 +141,7 @@ pub fn summarize(sev: &Grid, cves: &Grid, top: usize) -> (Grid, Grid) {
             e.2 += n(&r[d]);
         }
     }
-    let mut list: Vec<(String, (String, Vec<String>, u64))> = fleet.into_iter().collect();
+    let mut list: Vec<(String, Spread)> = fleet.into_iter().collect();
     list.sort_by(|a, b| {
         b.1.2
             .cmp(&a.1.2)

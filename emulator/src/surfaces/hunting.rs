@@ -99,7 +99,7 @@ fn devices(tenant_id: &str) -> Vec<Device> {
     let n = 8 + r.below(17);
     (0..n)
         .map(|i| {
-            let os = *r.pick(&[
+            let os = r.pick(&[
                 "Windows11",
                 "Windows11",
                 "Windows10",
@@ -107,7 +107,7 @@ fn devices(tenant_id: &str) -> Vec<Device> {
                 "Linux",
                 "macOS",
             ]);
-            let onboarding = *r.pick(&[
+            let onboarding = r.pick(&[
                 "Onboarded",
                 "Onboarded",
                 "Onboarded",
@@ -117,7 +117,7 @@ fn devices(tenant_id: &str) -> Vec<Device> {
                 "Unsupported",
             ]);
             let sensor = if onboarding == "Onboarded" {
-                *r.pick(&[
+                r.pick(&[
                     "Active",
                     "Active",
                     "Active",
@@ -141,8 +141,8 @@ fn devices(tenant_id: &str) -> Vec<Device> {
                 os,
                 onboarding,
                 sensor,
-                exposure: *r.pick(&["Low", "Low", "Medium", "Medium", "High", "None"]),
-                group: *r.pick(&["Workstations", "Servers", "UnassignedGroup"]),
+                exposure: r.pick(&["Low", "Low", "Medium", "Medium", "High", "None"]),
+                group: r.pick(&["Workstations", "Servers", "UnassignedGroup"]),
                 internet: r.below(5) == 0,
             }
         })
@@ -201,7 +201,7 @@ pub fn table(t: &mut Tenant, name: &str) -> Option<Table> {
                 let k = r.below(5);
                 let mut seen = Vec::new();
                 for _ in 0..k {
-                    let c = *r.pick(CVES);
+                    let c = r.pick(CVES);
                     if seen.contains(&c.0) {
                         continue;
                     }

@@ -172,9 +172,9 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, KqlError> {
         }
         let rest: String = b[i..b.len().min(i + 12)].iter().collect();
         for op in OPS {
-            if rest.starts_with(op) {
+            if let Some(tail) = rest.strip_prefix(op) {
                 // `!in`/`!has` must not swallow the start of a longer word (`!inx`).
-                let after = rest[op.len()..].chars().next();
+                let after = tail.chars().next();
                 if op.starts_with('!')
                     && op.len() > 2
                     && after.is_some_and(|a| a.is_alphanumeric() || a == '_')

@@ -124,8 +124,8 @@ impl Rng {
     pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
-    pub(crate) fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len() as u64) as usize]
+    pub(crate) fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len() as u64) as usize]
     }
 }
 
@@ -199,8 +199,8 @@ pub fn seed(tenant_id: &str) -> SecurityStore {
     let tag = &tenant_id[..tenant_id.len().min(8)];
     for i in 0..n {
         let id = (base + i).to_string();
-        let sc = *r.pick(SCENARIOS);
-        let severity = *r.pick(&[
+        let sc = r.pick(SCENARIOS);
+        let severity = r.pick(&[
             "high",
             "high",
             "medium",
@@ -209,11 +209,11 @@ pub fn seed(tenant_id: &str) -> SecurityStore {
             "low",
             "informational",
         ]);
-        let status = *r.pick(&["active", "active", "active", "inProgress", "resolved"]);
+        let status = r.pick(&["active", "active", "active", "inProgress", "resolved"]);
         let created = i * 180 + r.below(120);
         let updated = created + 5 + r.below(600);
         let (classification, determination) = if status == "resolved" {
-            *r.pick(&[
+            r.pick(&[
                 ("truePositive", "malware"),
                 ("falsePositive", "notMalicious"),
             ])
