@@ -128,6 +128,41 @@ async fn incident_and_alert_patch_write_only_documented_fields() {
     assert_eq!(again["assignedTo"], "soc@mssp.example");
     assert_eq!(again["customTags"], json!(["rampart"]));
 
+    let (s, _, c) = env
+        .call(
+            &t,
+            "POST",
+            &format!("{url}/comments"),
+            Some(
+                json!({"@odata.type": "microsoft.graph.security.alertComment", "comment": "first"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    let (_, _, c) = env
+        .call(
+            &t,
+            "POST",
+            &format!("{url}/comments"),
+            Some(json!({"comment": "second"})),
+        )
+        .await;
+    let texts: Vec<&str> = c["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["comment"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["first", "second"], "the answer lists every comment");
+    let (s, _, _) = env
+        .call(
+            &t,
+            "POST",
+            &format!("{url}/comments"),
+            Some(json!({"comment": " "})),
+        )
+        .await;
+    assert_eq!(s, 400);
     let aid = store.alerts.keys().next().unwrap().clone();
     let aurl = format!("/v1.0/security/alerts_v2/{aid}");
     let (s, _, _) = env

@@ -726,11 +726,13 @@ pub async fn apply(
             let mut rows = Vec::new();
             for u in items {
                 let url = format!("{}/{}", entity.path(), crate::graph::client::percent_encode_query(u.item.id()));
-                let mut outcome = Ok(());
+                // Err((result label, message)): a written PATCH whose comment failed is
+                // reported as such, never as "failed" (the fields did change).
+                let mut outcome: Result<(), (&'static str, String)> = Ok(());
                 if !u.fields.is_empty() {
                     let body: serde_json::Map<String, Value> = u.fields.iter().map(|f| (f.field.to_string(), f.after.clone())).collect();
                     if let Err(e) = c.patch(&url, &Value::Object(body)).await {
-                        outcome = Err(failure(&t, &e, entity.write()).message);
+                        outcome = Err(("failed", failure(&t, &e, entity.write()).message));
                     }
                 }
                 if outcome.is_ok()
@@ -738,7 +740,12 @@ pub async fn apply(
                 {
                     let body = json!({"@odata.type": "microsoft.graph.security.alertComment", "comment": text});
                     if let Err(e) = c.post(&format!("{url}/comments"), &body).await {
-                        outcome = Err(failure(&t, &e, entity.write()).message);
+                        let label = if u.fields.is_empty() {
+                            "failed"
+                        } else {
+                            "updated; comment failed"
+                        };
+                        outcome = Err((label, failure(&t, &e, entity.write()).message));
                     }
                 }
                 rows.push((u.item.id().to_string(), outcome));
@@ -763,9 +770,9 @@ pub async fn apply(
                 for (id, o) in rows {
                     let res = match &o {
                         Ok(()) => "updated".to_string(),
-                        Err(m) => {
+                        Err((label, m)) => {
                             failed.push(format!("{id}: {m}"));
-                            "failed".to_string()
+                            label.to_string()
                         }
                     };
                     grid.rows

@@ -22,6 +22,9 @@
 //! - `POST .../{id}/comments` with `{"comment": "..."}`: appends an `alertComment` and
 //!   answers `200` with every comment of the entity (`security-incident-post-comments.md`).
 //!
+//! - `POST .../{id}/comments` with `{"comment": "..."}`: appends an `alertComment` and
+//!   answers `200` with every comment of the entity (`security-incident-post-comments.md`).
+//!
 //! The seeded data also feeds the `AlertInfo` hunting table ([`super::hunting`]).
 
 use crate::state::{Tenant, graph_time};
@@ -330,6 +333,12 @@ pub fn route(
             vec![id.to_string()],
             op("patch"),
         )),
+        ([id, "comments"], "POST") => Ok((
+            format!("{t}/{{id}}/comments"),
+            true,
+            vec![id.to_string()],
+            op("comment"),
+        )),
         ([_, seg, ..], _) => Err(Reply::bad_request(format!(
             "Resource not found for the segment '{seg}'."
         ))),
@@ -398,6 +407,45 @@ pub fn handle(
                 }
                 None => (not_found(incidents, id), false),
             }
+        }
+        "soc.incident.comment" | "soc.alert.comment" => {
+            let text = match object_body(body) {
+                Ok(b) => b
+                    .get("comment")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                Err(r) => return (r, false),
+            };
+            if text.trim().is_empty() {
+                return (bad("The comment property is required."), false);
+            }
+            let src = if incidents {
+                &mut s.incidents
+            } else {
+                &mut s.alerts
+            };
+            let Some(current) = src.get_mut(id) else {
+                return (not_found(incidents, id), false);
+            };
+            let now = graph_time(time::OffsetDateTime::now_utc());
+            let comment = json!({
+                "@odata.type": "#microsoft.graph.security.alertComment",
+                "comment": text,
+                "createdByDisplayName": format!("API-App:{}", ctx.claims.appid),
+                "createdDateTime": now,
+            });
+            match current["comments"].as_array_mut() {
+                Some(list) => list.push(comment),
+                None => current["comments"] = json!([comment]),
+            }
+            current["lastUpdateDateTime"] = json!(now);
+            // The answer is every comment of the entity, not just the new one (§2.5).
+            let reply = Reply::ok(json!({
+                "@odata.context": ctx.context(req, "Collection(microsoft.graph.security.alertComment)"),
+                "value": current["comments"].clone(),
+            }));
+            (reply, true)
         }
         _ => {
             let body = match object_body(body) {
