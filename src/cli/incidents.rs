@@ -10,7 +10,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::bail;
 
 use crate::cli::hunt::{Fleet, SocArgs, block_on, print};
-use crate::soc::grid::{GridFormat, render, summary};
+use crate::soc::grid::{GridFormat, render};
 use crate::soc::incidents::{
     ChangeInput, Entity, Filters, grid, list, pick, plan_grid, plan_sentence, updates,
 };
@@ -275,7 +275,9 @@ fn run_update(entity: Entity, args: &UpdateArgs) -> anyhow::Result<i32> {
                     .await;
             let mut out = std::io::stdout().lock();
             if args.format == GridFormat::Table {
-                out.write_all(summary(&result).as_bytes())?;
+                for f in &result.failures {
+                    writeln!(out, "failed: {} ({}): {}", f.tenant, f.tenant_id, f.message)?;
+                }
                 let ok = result.rows.iter().filter(|r| r[3] == "updated").count();
                 writeln!(
                     out,
