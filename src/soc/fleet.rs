@@ -197,3 +197,53 @@ pub fn clients(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::error::{GiveUp, RequestContext};
+
+    fn status(code: u16, message: &str) -> GraphError {
+        GraphError::Status {
+            ctx: Box::new(RequestContext {
+                tenant: "t".into(),
+                method: "POST".into(),
+                path: "/v1.0/security/runHuntingQuery".into(),
+                client_request_id: "c".into(),
+                request_id: None,
+                attempts: 1,
+            }),
+            status: code,
+            code: Some("x".into()),
+            inner_code: None,
+            message: Some(message.into()),
+            give_up: GiveUp::NotRetryable,
+        }
+    }
+
+    #[test]
+    fn failures_name_the_permission_or_the_quota() {
+        let t = SocTenant {
+            name: "contoso".into(),
+            id: "id".into(),
+        };
+        let f = failure(&t, &status(403, "denied"), SocPermission::ThreatHunting);
+        assert_eq!(
+            f.missing_permission.as_deref(),
+            Some("ThreatHunting.Read.All")
+        );
+        assert!(
+            f.message
+                .starts_with("the app lacks the application permission ThreatHunting.Read.All")
+        );
+        let q = failure(
+            &t,
+            &status(429, "CPU quota exceeded"),
+            SocPermission::ThreatHunting,
+        );
+        assert!(q.message.contains("15-minute"));
+        assert_eq!(q.missing_permission, None);
+        let other = failure(&t, &status(400, "bad KQL"), SocPermission::ThreatHunting);
+        assert!(other.message.contains("bad KQL"));
+    }
+}

@@ -445,3 +445,135 @@ async fn tenants_verify_for_soc_names_the_missing_hunting_permission() {
     );
     w.emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_hunts_and_query_files_run_and_keep_their_columns() {
+    let w = World::start().await;
+    std::fs::create_dir_all(w.root().join("hunts/kql")).unwrap();
+    std::fs::write(
+        w.root().join("hunts/kql/exposure.kql"),
+        "// Devices by exposure\nDeviceInfo | summarize Devices = count(), Internet = countif(IsInternetFacing == true) by ExposureLevel\n",
+    )
+    .unwrap();
+    std::fs::write(
+        w.root().join("hunts/exposure.yaml"),
+        "kind: HuntingQuery\nname: exposure\ndescription: Devices per exposure level\nqueryFile: hunts/kql/exposure.kql\ncolumns: [ExposureLevel, Devices]\n",
+    )
+    .unwrap();
+    let o = w
+        .run(&[
+            "hunt", "--saved", "exposure", "--tenant", "t01", "--format", "jsonl",
+        ])
+        .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows = jsonl(&o);
+    assert!(!rows.is_empty());
+    for r in &rows {
+        let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            ["Tenant", "TenantId", "ExposureLevel", "Devices"],
+            "the saved columns, in their order"
+        );
+    }
+    let f = w
+        .run(&[
+            "hunt",
+            "--file",
+            "hunts/kql/exposure.kql",
+            "--tenant",
+            "t01",
+            "--format",
+            "csv",
+        ])
+        .await;
+    assert_eq!(f.status.code(), Some(0), "{}", stderr(&f));
+    assert!(stdout(&f).starts_with("Tenant,TenantId,ExposureLevel,Devices,Internet\r\n"));
+    // A broken saved hunt is reported with its location, before any call.
+    std::fs::write(
+        w.root().join("hunts/broken.yaml"),
+        "kind: HuntingQuery\nname: broken\nquery: \"  \"\n",
+    )
+    .unwrap();
+    let calls = w.emu.admin().counters().total;
+    let b = w.run(&["hunt", "--saved", "exposure"]).await;
+    assert_eq!(b.status.code(), Some(1));
+    assert!(
+        stderr(&b).contains("hunts/broken.yaml:3:"),
+        "{}",
+        stderr(&b)
+    );
+    assert_eq!(w.emu.admin().counters().total, calls);
+    w.emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_updates_and_comments_write_once_per_item() {
+    let w = World::start().await;
+    let store = soc_seed(&tenant_id(3));
+    let aid = store.alerts.keys().next().unwrap().clone();
+    let target = format!("t03/{aid}");
+    let o = w
+        .run(&[
+            "alerts",
+            "update",
+            "--id",
+            &target,
+            "--status",
+            "resolved",
+            "--classification",
+            "informationalExpectedActivity",
+            "--determination",
+            "securityTesting",
+            "--comment",
+            "Red team exercise",
+            "--auto-approve",
+        ])
+        .await;
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("Updated 1 alert(s); 0 failed."),
+        "{}",
+        stdout(&o)
+    );
+    let c = w.emu.admin().counters();
+    assert_eq!(
+        c.count(&tenant_id(3), "PATCH", "v1.0/security/alerts_v2/{id}"),
+        1
+    );
+    assert_eq!(
+        c.count(
+            &tenant_id(3),
+            "POST",
+            "v1.0/security/alerts_v2/{id}/comments"
+        ),
+        1
+    );
+    let listed = jsonl(
+        &w.run(&[
+            "alerts", "--tenant", "t03", "--status", "resolved", "--format", "jsonl",
+        ])
+        .await,
+    );
+    let row = listed
+        .iter()
+        .find(|r| r["Id"] == aid.as_str())
+        .expect("the alert is listed as resolved");
+    assert_eq!(row["Classification"], "informationalExpectedActivity");
+    // Tags are an incident field: refused for alerts before any call.
+    let before = w.emu.admin().counters().total;
+    let t = w
+        .run(&[
+            "alerts",
+            "update",
+            "--id",
+            &target,
+            "--tags",
+            "x",
+            "--auto-approve",
+        ])
+        .await;
+    assert_eq!(t.status.code(), Some(1));
+    assert_eq!(w.emu.admin().counters().total, before);
+    w.emu.shutdown().await;
+}
