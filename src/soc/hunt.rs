@@ -158,7 +158,8 @@ pub fn load_saved(root: &Path) -> Result<Vec<SavedHunt>, HuntError> {
                 continue;
             }
         };
-        match parse_saved(&rel, &text, root) {
+        let dir = f.parent().unwrap_or(root).to_path_buf();
+        match parse_saved(&rel, &text, root, &dir) {
             Ok(h) => out.extend(h),
             Err(mut p) => problems.append(&mut p),
         }
@@ -180,7 +181,14 @@ pub fn load_saved(root: &Path) -> Result<Vec<SavedHunt>, HuntError> {
 }
 
 /// Parses the `kind: HuntingQuery` documents of one file (other kinds are skipped).
-pub fn parse_saved(rel: &str, text: &str, root: &Path) -> Result<Vec<SavedHunt>, Vec<String>> {
+/// `queryFile` is looked up from `dir` (the YAML file's directory, as detection rules do)
+/// and must stay inside `root`.
+pub fn parse_saved(
+    rel: &str,
+    text: &str,
+    root: &Path,
+    dir: &Path,
+) -> Result<Vec<SavedHunt>, Vec<String>> {
     let parsed = crate::yaml::parse(text, &crate::yaml::Limits::default());
     let at = |range: std::ops::Range<usize>| {
         let (l, c) = crate::diag::line_col(text, range.start);
@@ -232,7 +240,7 @@ pub fn parse_saved(rel: &str, text: &str, root: &Path) -> Result<Vec<SavedHunt>,
                 None
             }
             (Some(q), None) => Some((q, "/query")),
-            (None, Some(f)) => match read_query_file(root, Path::new(&f)) {
+            (None, Some(f)) => match read_query_file(root, &dir.join(&f)) {
                 Ok(q) => Some((q, "/queryFile")),
                 Err(e) => {
                     problems.push(format!("{}: {e}", at(idx.lookup("/queryFile", false))));
@@ -516,10 +524,10 @@ mod tests {
     fn saved_hunts_validate_with_locations() {
         let root = tempfile::tempdir().unwrap();
         let ok = "kind: HuntingQuery\nname: devices\ndescription: d\nquery: DeviceInfo | count\ncolumns: [Count]\n";
-        let h = parse_saved("hunts/a.yaml", ok, root.path()).unwrap();
+        let h = parse_saved("hunts/a.yaml", ok, root.path(), root.path()).unwrap();
         assert_eq!(h[0].columns, vec!["Count"]);
         let bad = "kind: HuntingQuery\nname: x\nquery: \"// none\"\nextra: 1\n";
-        let e = parse_saved("hunts/b.yaml", bad, root.path()).unwrap_err();
+        let e = parse_saved("hunts/b.yaml", bad, root.path(), root.path()).unwrap_err();
         assert!(
             e.iter()
                 .any(|m| m.starts_with("hunts/b.yaml:3:") && m.contains("empty")),

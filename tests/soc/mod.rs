@@ -457,7 +457,7 @@ async fn saved_hunts_and_query_files_run_and_keep_their_columns() {
     .unwrap();
     std::fs::write(
         w.root().join("hunts/exposure.yaml"),
-        "kind: HuntingQuery\nname: exposure\ndescription: Devices per exposure level\nqueryFile: hunts/kql/exposure.kql\ncolumns: [ExposureLevel, Devices]\n",
+        "kind: HuntingQuery\nname: exposure\ndescription: Devices per exposure level\nqueryFile: kql/exposure.kql\ncolumns: [ExposureLevel, Devices]\n",
     )
     .unwrap();
     let o = w
