@@ -232,20 +232,31 @@ fn run_update(entity: Entity, args: &UpdateArgs) -> anyhow::Result<i32> {
         )
         .await;
         let result = async {
-            if !failures.is_empty() {
-                let lines: Vec<String> = failures
-                    .iter()
-                    .map(|f| format!("{} ({}): {}", f.tenant, f.tenant_id, f.message))
-                    .collect();
-                bail!(
-                    "cannot read every selected tenant; nothing was written:\n  {}",
-                    lines.join("\n  ")
-                );
+            // A tenant that cannot be read is reported and left untouched; the others go on.
+            // An id that was not found may live in such a tenant: say so in that error.
+            let unread: Vec<String> = failures
+                .iter()
+                .map(|f| format!("{} ({}): {}", f.tenant, f.tenant_id, f.message))
+                .collect();
+            for line in &unread {
+                anstream::eprintln!("error: cannot read {line}; it is left untouched");
             }
             let chosen = if args.ids.is_empty() {
                 items
             } else {
-                pick(&items, &args.ids).map_err(|e| errors("unknown ids", e))?
+                pick(&items, &args.ids).map_err(|mut e| {
+                    if !unread.is_empty() {
+                        e.push(format!(
+                            "(tenants that could not be read: {})",
+                            failures
+                                .iter()
+                                .map(|f| f.tenant.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
+                    errors("unknown ids", e)
+                })?
             };
             let ups = updates(&chosen, &changes).map_err(|e| errors("refused update", e))?;
             let plan = plan_grid(entity, &ups);
@@ -256,7 +267,11 @@ fn run_update(entity: Entity, args: &UpdateArgs) -> anyhow::Result<i32> {
                     "Nothing to change: every selected {} already has these values.",
                     entity.noun()
                 )?;
-                return Ok(crate::cli::exit::OK);
+                return Ok(if failures.is_empty() {
+                    crate::cli::exit::OK
+                } else {
+                    crate::cli::exit::ERROR
+                });
             }
             out.write_all(render(&plan, args.format).as_bytes())?;
             writeln!(out, "\n{}", plan_sentence(entity, &ups))?;
@@ -270,9 +285,11 @@ fn run_update(entity: Entity, args: &UpdateArgs) -> anyhow::Result<i32> {
                     bail!("not confirmed; nothing was written");
                 }
             }
-            let result =
+            let mut result =
                 crate::soc::incidents::apply(fleet.tenants.clone(), entity, ups, fleet.parallelism)
                     .await;
+            result.failures.extend(failures.iter().cloned());
+            result.failures.sort_by(|a, b| a.tenant.cmp(&b.tenant));
             let mut out = std::io::stdout().lock();
             if args.format == GridFormat::Table {
                 for f in &result.failures {

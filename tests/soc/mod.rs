@@ -577,3 +577,60 @@ async fn alert_updates_and_comments_write_once_per_item() {
     assert_eq!(w.emu.admin().counters().total, before);
     w.emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_that_cannot_be_read_is_reported_and_the_others_are_updated() {
+    let w = World::start().await;
+    // t05 keeps only the hunting role: it can neither list nor update incidents.
+    w.emu.admin().revoke(&tenant_id(5), APP).unwrap();
+    w.emu
+        .admin()
+        .consent(&tenant_id(5), APP, &["ThreatHunting.Read.All"])
+        .unwrap();
+    let selection = ["--tenant", "t04", "--tenant", "t05", "--tenant", "t06"];
+    let expected: usize = [4, 6]
+        .iter()
+        .map(|i| {
+            soc_seed(&tenant_id(*i))
+                .incidents
+                .values()
+                .filter(|v| v["severity"] == "low")
+                .count()
+        })
+        .sum();
+    let mut args = vec![
+        "incidents",
+        "update",
+        "--match-severity",
+        "low",
+        "--assign-to",
+        "night-shift@mssp.example",
+        "--auto-approve",
+    ];
+    args.extend(selection);
+    let o = w.run(&args).await;
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("cannot read t05 ({})", tenant_id(5))),
+        "{err}"
+    );
+    assert!(err.contains("SecurityIncident.Read.All"), "{err}");
+    assert!(
+        stdout(&o).contains(&format!("Updated {expected} incident(s); 0 failed.")),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        w.graph_calls("PATCH", "v1.0/security/incidents/{id}") as usize,
+        expected
+    );
+    assert_eq!(
+        w.emu
+            .admin()
+            .counters()
+            .count(&tenant_id(5), "PATCH", "v1.0/security/incidents/{id}"),
+        0
+    );
+    w.emu.shutdown().await;
+}
