@@ -634,3 +634,15 @@ async fn a_tenant_that_cannot_be_read_is_reported_and_the_others_are_updated() {
     );
     w.emu.shutdown().await;
 }
+
+#[test]
+fn shipped_saved_hunts_load_and_parse_in_the_emulator_subset() {
+    let here = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let hunts = rampart::soc::hunt::load_saved(&here).expect("the shipped hunts validate");
+    let names: Vec<&str> = hunts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["device-rollup", "critical-cves"]);
+    for h in &hunts {
+        rampart_emulator::surfaces::kql::Query::parse(&h.query)
+            .unwrap_or_else(|e| panic!("{}: {e}", h.name));
+    }
+}
