@@ -24,4 +24,5 @@ pub mod repo_files;
 pub mod report;
 pub mod resolve;
 pub mod settings;
+pub mod soc;
 pub mod yaml;

@@ -9,3 +9,4 @@ mod language;
 mod onboarding;
 mod plan;
 mod report;
+mod soc;

@@ -39,6 +39,12 @@ pub enum Perm {
     Groups,
     /// Organization.
     Organization,
+    /// Advanced hunting (`ThreatHunting.Read.All`; read-only, although the call is a POST).
+    Hunting,
+    /// Defender XDR incidents (`SecurityIncident.*`).
+    Incidents,
+    /// Defender XDR alerts v2 (`SecurityAlert.*`).
+    Alerts,
 }
 
 impl Perm {
@@ -101,6 +107,14 @@ impl Perm {
                 "User.Read.All",
             ],
             (Perm::Organization, true) => &["Organization.ReadWrite.All"],
+            (Perm::Hunting, _) => &["ThreatHunting.Read.All"],
+            (Perm::Incidents, false) => &[
+                "SecurityIncident.Read.All",
+                "SecurityIncident.ReadWrite.All",
+            ],
+            (Perm::Incidents, true) => &["SecurityIncident.ReadWrite.All"],
+            (Perm::Alerts, false) => &["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"],
+            (Perm::Alerts, true) => &["SecurityAlert.ReadWrite.All"],
         }
     }
 
@@ -153,6 +167,10 @@ const SEGMENT_NAMES: &[&str] = &[
     "directory",
     "groups",
     "organization",
+    "incidents",
+    "alerts_v2",
+    "runHuntingQuery",
+    "comments",
 ];
 
 fn canonical(seg: &str) -> String {
@@ -510,6 +528,27 @@ pub fn resolve(version: &str, method: &str, path: &str) -> Result<Route, Reply> 
                 _ => return Err(no_verb()),
             }
         }
+        ["security", "runHuntingQuery"] => match m {
+            "POST" => mk(
+                "security/runHuntingQuery",
+                Hunting,
+                false,
+                false,
+                vec![],
+                "soc.hunt",
+            ),
+            _ => return Err(no_verb()),
+        },
+        ["security", coll @ ("incidents" | "alerts_v2"), rest @ ..] => {
+            let (tpl, write, ids, op) = surfaces::security::route(coll, rest, m)?;
+            let perm = if *coll == "incidents" {
+                Incidents
+            } else {
+                Alerts
+            };
+            let ids = ids.iter().map(String::as_str).collect();
+            mk(&tpl, perm, write, false, ids, op)
+        }
         ["security", seg, ..] => return Err(not_found(seg)),
         [
             "roleManagement",
@@ -826,7 +865,13 @@ fn dispatch_inner(ctx: &Ctx<'_>, req: &GraphRequest, seq: u64) -> (Reply, String
 }
 
 fn execute(ctx: &Ctx<'_>, req: &GraphRequest, route: &Route) -> Reply {
-    let q = match Query::parse(&req.query) {
+    // The security surfaces parse their own options (date-time `$filter`, `$orderby`).
+    let parsed = if route.op.starts_with("soc.") {
+        Ok(Query::default())
+    } else {
+        Query::parse(&req.query)
+    };
+    let q = match parsed {
         Ok(q) => q,
         Err(r) => return r,
     };
@@ -856,6 +901,8 @@ fn execute(ctx: &Ctx<'_>, req: &GraphRequest, route: &Route) -> Reply {
             surfaces::directory::organization(ctx, req, &q, route.op, &t, id(0)),
             false,
         ),
+        "soc" if route.op == "soc.hunt" => surfaces::hunting::handle(ctx, req, &mut t, body),
+        "soc" => surfaces::security::handle(ctx, req, route.op, &mut t, id(0), body),
         _ => (Reply::bad_request("Unsupported operation."), false),
     };
     if changed && let Err(e) = ctx.emu.persist_tenant(&t) {

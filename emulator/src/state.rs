@@ -122,6 +122,9 @@ pub struct Tenant {
     pub object_counter: u64,
     /// Timestamps issued so far (for the deterministic clock).
     pub clock_ticks: u64,
+    /// Defender XDR incidents and alerts, seeded from the tenant id on first use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security: Option<SecurityStore>,
 }
 
 /// A seed: apps and tenants to create (the `--seed-file` format and `POST /_emulator/tenants`).
@@ -189,6 +192,9 @@ pub const ALL_ROLES: &[&str] = &[
     "RoleManagement.ReadWrite.Defender",
     "RoleManagement.ReadWrite.Directory",
     "Organization.Read.All",
+    "ThreatHunting.Read.All",
+    "SecurityIncident.ReadWrite.All",
+    "SecurityAlert.ReadWrite.All",
 ];
 
 /// One entry of the request log.
@@ -834,4 +840,15 @@ fn safe_file_name(id: &str) -> String {
             }
         })
         .collect()
+}
+
+/// A tenant's Defender incidents and alerts (the `security` entry of its persisted state;
+/// seeded and served by [`crate::surfaces::security`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SecurityStore {
+    /// Incidents by id (without `alerts`).
+    pub incidents: BTreeMap<String, Value>,
+    /// Alerts by id (`incidentId` links them).
+    pub alerts: BTreeMap<String, Value>,
 }

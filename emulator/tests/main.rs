@@ -8,6 +8,7 @@ mod gaps;
 mod graph;
 mod login;
 mod routes;
+mod security;
 mod state;
 
 use rampart_emulator::{

@@ -9,9 +9,12 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 pub mod apply;
 pub mod bench;
 pub mod catalog;
+pub mod devices;
 pub mod emulator;
 pub mod graph;
+pub mod hunt;
 pub mod import;
+pub mod incidents;
 pub mod permissions;
 pub mod plan;
 pub mod progress;
@@ -108,6 +111,16 @@ pub enum Command {
     Permissions(permissions::PermissionsArgs),
     /// Measure plan and apply on an emulated fleet (prints figures).
     Bench(bench::BenchArgs),
+    /// Run one KQL query in every selected tenant (advanced hunting) and merge the rows.
+    Hunt(hunt::HuntArgs),
+    /// List or bulk-update Defender XDR incidents across the selected tenants.
+    Incidents(incidents::IncidentsArgs),
+    /// List or bulk-update Defender XDR alerts across the selected tenants.
+    Alerts(incidents::AlertsArgs),
+    /// Device counts per tenant (onboarding, exposure, sensor health) through hunting.
+    Devices(devices::DevicesArgs),
+    /// Vulnerabilities per tenant by severity and the top CVEs across the fleet.
+    Vulnerabilities(devices::VulnerabilitiesArgs),
     /// Serve the built-in Microsoft Graph emulator (login, Intune, Defender, Entra).
     Emulator(emulator::EmulatorArgs),
     /// The settings catalog: `refresh` learns the templates from a tenant into the
@@ -267,6 +280,11 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Bench(args) => bench::run(args),
         Command::Emulator(args) => emulator::run(args),
         Command::Catalog(args) => catalog::run(args),
+        Command::Hunt(args) => hunt::run(args),
+        Command::Incidents(args) => incidents::run(args),
+        Command::Alerts(args) => incidents::run_alerts(args),
+        Command::Devices(args) => devices::run_devices(args),
+        Command::Vulnerabilities(args) => devices::run_vulnerabilities(args),
         Command::Completions { shell } => {
             // Generated into memory, then written: a closed pipe is then an error we see.
             let mut buf = Vec::new();

@@ -23,6 +23,8 @@ pub enum PurposeArg {
     Apply,
     /// Read of every surface `rampart import --tenant` covers.
     Import,
+    /// The fleet security commands: hunting, incidents and alerts (with updates).
+    Soc,
 }
 
 impl From<PurposeArg> for Purpose {
@@ -31,6 +33,7 @@ impl From<PurposeArg> for Purpose {
             PurposeArg::Plan => Purpose::Plan,
             PurposeArg::Apply => Purpose::Apply,
             PurposeArg::Import => Purpose::Import,
+            PurposeArg::Soc => Purpose::Soc,
         }
     }
 }

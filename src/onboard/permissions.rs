@@ -33,6 +33,13 @@ pub enum Surface {
     IntuneRbac,
     /// Entra directory roles (`roleManagement/directory`).
     DirectoryRoles,
+    /// Advanced hunting (`security/runHuntingQuery`): `rampart hunt`, `devices`,
+    /// `vulnerabilities`. Not in [`Surface::ALL`]: only [`Purpose::Soc`] needs it.
+    Hunting,
+    /// Defender XDR incidents (`security/incidents`): `rampart incidents`.
+    Incidents,
+    /// Defender XDR alerts (`security/alerts_v2`): `rampart alerts`.
+    Alerts,
 }
 
 impl Surface {
@@ -54,6 +61,9 @@ impl Surface {
             Surface::DefenderRbac => "defenderRbac",
             Surface::IntuneRbac => "intuneRbac",
             Surface::DirectoryRoles => "directoryRoles",
+            Surface::Hunting => "hunting",
+            Surface::Incidents => "incidents",
+            Surface::Alerts => "alerts",
         }
     }
 
@@ -66,6 +76,9 @@ impl Surface {
             Surface::DefenderRbac => "RoleManagement.Read.Defender",
             Surface::IntuneRbac => "DeviceManagementRBAC.Read.All",
             Surface::DirectoryRoles => "RoleManagement.Read.Directory",
+            Surface::Hunting => "ThreatHunting.Read.All",
+            Surface::Incidents => "SecurityIncident.Read.All",
+            Surface::Alerts => "SecurityAlert.Read.All",
         }
     }
 
@@ -79,6 +92,9 @@ impl Surface {
             Surface::DefenderRbac => Some("RoleManagement.ReadWrite.Defender"),
             Surface::IntuneRbac => Some("DeviceManagementRBAC.ReadWrite.All"),
             Surface::DirectoryRoles => Some("RoleManagement.ReadWrite.Directory"),
+            Surface::Hunting => None,
+            Surface::Incidents => Some("SecurityIncident.ReadWrite.All"),
+            Surface::Alerts => Some("SecurityAlert.ReadWrite.All"),
         }
     }
 
@@ -86,7 +102,9 @@ impl Surface {
     pub fn permission(self, purpose: Purpose) -> &'static str {
         match purpose {
             Purpose::Plan | Purpose::Import => self.read_permission(),
-            Purpose::Apply => self.write_permission().unwrap_or(self.read_permission()),
+            Purpose::Apply | Purpose::Soc => {
+                self.write_permission().unwrap_or(self.read_permission())
+            }
         }
     }
 
@@ -95,7 +113,8 @@ impl Surface {
     /// directory-wide roles allow reading groups and directory roles). Used by `verify` so a
     /// tenant consented with a broader role is not reported as missing one.
     pub fn satisfied_by(self, purpose: Purpose) -> &'static [&'static str] {
-        let read = !matches!(purpose, Purpose::Apply) || self.write_permission().is_none();
+        let read =
+            !matches!(purpose, Purpose::Apply | Purpose::Soc) || self.write_permission().is_none();
         match (self, read) {
             (Surface::ConfigurationPolicies, true) => &[
                 "DeviceManagementConfiguration.Read.All",
@@ -132,6 +151,14 @@ impl Surface {
                 "Directory.ReadWrite.All",
             ],
             (Surface::DirectoryRoles, false) => &["RoleManagement.ReadWrite.Directory"],
+            (Surface::Hunting, _) => &["ThreatHunting.Read.All"],
+            (Surface::Incidents, true) => &[
+                "SecurityIncident.Read.All",
+                "SecurityIncident.ReadWrite.All",
+            ],
+            (Surface::Incidents, false) => &["SecurityIncident.ReadWrite.All"],
+            (Surface::Alerts, true) => &["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"],
+            (Surface::Alerts, false) => &["SecurityAlert.ReadWrite.All"],
         }
     }
 
@@ -146,7 +173,18 @@ impl Surface {
             Surface::DefenderRbac => "beta/roleManagement/defender/roleAssignments?$top=1",
             Surface::IntuneRbac => "beta/deviceManagement/roleAssignments?$top=1",
             Surface::DirectoryRoles => "v1.0/roleManagement/directory/roleAssignments?$top=1",
+            // An action (POST): `tenants verify` checks the role only, see `probes`.
+            Surface::Hunting => "v1.0/security/runHuntingQuery",
+            Surface::Incidents => "v1.0/security/incidents?$top=1",
+            Surface::Alerts => "v1.0/security/alerts_v2?$top=1",
         }
+    }
+
+    /// Whether `tenants verify` probes this surface with a GET. Hunting is an action: a
+    /// probe would be a query, spending the tenant's hunting quota, so only its role is
+    /// checked.
+    pub fn probes(self) -> bool {
+        self != Surface::Hunting
     }
 }
 
@@ -167,6 +205,9 @@ pub enum Purpose {
     Apply,
     /// `rampart import --tenant`: read of every surface import covers.
     Import,
+    /// The fleet security commands (`hunt`, `incidents`, `alerts`, `devices`,
+    /// `vulnerabilities`, with their updates): hunting, incidents and alerts.
+    Soc,
 }
 
 impl Purpose {
@@ -175,6 +216,7 @@ impl Purpose {
             Purpose::Plan => "plan",
             Purpose::Apply => "apply",
             Purpose::Import => "import",
+            Purpose::Soc => "soc",
         }
     }
 }
@@ -253,6 +295,12 @@ pub fn written_surfaces(desired: &TenantDesired) -> BTreeSet<Surface> {
 /// What one tenant needs for `purpose`, per surface.
 pub fn needs(desired: &TenantDesired, purpose: Purpose) -> BTreeMap<Surface, Level> {
     match purpose {
+        Purpose::Soc => [
+            (Surface::Hunting, Level::Read),
+            (Surface::Incidents, Level::Write),
+            (Surface::Alerts, Level::Write),
+        ]
+        .into(),
         Purpose::Import => import_surfaces()
             .into_iter()
             .map(|s| (s, Level::Read))

@@ -504,6 +504,9 @@ pub async fn verify_tenant(access: &dyn Access, target: &VerifyTarget) -> Tenant
                 });
             }
         }
+        if !s.probes() {
+            continue;
+        }
         let path = s.probe_path();
         let check = match access.get(&target.tenant_id, &token, path).await {
             Ok(a) if (200..300).contains(&a.status) => Check {
