@@ -342,13 +342,13 @@ pub fn handle(
             false,
         );
     };
-    if let Some(ts) = get("timespan").filter(|v| !v.is_null()) {
-        if !ts.as_str().is_some_and(valid_timespan) {
-            return (
-                Reply::error(400, "BadRequest", format!("Invalid Timespan value {ts}.")),
-                false,
-            );
-        }
+    if let Some(ts) = get("timespan").filter(|v| !v.is_null())
+        && !ts.as_str().is_some_and(valid_timespan)
+    {
+        return (
+            Reply::error(400, "BadRequest", format!("Invalid Timespan value {ts}.")),
+            false,
+        );
     }
     let parsed = match Query::parse(query) {
         Ok(q) => q,
