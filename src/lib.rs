@@ -23,5 +23,6 @@ pub mod render;
 pub mod repo_files;
 pub mod report;
 pub mod resolve;
+pub mod rollout;
 pub mod settings;
 pub mod yaml;

@@ -31,8 +31,15 @@ pub mod exit {
     /// Any error: a usage error (unknown flag, bad value, a selection that matches
     /// nothing), invalid input, a failed tenant, a refused or declined apply.
     pub const ERROR: i32 = 1;
-    /// With `--detailed-exitcode`: the plan has changes.
+    /// With `--detailed-exitcode`: the plan has changes (when the repository tracks a
+    /// rollout: drift, or changes mixed with drift).
     pub const CHANGES: i32 = 2;
+    /// With `--detailed-exitcode`, when the repository tracks a rollout
+    /// (`rollout/promotions.yaml`): every change is pending promotion to its ring; no drift.
+    pub const PENDING: i32 = 3;
+    /// `rollout` / `apply --ring`: held at a promotion gate (a lower ring soaking, not in
+    /// step or not promoted); nothing was written to the held ring.
+    pub const HELD: i32 = 4;
 }
 
 /// Policy-as-code for Microsoft Defender across many tenants.
