@@ -78,6 +78,9 @@ pub fn render_human(plan: &Plan, options: HumanOptions) -> String {
     for t in &plan.tenants {
         out.push_str(&render_tenant_with(t, &p));
     }
+    if let Some(r) = &plan.rollout {
+        out.push_str(&super::rings::render_text(r));
+    }
     let line = summary_line(&plan.summary);
     let style = Style::new().bold();
     out.push_str(&p.paint(style, &line));
