@@ -17,6 +17,7 @@ pub mod progress;
 pub mod report;
 pub mod select;
 pub mod show;
+pub mod rollout;
 pub mod show_plan;
 pub mod tenants;
 pub mod validate;
@@ -99,6 +100,9 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Apply a saved plan exactly, or plan afresh and apply after a typed `yes`.
     Apply(apply::ApplyArgs),
+    /// Promote the rollout rings in order: gate (lower rings in step and soaked), apply,
+    /// verify, record; stop at the first ring held or failing.
+    Rollout(rollout::RolloutArgs),
     /// Write the fleet report: one self-contained HTML page of every tenant's state, from a
     /// saved plan or a fresh one.
     Report(report::ReportArgs),
@@ -253,6 +257,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             anyhow::bail!("`rampart show` needs a plan file or `desired --tenant T`")
         }
         Command::Apply(args) => apply::run(args, color),
+        Command::Rollout(args) => rollout::run(args),
         Command::Import(args) => args.run(),
         Command::Tenants(args) => tenants::run(args),
         Command::Permissions(args) => permissions::run(args),
