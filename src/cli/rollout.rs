@@ -28,8 +28,7 @@ use crate::fetch;
 use crate::graph::setup::Settings;
 use crate::plan::{Plan, TenantStatus};
 use crate::rollout::{
-    Clock, GateRefusal, LowerRing, Promotions, RingSelection, gate, promotion,
-    ring_digest,
+    Clock, GateRefusal, LowerRing, Promotions, RingSelection, gate, promotion, ring_digest,
 };
 
 use super::apply::ApplyArgs;
@@ -175,12 +174,12 @@ impl RolloutReport {
                 RingOutcome::Halted {
                     failed_tenants,
                     reason,
-                } => format!(
-                    "HALTED: {reason}: {}",
-                    failed_tenants.join(", ")
-                ),
+                } => format!("HALTED: {reason}: {}", failed_tenants.join(", ")),
             };
-            out.push_str(&format!("Ring {} ({} tenants): {line}\n", r.ring, r.tenants));
+            out.push_str(&format!(
+                "Ring {} ({} tenants): {line}\n",
+                r.ring, r.tenants
+            ));
         }
         match self.stopped_at {
             Some(r) => {
@@ -369,7 +368,9 @@ fn commit(root: &std::path::Path) -> String {
 
 /// Everything the repository gives before any request: tenants, soaks, the record, the
 /// clock. Any error (repository, record, `RAMPART_NOW`) stops here.
-fn prepare(root: &std::path::Path) -> anyhow::Result<(Vec<TenantDesired>, BTreeMap<u32, u64>, Promotions, Clock)> {
+fn prepare(
+    root: &std::path::Path,
+) -> anyhow::Result<(Vec<TenantDesired>, BTreeMap<u32, u64>, Promotions, Clock)> {
     let validated = crate::resolve::validate(root, &[]);
     if validated.has_errors() {
         let text = crate::diag::render(
@@ -450,7 +451,11 @@ async fn run_rings(
     Ok(report)
 }
 
-fn print(report: &RolloutReport, format: RolloutFormat, file: Option<&PathBuf>) -> anyhow::Result<()> {
+fn print(
+    report: &RolloutReport,
+    format: RolloutFormat,
+    file: Option<&PathBuf>,
+) -> anyhow::Result<()> {
     if let Some(path) = file {
         std::fs::write(path, crate::redact::scrub(&report.to_json()).as_bytes())
             .with_context(|| format!("cannot write the report to {}", path.display()))?;
@@ -475,7 +480,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Runs `rampart rollout`; returns the exit code.
 pub fn run(args: &RolloutArgs) -> anyhow::Result<i32> {
     if !args.auto_approve {
-        bail!("`rampart rollout` writes to every ring it reaches: pass --auto-approve (pipelines), or promote one ring with `rampart apply --ring N`");
+        bail!(
+            "`rampart rollout` writes to every ring it reaches: pass --auto-approve (pipelines), or promote one ring with `rampart apply --ring N`"
+        );
     }
     let options = ApplyOptions {
         parallelism: args.parallelism,
@@ -501,18 +508,29 @@ pub fn apply_ring(args: &ApplyArgs) -> anyhow::Result<i32> {
         bail!("--ring promotes a ring from a fresh plan; it cannot be combined with a plan file");
     }
     if args.emulator {
-        bail!("--ring records promotions against a served Graph (or `rampart emulator`); it cannot be combined with --emulator");
+        bail!(
+            "--ring records promotions against a served Graph (or `rampart emulator`); it cannot be combined with --emulator"
+        );
     }
     let s = &args.select;
-    if !(s.profiles.is_empty() && s.tenants.is_empty() && s.targets.is_empty() && s.kinds.is_empty())
+    if !(s.profiles.is_empty()
+        && s.tenants.is_empty()
+        && s.targets.is_empty()
+        && s.kinds.is_empty())
     {
-        bail!("--ring promotes whole rings: it cannot be combined with --profile, --tenant, --target or --kind");
+        bail!(
+            "--ring promotes whole rings: it cannot be combined with --profile, --tenant, --target or --kind"
+        );
     }
     RingSelection::parse(ring).map_err(|e| anyhow::anyhow!(e))?;
     if !args.auto_approve && !std::io::stdin().is_terminal() {
         bail!("no terminal to confirm on: pass --auto-approve");
     }
-    if !args.auto_approve && !super::confirm(&format!("Promote ring(s) {ring} (gate, apply, verify, record)?"))? {
+    if !args.auto_approve
+        && !super::confirm(&format!(
+            "Promote ring(s) {ring} (gate, apply, verify, record)?"
+        ))?
+    {
         eprintln!("Apply cancelled.");
         return Ok(exit::ERROR);
     }

@@ -47,15 +47,15 @@ pub fn check_ring(
     let Some(text) = ring else {
         return Ok(None);
     };
-    let sel = crate::rollout::RingSelection::parse(text)?;
     let rings = crate::rollout::rings_of(all);
+    let names: Vec<String> = rings.iter().map(u32::to_string).collect();
+    let listed = if names.is_empty() {
+        "no profile declares a ring".to_string()
+    } else {
+        format!("rings: {}", names.join(", "))
+    };
+    let sel = crate::rollout::RingSelection::parse(text).map_err(|e| format!("{e}; {listed}"))?;
     if !rings.contains(&sel.named()) {
-        let names: Vec<String> = rings.iter().map(u32::to_string).collect();
-        let listed = if names.is_empty() {
-            "no profile declares a ring".to_string()
-        } else {
-            format!("rings: {}", names.join(", "))
-        };
         let suggestion = hint(&sel.named().to_string(), names.iter().map(String::as_str));
         return Err(format!(
             "--ring `{text}`: no profile has ring {}{}",

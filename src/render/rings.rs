@@ -70,13 +70,19 @@ pub fn render_text(r: &Rollout) -> String {
         }
     }
     if !r.tracked {
-        out.push_str("  No promotion record (rollout/promotions.yaml): every change counts as drift.\n");
+        out.push_str(
+            "  No promotion record (rollout/promotions.yaml): every change counts as drift.\n",
+        );
     } else if !r.pending.is_empty() {
         let _ = writeln!(
             out,
             "  {} {} pending promotion ({}), not drift.",
             r.pending.len(),
-            if r.pending.len() == 1 { "change is" } else { "changes are" },
+            if r.pending.len() == 1 {
+                "change is"
+            } else {
+                "changes are"
+            },
             RingState::Pending.legend()
         );
     }
@@ -97,7 +103,12 @@ pub fn render_markdown(r: &Rollout) -> String {
     out.push('\n');
     for ring in &r.rings {
         let total: usize = ring.counts.iter().sum();
-        let _ = write!(out, "| {}{} | {total} |", ring.label(), promoted(ring, r.tracked));
+        let _ = write!(
+            out,
+            "| {}{} | {total} |",
+            ring.label(),
+            promoted(ring, r.tracked)
+        );
         for s in RingState::all() {
             let _ = write!(out, " {} |", ring.count(s));
         }
@@ -105,13 +116,19 @@ pub fn render_markdown(r: &Rollout) -> String {
     }
     out.push('\n');
     if !r.tracked {
-        out.push_str("No promotion record (`rollout/promotions.yaml`): every change counts as drift.\n\n");
+        out.push_str(
+            "No promotion record (`rollout/promotions.yaml`): every change counts as drift.\n\n",
+        );
     } else if !r.pending.is_empty() {
         let _ = writeln!(
             out,
             "{} {} pending promotion to {} ring (not drift).\n",
             r.pending.len(),
-            if r.pending.len() == 1 { "change is" } else { "changes are" },
+            if r.pending.len() == 1 {
+                "change is"
+            } else {
+                "changes are"
+            },
             if r.pending.len() == 1 { "its" } else { "their" },
         );
     }

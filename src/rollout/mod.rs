@@ -185,7 +185,11 @@ impl Promotions {
     pub fn parse(text: &str) -> Result<Promotions, String> {
         let at = |range: std::ops::Range<usize>, msg: String| {
             let line = text[..range.start.min(text.len())].matches('\n').count() + 1;
-            let col = range.start - text[..range.start.min(text.len())].rfind('\n').map_or(0, |p| p + 1) + 1;
+            let col = range.start
+                - text[..range.start.min(text.len())]
+                    .rfind('\n')
+                    .map_or(0, |p| p + 1)
+                + 1;
             format!("{PROMOTIONS_FILE}:{line}:{col}: {msg}")
         };
         let parsed = crate::yaml::parse(text, &crate::yaml::Limits::default());
@@ -200,7 +204,10 @@ impl Promotions {
             .map_err(|e| at(0..0, format!("not a promotion record: {e}")))?;
         let mut out = Promotions::default();
         for (i, p) in file.rings.into_iter().enumerate() {
-            for (field, value) in [("promotedAt", &p.promoted_at), ("convergedAt", &p.converged_at)] {
+            for (field, value) in [
+                ("promotedAt", &p.promoted_at),
+                ("convergedAt", &p.converged_at),
+            ] {
                 if OffsetDateTime::parse(value, &Rfc3339).is_err() {
                     return Err(at(
                         spans.lookup(&format!("/rings/{i}/{field}"), false),
@@ -233,9 +240,11 @@ impl Promotions {
         let repo = crate::repo_files::Repo::open(root).map_err(|e| e.message())?;
         let path = root.join(PROMOTIONS_FILE);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        repo.write(&path, &self.to_yaml(), false).map_err(|e| e.message())
+        repo.write(&path, &self.to_yaml(), false)
+            .map_err(|e| e.message())
     }
 
     /// The record of `ring`, if any.
@@ -301,7 +310,9 @@ impl RingSelection {
             None => (false, s),
         };
         let ring: u32 = n.trim().parse().map_err(|_| {
-            format!("--ring `{s}`: not a ring (a non-negative integer `N`, or `..N` for rings 0 to N)")
+            format!(
+                "--ring `{s}`: not a ring (a non-negative integer `N`, or `..N` for rings 0 to N)"
+            )
         })?;
         Ok(if upto {
             RingSelection::UpTo(ring)
@@ -333,8 +344,10 @@ impl RingSelection {
 /// module doc). `promotions: None`: no record, every change is drift (`tracked: false`).
 /// A ring with no record yet has every change pending (nothing was promoted to it).
 pub fn classify(plan: &mut Plan, desired: &[TenantDesired], promotions: Option<&Promotions>) {
-    let by_name: BTreeMap<&str, &TenantDesired> =
-        desired.iter().map(|t| (t.tenant.name.as_str(), t)).collect();
+    let by_name: BTreeMap<&str, &TenantDesired> = desired
+        .iter()
+        .map(|t| (t.tenant.name.as_str(), t))
+        .collect();
     let mut rings: BTreeMap<(u8, u32), RingPlan> = BTreeMap::new();
     let mut pending: Vec<Address> = Vec::new();
     for t in &plan.tenants {
@@ -453,17 +466,23 @@ pub fn check_profiles(loaded: &Loaded, out: &mut Vec<Diagnostic>) {
                 (Ok(_), None) => out.push(
                     Diagnostic::error("soak-without-ring", "`soak` needs a `ring`")
                         .at(span)
-                        .with_help("soak is how long this ring runs before the next ring may be promoted"),
+                        .with_help(
+                            "soak is how long this ring runs before the next ring may be promoted",
+                        ),
                 ),
                 (Ok(secs), Some(ring)) => match soaks.get(&ring) {
                     Some((other, text, first)) if *other != secs => out.push(
                         Diagnostic::error(
                             "conflicting-soak",
-                            format!("ring {ring} has soak `{soak}` here and `{text}` in another profile"),
+                            format!(
+                                "ring {ring} has soak `{soak}` here and `{text}` in another profile"
+                            ),
                         )
                         .at(span)
                         .with_label(first.clone(), "first declared here")
-                        .with_help("give every profile of a ring the same soak, or declare it in one"),
+                        .with_help(
+                            "give every profile of a ring the same soak, or declare it in one",
+                        ),
                     ),
                     Some(_) => {}
                     None => {
@@ -524,24 +543,29 @@ pub enum GateRefusal {
     /// Tenants of a lower ring are not in step (live re-plan): changes or failures.
     NotInStep { ring: u32, tenants: Vec<String> },
     /// A lower ring converged less than its soak ago.
-    Soaking { ring: u32, remaining_secs: u64, soak_secs: u64 },
+    Soaking {
+        ring: u32,
+        remaining_secs: u64,
+        soak_secs: u64,
+    },
 }
 
 impl std::fmt::Display for GateRefusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             GateRefusal::NotPromoted { ring } => {
-                write!(f, "ring {ring} has not been promoted to the current desired state")
+                write!(
+                    f,
+                    "ring {ring} has not been promoted to the current desired state"
+                )
             }
             GateRefusal::OtherState { ring, commit } => write!(
                 f,
                 "ring {ring} was last promoted from {commit}, not from the current desired state: promote ring {ring} first"
             ),
-            GateRefusal::NotInStep { ring, tenants } => write!(
-                f,
-                "ring {ring} is not in step: {}",
-                tenants.join(", ")
-            ),
+            GateRefusal::NotInStep { ring, tenants } => {
+                write!(f, "ring {ring} is not in step: {}", tenants.join(", "))
+            }
             GateRefusal::Soaking {
                 ring,
                 remaining_secs,
@@ -697,7 +721,11 @@ mod tests {
         let soaks = BTreeMap::from([(0, 86_400)]);
         let r = gate(&lower, &p, &soaks, t + time::Duration::hours(20));
         assert_eq!(r.len(), 1);
-        assert!(r[0].to_string().contains("4h of its 1d soak remain"), "{}", r[0]);
+        assert!(
+            r[0].to_string().contains("4h of its 1d soak remain"),
+            "{}",
+            r[0]
+        );
         assert!(gate(&lower, &p, &soaks, t + time::Duration::hours(24)).is_empty());
         let lower = [LowerRing {
             ring: 0,
