@@ -366,11 +366,17 @@ fn commit(root: &std::path::Path) -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
-/// Everything the repository gives before any request: tenants, soaks, the record, the
-/// clock. Any error (repository, record, `RAMPART_NOW`) stops here.
-fn prepare(
-    root: &std::path::Path,
-) -> anyhow::Result<(Vec<TenantDesired>, BTreeMap<u32, u64>, Promotions, Clock)> {
+/// Everything the repository gives before any request.
+struct Prepared {
+    all: Vec<TenantDesired>,
+    soaks: BTreeMap<u32, u64>,
+    promotions: Promotions,
+    clock: Clock,
+}
+
+/// Tenants, soaks, the record, the clock. Any error (repository, record, `RAMPART_NOW`)
+/// stops here, before any request.
+fn prepare(root: &std::path::Path) -> anyhow::Result<Prepared> {
     let validated = crate::resolve::validate(root, &[]);
     if validated.has_errors() {
         let text = crate::diag::render(
@@ -387,7 +393,12 @@ fn prepare(
         .map_err(|e| anyhow::anyhow!(e))?
         .unwrap_or_default();
     let clock = Clock::from_env(|k| std::env::var(k).ok()).map_err(|e| anyhow::anyhow!(e))?;
-    Ok((all, soaks, promotions, clock))
+    Ok(Prepared {
+        all,
+        soaks,
+        promotions,
+        clock,
+    })
 }
 
 async fn run_rings(
@@ -398,7 +409,12 @@ async fn run_rings(
     max_failed_tenants: usize,
     force: bool,
 ) -> anyhow::Result<RolloutReport> {
-    let (all, soaks, promotions, clock) = prepare(&root)?;
+    let Prepared {
+        all,
+        soaks,
+        promotions,
+        clock,
+    } = prepare(&root)?;
     let sel = super::select::check_ring(&all, selection).map_err(|e| anyhow::anyhow!(e))?;
     let rings: Vec<u32> = crate::rollout::rings_of(&all)
         .into_iter()
