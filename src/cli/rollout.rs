@@ -347,23 +347,25 @@ fn not_in_step(plan: &Plan) -> Vec<String> {
         .collect()
 }
 
-/// The commit a promotion is recorded from: `GITHUB_SHA`, else `git rev-parse HEAD` in the
-/// repository, else `unknown`.
+/// The commit a promotion is recorded from: `git rev-parse HEAD` in the repository (what is
+/// checked out, which a pipeline job may have moved past the triggering commit), else
+/// `GITHUB_SHA`, else `unknown`.
 fn commit(root: &std::path::Path) -> String {
-    if let Ok(sha) = std::env::var("GITHUB_SHA")
-        && !sha.trim().is_empty()
-    {
-        return sha.trim().to_string();
-    }
-    std::process::Command::new("git")
+    let head = std::process::Command::new("git")
         .args(["rev-parse", "HEAD"])
         .current_dir(root)
         .output()
         .ok()
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
+        .filter(|s| !s.is_empty());
+    head.or_else(|| {
+        std::env::var("GITHUB_SHA")
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    })
+    .unwrap_or_else(|| "unknown".to_string())
 }
 
 /// Everything the repository gives before any request.

@@ -368,3 +368,44 @@ fn issue15_a_failure_in_ring_1_halts_with_ring_2_untouched() {
         serde_json::json!(["e3"])
     );
 }
+
+/// The shipped rollout workflow's commands (`examples/github-actions/rollout.yml`), in its
+/// order: ring 0 promoted (0), ring 1 held by ring 0's soak (4, which the job treats as a
+/// wait), and, an hour's run later past the soak, ring 1 promoted.
+#[test]
+fn issue15_the_shipped_rollout_workflow_promotes_ring_by_ring() {
+    const WORKFLOW: &str = include_str!("../../examples/github-actions/rollout.yml");
+    let commands: Vec<Vec<String>> = WORKFLOW
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("rampart "))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .take_while(|w| !matches!(*w, ">" | "|" | "||" | ";" | "&&"))
+                .map(str::to_string)
+                .collect()
+        })
+        .collect();
+    assert_eq!(commands.len(), 3, "{commands:?}");
+    let repo = repo();
+    let root = repo.path();
+    let emu = Emulator::start(root);
+    let code = |i: usize, now: &str| {
+        let args: Vec<&str> = commands[i].iter().map(String::as_str).collect();
+        let o = run(root, &args, &env(&emu, now));
+        (o.status.code(), text(&o))
+    };
+    let (c, t) = code(0, T0);
+    assert_eq!(c, Some(0), "{t}");
+    assert!(
+        promotions(root).contains("ring: 0"),
+        "the job commits the record"
+    );
+    let (c, t) = code(1, T0);
+    assert_eq!(c, Some(4), "{t}");
+    assert!(t.contains("ring 0 is soaking"), "{t}");
+    let (c, t) = code(1, T1);
+    assert_eq!(c, Some(0), "{t}");
+    assert!(root.join("ring-1.json").exists(), "--report written");
+}
