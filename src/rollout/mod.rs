@@ -708,6 +708,148 @@ mod tests {
         assert!(e.contains(&format!(":{line}:")), "{e}");
     }
 
+    /// One tenant `t` in ring 1 with one antivirus policy whose CPU load factor is `cpu`.
+    fn tenant(cpu: u32) -> TenantDesired {
+        let mut loaded = Loaded::default();
+        let limits = crate::yaml::Limits::default();
+        let policy = format!(
+            "kind: AntivirusPolicy\nname: av\nsettings:\n  avgCpuLoadFactor: {cpu}\nassignments:\n  - allDevices: true\n"
+        );
+        let profile = "kind: DistributionProfile\nname: p\nring: 1\ntenants:\n  - id: 00000000-0000-4000-8000-000000000001\n    name: t\npolicies:\n  - av\n";
+        let dir = Path::new(".");
+        crate::load::load_text("policies/av.yaml", &policy, dir, &limits, &mut loaded);
+        crate::load::load_text("profiles/p.yaml", profile, dir, &limits, &mut loaded);
+        let r = crate::resolve::resolve(&loaded);
+        assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+        r.tenants.into_values().next().expect("one tenant")
+    }
+
+    fn plan_with(actions: &[(Action, &str)]) -> Plan {
+        use crate::plan::{ObjectPlan, TenantPlan};
+        let objects = actions
+            .iter()
+            .map(|(a, name)| {
+                ObjectPlan::new(
+                    Address {
+                        tenant: "t".into(),
+                        kind: crate::desired::Kind::AntivirusPolicy,
+                        name: name.to_string(),
+                    },
+                    *a,
+                    *name,
+                )
+            })
+            .collect();
+        let t = TenantPlan {
+            tenant: "t".into(),
+            tenant_id: "00000000-0000-4000-8000-000000000001".into(),
+            status: TenantStatus::Ok,
+            objects,
+            observation: None,
+        };
+        Plan::new(vec![t], "sha256:00".into(), Default::default())
+    }
+
+    #[test]
+    fn changes_are_pending_until_promoted_and_drift_after() {
+        let t = OffsetDateTime::parse("2026-11-29T10:00:00Z", &Rfc3339).unwrap();
+        let promoted = tenant(50);
+        let mut record = Promotions::default();
+        record
+            .rings
+            .insert(1, promotion(1, &[&promoted], "c0", t, t));
+        // The promoted object itself differs in Graph: drift.
+        let mut p = plan_with(&[(Action::Update, "av")]);
+        classify(&mut p, std::slice::from_ref(&promoted), Some(&record));
+        let r = p.rollout.as_ref().unwrap();
+        assert!(r.pending.is_empty());
+        assert_eq!(r.rings[0].count(RingState::Drifted), 1);
+        assert!(!only_pending(&p));
+        // A new desired value, not yet promoted: pending.
+        let merged = tenant(40);
+        let mut p = plan_with(&[(Action::Update, "av")]);
+        classify(&mut p, std::slice::from_ref(&merged), Some(&record));
+        assert_eq!(
+            p.rollout.as_ref().unwrap().rings[0].count(RingState::Pending),
+            1
+        );
+        assert!(only_pending(&p));
+        // A managed object deleted from the repository since the promotion: pending; one
+        // that was not promoted either: drift (a leftover). Mixed: drifted, not pending-only.
+        let mut p = plan_with(&[(Action::Update, "av"), (Action::Delete, "gone")]);
+        let mut with_gone = record.clone();
+        with_gone
+            .rings
+            .get_mut(&1)
+            .unwrap()
+            .tenants
+            .get_mut("t")
+            .unwrap()
+            .insert("AntivirusPolicy/gone".into(), "sha256:01".into());
+        classify(&mut p, std::slice::from_ref(&merged), Some(&with_gone));
+        assert_eq!(p.rollout.as_ref().unwrap().pending.len(), 2);
+        classify(&mut p, std::slice::from_ref(&merged), Some(&record));
+        assert_eq!(p.rollout.as_ref().unwrap().pending.len(), 1);
+        assert_eq!(
+            p.rollout.as_ref().unwrap().rings[0].count(RingState::Drifted),
+            1
+        );
+        // A ring never promoted: everything pending. No record at all: everything drift.
+        let mut p = plan_with(&[(Action::Create, "av")]);
+        classify(
+            &mut p,
+            std::slice::from_ref(&merged),
+            Some(&Promotions::default()),
+        );
+        assert!(only_pending(&p));
+        classify(&mut p, std::slice::from_ref(&merged), None);
+        assert!(!only_pending(&p));
+        assert!(!p.rollout.as_ref().unwrap().tracked);
+        // An object in error makes the tenant failed, whatever else it has.
+        let mut p = plan_with(&[(Action::Update, "av"), (Action::Error, "bad")]);
+        classify(&mut p, std::slice::from_ref(&merged), Some(&record));
+        assert_eq!(
+            p.rollout.as_ref().unwrap().rings[0].count(RingState::Failed),
+            1
+        );
+    }
+
+    #[test]
+    fn the_fleet_report_shows_pending_and_drift_cells() {
+        use crate::report::model::CellState;
+        let t = OffsetDateTime::parse("2026-11-29T10:00:00Z", &Rfc3339).unwrap();
+        let promoted = tenant(50);
+        let mut record = Promotions::default();
+        record
+            .rings
+            .insert(1, promotion(1, &[&promoted], "c0", t, t));
+        let mut p = plan_with(&[(Action::Update, "av"), (Action::Delete, "gone")]);
+        classify(&mut p, &[tenant(40)], Some(&record));
+        let cell = |i: usize| CellState::from_object(&p.tenants[0].objects[i], p.rollout.as_ref());
+        // Plan order: deletions first.
+        assert_eq!(cell(0), CellState::Drift);
+        assert_eq!(cell(1), CellState::Pending);
+        // Without a record, the action decides, as before.
+        assert_eq!(
+            CellState::from_object(&p.tenants[0].objects[1], None),
+            CellState::Update
+        );
+    }
+
+    #[test]
+    fn object_digests_ignore_where_the_document_sits() {
+        let a = tenant(50);
+        let mut b = a.clone();
+        for o in b.objects.values_mut() {
+            if let DesiredObject::ConfigurationPolicy(p) = o {
+                p.origin.line += 7;
+            }
+        }
+        assert_eq!(tenant_digests(&a), tenant_digests(&b));
+        assert_ne!(tenant_digests(&a), tenant_digests(&tenant(40)));
+        assert_eq!(ring_digest([&a]), ring_digest([&b]));
+    }
+
     #[test]
     fn soak_gate_says_how_long_remains() {
         let mut p = Promotions::default();
