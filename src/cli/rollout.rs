@@ -506,9 +506,14 @@ pub fn run(args: &RolloutArgs) -> anyhow::Result<i32> {
         parallelism: args.parallelism,
         ..ApplyOptions::default()
     };
+    // `rollout --ring N` goes up to N, never only N (that is `apply --ring N`).
+    let upto = args
+        .ring
+        .as_deref()
+        .map(|r| format!("..{}", r.trim_start_matches("..")));
     let report = runtime()?.block_on(run_rings(
         args.root.clone(),
-        args.ring.as_deref(),
+        upto.as_deref(),
         &args.graph,
         options,
         args.max_failed_tenants,

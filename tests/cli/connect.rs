@@ -33,6 +33,8 @@ const CONNECTING: &[(&str, &[&str])] = &[
             "imported-b",
         ],
     ),
+    // Last: it promotes every ring of the shipped profiles (and records it).
+    ("rollout", &["rollout", "--auto-approve"]),
 ];
 
 /// Subcommands that never connect (the emulator and bench serve or embed their own).

@@ -262,12 +262,16 @@ fn issue15_pending_soak_promotion_and_drift_end_to_end() {
         "{why}"
     );
 
-    // After the soak: ring 1 promoted; ring 2 waits for ring 1's 2h soak.
+    // After the soak: ring 1 promoted (`--ring 1`: up to ring 1, then done: exit 0)...
+    let (code, report) = rollout(root, &emu, T1, &["--ring", "1"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(outcomes(&report), ["0:already-promoted", "1:promoted"]);
+    // ...and ring 2 waits for ring 1's 2h soak.
     let (code, report) = rollout(root, &emu, T1, &[]);
     assert_eq!(code, 4, "{report:#}");
     assert_eq!(
         outcomes(&report),
-        ["0:already-promoted", "1:promoted", "2:held"]
+        ["0:already-promoted", "1:already-promoted", "2:held"]
     );
     assert!(
         report["rings"][2]["refusals"][0]
