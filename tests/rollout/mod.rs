@@ -228,6 +228,17 @@ fn issue15_pending_soak_promotion_and_drift_end_to_end() {
         "--ring ..1 leaves ring 2 out: {human}"
     );
 
+    // The Markdown plan has the per-ring table; the fleet report shows pending cells.
+    let o = run(root, &["plan", "--format", "markdown"], &env(&emu, T0));
+    let md = stdout(&o);
+    assert!(
+        md.contains("| ring 2 (promoted from commit-at-2026-11-30T08:00:00Z) | 20 | 0 | 20 | 0 | 0 |"),
+        "{md}"
+    );
+    assert!(md.contains("27 changes are pending promotion"), "{md}");
+    let html = report_cells(root, &emu);
+    assert_eq!((html.0, html.1), (27, 0), "pending, drift cells");
+
     // Rollout: ring 0 is promoted, ring 1 waits for ring 0's soak (24h), ring 2 untouched.
     admin(&emu.base, "DELETE", "/_emulator/requests", "");
     let (code, report) = rollout(root, &emu, T0, &[]);
@@ -314,6 +325,18 @@ fn issue15_pending_soak_promotion_and_drift_end_to_end() {
         .unwrap()["state"]
         .clone();
     assert_eq!(b3_state, "drifted");
+    assert_eq!(report_cells(root, &emu), (0, 1), "pending, drift cells");
+}
+
+/// `rampart report`: how many matrix cells are pending and how many drift.
+fn report_cells(root: &Path, emu: &Emulator) -> (usize, usize) {
+    let o = run(root, &["report", "-o", "fleet.html"], &env(emu, T0));
+    assert!(root.join("fleet.html").exists(), "{}", text(&o));
+    let html = std::fs::read_to_string(root.join("fleet.html")).unwrap();
+    (
+        html.matches("td class=\"s-pending\"").count(),
+        html.matches("td class=\"s-drift\"").count(),
+    )
 }
 
 #[test]
