@@ -227,12 +227,21 @@ fn issue15_pending_soak_promotion_and_drift_end_to_end() {
         !human.contains("ring 2"),
         "--ring ..1 leaves ring 2 out: {human}"
     );
+    // Tenant blocks are grouped under their ring's heading.
+    let (r0, r1) = (
+        human.find("── ring 0 ──").unwrap(),
+        human.find("── ring 1 ──").unwrap(),
+    );
+    let (p2, e1) = (human.find("p2 (").unwrap(), human.find("e1 (").unwrap());
+    assert!(r0 < p2 && p2 < r1 && r1 < e1, "{human}");
 
     // The Markdown plan has the per-ring table; the fleet report shows pending cells.
     let o = run(root, &["plan", "--format", "markdown"], &env(&emu, T0));
     let md = stdout(&o);
     assert!(
-        md.contains("| ring 2 (promoted from commit-at-2026-11-30T08:00:00Z) | 20 | 0 | 20 | 0 | 0 |"),
+        md.contains(
+            "| ring 2 (promoted from commit-at-2026-11-30T08:00:00Z) | 20 | 0 | 20 | 0 | 0 |"
+        ),
         "{md}"
     );
     assert!(md.contains("27 changes are pending promotion"), "{md}");
