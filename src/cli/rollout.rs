@@ -290,6 +290,11 @@ impl Ctx {
                     report.outcome = RingOutcome::Held { refusals: words };
                     return Ok(report);
                 }
+                for w in &words {
+                    eprintln!(
+                        "!!! ring {ring}: PROMOTION FORCED past a gate that was not met: {w}"
+                    );
+                }
                 report.forced = words;
             }
         }
@@ -407,10 +412,16 @@ async fn run_rings(
     root: PathBuf,
     selection: Option<&str>,
     graph: &GraphArgs,
-    options: ApplyOptions,
+    mut options: ApplyOptions,
     max_failed_tenants: usize,
     force: bool,
 ) -> anyhow::Result<RolloutReport> {
+    // The same per-tenant lock as `apply` (RAMPART_LOCK...; local file locks by default).
+    options.lock = crate::lock::LockConfig::from_env(&root, |k| std::env::var(k).ok())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    options.lock_timeout =
+        crate::lock::timeout_from_env(|k| std::env::var(k).ok()).map_err(|e| anyhow::anyhow!(e))?;
+    eprintln!("Lock: {}", options.lock.describe());
     let Prepared {
         all,
         soaks,
