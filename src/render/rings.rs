@@ -76,14 +76,14 @@ pub fn render_text(r: &Rollout) -> String {
     } else if !r.pending.is_empty() {
         let _ = writeln!(
             out,
-            "  {} {} pending promotion ({}), not drift.",
+            "  {} {} pending promotion to {} ring (merged, not yet promoted): not drift.",
             r.pending.len(),
             if r.pending.len() == 1 {
                 "change is"
             } else {
                 "changes are"
             },
-            RingState::Pending.legend()
+            if r.pending.len() == 1 { "its" } else { "their" },
         );
     }
     out.push('\n');
