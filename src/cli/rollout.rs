@@ -325,7 +325,20 @@ impl Ctx {
             };
             return Ok(report);
         }
-        let rec = promotion(ring, &refs, &self.commit, promoted_at, self.clock.now());
+        let mut rec = promotion(ring, &refs, &self.commit, promoted_at, self.clock.now());
+        // A tolerated failed tenant did not get this state: keep what it was promoted to
+        // before (or nothing), so its changes stay pending rather than read as drift.
+        let previous = self.promotions.get(ring);
+        for name in &failed {
+            match previous.and_then(|p| p.tenants.get(name)) {
+                Some(old) => {
+                    rec.tenants.insert(name.clone(), old.clone());
+                }
+                None => {
+                    rec.tenants.remove(name);
+                }
+            }
+        }
         self.promotions.rings.insert(ring, rec);
         self.promotions
             .write(&self.root)
