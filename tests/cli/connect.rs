@@ -33,6 +33,10 @@ const CONNECTING: &[(&str, &[&str])] = &[
             "imported-b",
         ],
     ),
+    (
+        "report",
+        &["report", "--tenant", CONTOSO, "-o", "fleet-connect.html"],
+    ),
     // Last: it promotes every ring of the shipped profiles (and records it).
     ("rollout", &["rollout", "--auto-approve"]),
 ];
