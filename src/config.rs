@@ -351,6 +351,10 @@ pub struct DistributionProfileFile {
     /// Rollout ring; lower rings go first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ring: Option<u32>,
+    /// How long this ring runs in step before the next ring may be promoted: a duration
+    /// such as `24h`, `90m`, `2d`, `1d12h` (units d, h, m, s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak: Option<String>,
     /// Whether rampart may delete managed objects that are no longer desired.
     #[serde(default)]
     pub allow_removal: bool,

@@ -23,6 +23,7 @@ pub mod render;
 pub mod repo_files;
 pub mod report;
 pub mod resolve;
+pub mod rollout;
 pub mod settings;
 pub mod soc;
 pub mod yaml;

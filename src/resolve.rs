@@ -66,6 +66,7 @@ pub fn validate(root: &std::path::Path, paths: &[std::path::PathBuf]) -> Validat
 pub fn validate_loaded(loaded: Loaded) -> Validated {
     let mut diagnostics = loaded.diagnostics.clone();
     crate::load::check_across_documents(&loaded, &mut diagnostics);
+    crate::rollout::check_profiles(&loaded, &mut diagnostics);
     let resolution = resolve(&loaded);
     diagnostics.extend(resolution.diagnostics);
     diagnostics.extend(imported_policy_leaks(&loaded, &resolution.tenants));

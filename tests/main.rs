@@ -9,4 +9,5 @@ mod language;
 mod onboarding;
 mod plan;
 mod report;
+mod rollout;
 mod soc;

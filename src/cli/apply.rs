@@ -76,6 +76,12 @@ pub struct ApplyArgs {
     /// `rampart plan --emulator` (no credentials, no network).
     #[arg(long)]
     pub emulator: bool,
+    /// With --ring: tenants per ring that may fail without halting (see `rampart rollout`).
+    #[arg(long, default_value_t = 0)]
+    pub max_failed_tenants: usize,
+    /// With --ring: promote even when a promotion gate is not met (loudly noted).
+    #[arg(long)]
+    pub force_promotion: bool,
     #[command(flatten)]
     pub graph: GraphArgs,
 }
@@ -113,6 +119,13 @@ impl ApplyArgs {
 
 /// Runs `rampart apply`; returns the exit code.
 pub fn run(args: &ApplyArgs, color: bool) -> anyhow::Result<i32> {
+    if args.select.ring.is_some() {
+        // A ring is promoted whole, behind its gate, and recorded (issue 15).
+        return super::rollout::apply_ring(args);
+    }
+    if args.force_promotion || args.max_failed_tenants > 0 {
+        bail!("--force-promotion and --max-failed-tenants apply to `--ring` only");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -52,6 +52,8 @@ pub fn selected(
             tenants: args.tenants.clone(),
             targets: vec![],
             kinds: vec![],
+            // One rule for rings everywhere: the tenant's lowest ring, did-you-mean on a miss.
+            ring: args.ring.map(|r| r.to_string()),
         },
         parallelism: args.parallelism,
         format: PlanFormat::Human,
@@ -63,7 +65,6 @@ pub fn selected(
     let (all, selected) = select_tenants(&plan_args)?;
     let mut out: Vec<SocTenant> = selected
         .iter()
-        .filter(|d| args.ring.is_none() || d.ring == args.ring)
         .map(|d| SocTenant {
             name: d.tenant.name.clone(),
             id: d.tenant.id.clone(),

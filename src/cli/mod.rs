@@ -19,6 +19,7 @@ pub mod permissions;
 pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod rollout;
 pub mod select;
 pub mod show;
 pub mod show_plan;
@@ -35,8 +36,15 @@ pub mod exit {
     /// Any error: a usage error (unknown flag, bad value, a selection that matches
     /// nothing), invalid input, a failed tenant, a refused or declined apply.
     pub const ERROR: i32 = 1;
-    /// With `--detailed-exitcode`: the plan has changes.
+    /// With `--detailed-exitcode`: the plan has changes (when the repository tracks a
+    /// rollout: drift, or changes mixed with drift).
     pub const CHANGES: i32 = 2;
+    /// With `--detailed-exitcode`, when the repository tracks a rollout
+    /// (`rollout/promotions.yaml`): every change is pending promotion to its ring; no drift.
+    pub const PENDING: i32 = 3;
+    /// `rollout` / `apply --ring`: held at a promotion gate (a lower ring soaking, not in
+    /// step or not promoted); nothing was written to the held ring.
+    pub const HELD: i32 = 4;
 }
 
 /// Policy-as-code for Microsoft Defender across many tenants.
@@ -96,6 +104,9 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Apply a saved plan exactly, or plan afresh and apply after a typed `yes`.
     Apply(apply::ApplyArgs),
+    /// Promote the rollout rings in order: gate (lower rings in step and soaked), apply,
+    /// verify, record; stop at the first ring held or failing.
+    Rollout(rollout::RolloutArgs),
     /// Write the fleet report: one self-contained HTML page of every tenant's state, from a
     /// saved plan or a fresh one.
     Report(report::ReportArgs),
@@ -274,6 +285,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             anyhow::bail!("`rampart show` needs a plan file or `desired --tenant T`")
         }
         Command::Apply(args) => apply::run(args, color),
+        Command::Rollout(args) => rollout::run(args),
         Command::Import(args) => args.run(),
         Command::Tenants(args) => tenants::run(args),
         Command::Permissions(args) => permissions::run(args),

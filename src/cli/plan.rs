@@ -4,7 +4,8 @@
 //!
 //! Exit codes: 0 success (with `--detailed-exitcode`: no changes), 1 any error (invalid
 //! repository, a failed tenant, an object in error), 2 with `--detailed-exitcode` when the
-//! plan has changes.
+//! plan has changes, 3 with `--detailed-exitcode` when every change is pending promotion to
+//! its ring (the repository tracks a rollout; see `crate::rollout`).
 
 use std::io::Write as _;
 use std::num::NonZeroUsize;
@@ -99,7 +100,11 @@ pub fn exit_code(plan: &Plan, detailed: bool) -> i32 {
     if plan.errored {
         exit::ERROR
     } else if detailed && plan.summary.has_changes() {
-        exit::CHANGES
+        if crate::rollout::only_pending(plan) {
+            exit::PENDING
+        } else {
+            exit::CHANGES
+        }
     } else {
         exit::OK
     }
@@ -132,6 +137,9 @@ pub fn validated_tenants(root: &std::path::Path) -> anyhow::Result<Vec<TenantDes
 pub async fn make_plan(args: &PlanArgs) -> anyhow::Result<Plan> {
     let (all, selected) = select_tenants(args)?;
     let kinds = args.select.kinds()?;
+    // The promotion record is read before any request: a broken one stops the run here.
+    let promotions =
+        crate::rollout::Promotions::read(&args.root).map_err(|e| anyhow::anyhow!(e))?;
     let parallelism =
         NonZeroUsize::new(args.parallelism).context("--parallelism must be at least 1")?;
     let mut created_from = args.select.created_from();
@@ -165,6 +173,12 @@ pub async fn make_plan(args: &PlanArgs) -> anyhow::Result<Plan> {
     };
     plan.filter(&args.select.targets, &kinds);
     check_targets_matched(&plan, &args.select.targets, &selected)?;
+    if promotions.is_some() || args.select.ring.is_some() {
+        crate::rollout::classify(&mut plan, &selected, promotions.as_ref());
+        if let Some(r) = &mut plan.rollout {
+            r.selection = args.select.ring.clone();
+        }
+    }
     Ok(plan)
 }
 

@@ -32,6 +32,42 @@ pub struct Selection {
     /// Only objects of this kind (repeatable).
     #[arg(long = "kind")]
     pub kinds: Vec<String>,
+    /// Only tenants of this rollout ring (`N`), or of rings 0 to N (`..N`). A tenant's ring
+    /// is the lowest `ring` among its profiles.
+    #[arg(long = "ring", value_name = "N|..N", allow_hyphen_values = true)]
+    pub ring: Option<String>,
+}
+
+/// Checks `--ring` against the rings the profiles declare: not a ring number, or a ring no
+/// profile has, is an error with a suggestion.
+pub fn check_ring(
+    all: &[TenantDesired],
+    ring: Option<&str>,
+) -> Result<Option<crate::rollout::RingSelection>, String> {
+    let Some(text) = ring else {
+        return Ok(None);
+    };
+    let rings = crate::rollout::rings_of(all);
+    let names: Vec<String> = rings.iter().map(u32::to_string).collect();
+    let listed = if names.is_empty() {
+        "no profile declares a ring".to_string()
+    } else {
+        format!("rings: {}", names.join(", "))
+    };
+    let sel = crate::rollout::RingSelection::parse(text).map_err(|e| format!("{e}; {listed}"))?;
+    if !rings.contains(&sel.named()) {
+        let suggestion = hint(&sel.named().to_string(), names.iter().map(String::as_str));
+        return Err(format!(
+            "--ring `{text}`: no profile has ring {}{}",
+            sel.named(),
+            if suggestion.is_empty() {
+                format!(" ({listed})")
+            } else {
+                format!("{suggestion} ({listed})")
+            }
+        ));
+    }
+    Ok(Some(sel))
 }
 
 /// " (did you mean `x`?)" or nothing.
@@ -133,6 +169,13 @@ impl Selection {
     pub fn apply(&self, all: &[TenantDesired]) -> anyhow::Result<Vec<TenantDesired>> {
         let mut errors = unknown_tenants(all, &self.tenants);
         errors.extend(unknown_profiles(all, &self.profiles));
+        let ring = match check_ring(all, self.ring.as_deref()) {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
         for k in &self.kinds {
             if Kind::parse(k).is_none() {
                 errors.push(kind_error("--kind", k));
@@ -161,6 +204,7 @@ impl Selection {
                 self.profiles.is_empty() || d.profiles.iter().any(|p| self.profiles.contains(p))
             })
             .filter(|d| self.tenants.is_empty() || self.tenants.iter().any(|t| names_tenant(d, t)))
+            .filter(|d| ring.is_none_or(|r| r.selects(d.ring)))
             .filter(|d| {
                 self.targets.is_empty()
                     || self.targets.iter().any(|tg| {
@@ -189,6 +233,9 @@ impl Selection {
             for v in values {
                 parts.push(format!("{flag} {v}"));
             }
+        }
+        if let Some(r) = &self.ring {
+            parts.push(format!("--ring {r}"));
         }
         parts.join(" ")
     }

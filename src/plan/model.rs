@@ -141,6 +141,139 @@ pub struct Plan {
     /// True when any tenant failed or any object is in error: apply must refuse the plan.
     pub errored: bool,
     pub summary: Summary,
+    /// Tenants grouped by rollout ring, and which changes are pending promotion rather
+    /// than drift (see `crate::rollout`). `None` unless the repository tracks a rollout
+    /// (`rollout/promotions.yaml`) or `--ring` selected tenants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+}
+
+/// Where a tenant stands in its ring. A closed set: its word and legend live in one table
+/// ([`RingState::word`], [`RingState::legend`]) read by every renderer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RingState {
+    /// Nothing to write.
+    InStep,
+    /// Only changes merged but not yet promoted to the tenant's ring.
+    Pending,
+    /// At least one object differs from what was promoted to the ring: changed outside
+    /// rampart (or never written).
+    Drifted,
+    /// The tenant could not be read, or an object cannot be planned.
+    Failed,
+}
+
+struct RingStateInfo {
+    state: RingState,
+    word: &'static str,
+    legend: &'static str,
+}
+
+/// The single table of ring states (declaration order; the test below keeps it honest).
+const RING_STATES: [RingStateInfo; 4] = [
+    RingStateInfo {
+        state: RingState::InStep,
+        word: "in step",
+        legend: "matches the desired state",
+    },
+    RingStateInfo {
+        state: RingState::Pending,
+        word: "pending",
+        legend: "merged, not yet promoted to this ring (not drift)",
+    },
+    RingStateInfo {
+        state: RingState::Drifted,
+        word: "drifted",
+        legend: "differs from what was promoted to this ring (changed outside rampart)",
+    },
+    RingStateInfo {
+        state: RingState::Failed,
+        word: "failed",
+        legend: "could not be read or planned",
+    },
+];
+
+impl RingState {
+    fn info(self) -> &'static RingStateInfo {
+        &RING_STATES[self as usize]
+    }
+    /// The column word: `in step`, `pending`, `drifted`, `failed`.
+    pub fn word(self) -> &'static str {
+        self.info().word
+    }
+    /// One sentence for legends.
+    pub fn legend(self) -> &'static str {
+        self.info().legend
+    }
+    /// Every state, in table (column) order.
+    pub fn all() -> impl Iterator<Item = RingState> {
+        RING_STATES.iter().map(|i| i.state)
+    }
+}
+
+/// The rollout view of a plan: rings in order, and the pending changes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollout {
+    /// Whether a promotion record was read. Without one, every change counts as drift.
+    pub tracked: bool,
+    /// `--ring` as given (`N` or `..N`), when it selected the tenants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<String>,
+    /// Numbered rings ascending, then tenants without a ring (`ring: null`).
+    pub rings: Vec<RingPlan>,
+    /// Addresses whose change is pending promotion to the tenant's ring, sorted. Every
+    /// other change in the plan is drift.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Address>,
+}
+
+/// One ring of the plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RingPlan {
+    pub ring: Option<u32>,
+    /// The commit the ring was last promoted from, when recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted_commit: Option<String>,
+    /// Tenant name -> state, sorted by name.
+    pub tenants: Vec<RingTenant>,
+    /// Tenants per state, in [`RingState::all`] order: `[in step, pending, drifted, failed]`.
+    pub counts: [usize; 4],
+}
+
+/// One tenant's place in its ring.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RingTenant {
+    pub tenant: String,
+    pub state: RingState,
+    /// Changes pending promotion.
+    pub pending: usize,
+    /// Changes that are drift.
+    pub drifted: usize,
+}
+
+impl RingPlan {
+    /// `ring 0`, or `no ring`.
+    pub fn label(&self) -> String {
+        match self.ring {
+            Some(r) => format!("ring {r}"),
+            None => "no ring".to_string(),
+        }
+    }
+    /// Tenants in `state`.
+    pub fn count(&self, state: RingState) -> usize {
+        self.counts[state as usize]
+    }
+}
+
+impl Rollout {
+    /// Whether `address`'s change is pending promotion (else, when it writes, drift).
+    pub fn is_pending(&self, address: &Address) -> bool {
+        self.pending.binary_search(address).is_ok()
+    }
 }
 
 /// What the plan was made from (no timestamps, so the bytes are reproducible).
@@ -435,6 +568,7 @@ impl Plan {
             tenants,
             errored: false,
             summary: Summary::default(),
+            rollout: None,
         };
         plan.recount();
         plan
@@ -500,6 +634,13 @@ mod tests {
     fn action_table_is_in_declaration_order() {
         for (i, info) in ACTIONS.iter().enumerate() {
             assert_eq!(info.action as usize, i, "{:?}", info.action);
+        }
+    }
+
+    #[test]
+    fn ring_state_table_is_in_declaration_order() {
+        for (i, info) in RING_STATES.iter().enumerate() {
+            assert_eq!(info.state as usize, i, "{:?}", info.state);
         }
     }
 

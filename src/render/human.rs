@@ -75,8 +75,33 @@ pub fn render_human(plan: &Plan, options: HumanOptions) -> String {
         }
         out.push('\n');
     }
-    for t in &plan.tenants {
-        out.push_str(&render_tenant_with(t, &p));
+    match &plan.rollout {
+        // Grouped by ring, lowest first (tenants without a ring last), each ring headed.
+        Some(r) => {
+            let by_name: std::collections::BTreeMap<&str, &TenantPlan> = plan
+                .tenants
+                .iter()
+                .map(|t| (t.tenant.as_str(), t))
+                .collect();
+            for ring in &r.rings {
+                let head = format!("── {} ──", ring.label());
+                out.push_str(&p.paint(Style::new().bold(), &head));
+                out.push('\n');
+                for rt in &ring.tenants {
+                    if let Some(t) = by_name.get(rt.tenant.as_str()) {
+                        out.push_str(&render_tenant_with(t, &p));
+                    }
+                }
+            }
+        }
+        None => {
+            for t in &plan.tenants {
+                out.push_str(&render_tenant_with(t, &p));
+            }
+        }
+    }
+    if let Some(r) = &plan.rollout {
+        out.push_str(&super::rings::render_text(r));
     }
     let line = summary_line(&plan.summary);
     let style = Style::new().bold();

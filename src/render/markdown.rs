@@ -34,6 +34,9 @@ pub fn render_markdown(plan: &Plan, limit: usize) -> String {
     let mut head = String::new();
     head.push_str("### rampart plan\n\n");
     let _ = writeln!(head, "**{}**\n", summary_line(&plan.summary));
+    if let Some(r) = &plan.rollout {
+        head.push_str(&super::rings::render_markdown(r));
+    }
     if plan.errored {
         head.push_str("> [!CAUTION]\n> This plan has errors: apply will refuse it.\n\n");
     }

@@ -5,6 +5,7 @@
 
 pub mod human;
 pub mod markdown;
+pub mod rings;
 
 use crate::plan::{Plan, Summary};
 

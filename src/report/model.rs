@@ -12,11 +12,9 @@
 //! plan and placement give the same report.
 //!
 //! Limits:
-//! - `Drift` and `Pending` are in the set but today's plan never yields them: the plan does
-//!   not record whether an update repairs an out-of-band edit (drift) or carries a new
-//!   desired state, and it has no rings yet (pending = held back until promoted to the
-//!   tenant's ring). [`CellState::from_action`] is the one place to map them once the plan
-//!   carries them.
+//! - `Drift` and `Pending` come from the plan's rollout view ([`CellState::from_object`]):
+//!   only when the repository keeps a promotion record (`rollout/promotions.yaml`); without
+//!   one a change shows as its action (create, update, delete).
 //! - Fleet operations (device and vulnerability counts per tenant) do not exist yet. The
 //!   extension point is a per-tenant field on [`TenantRow`] filled from their model, and a
 //!   section in `super::html` after the matrix; nothing is shown until then.
@@ -170,6 +168,22 @@ impl CellState {
     /// The state of a planned object. This is the one mapping from the plan's actions:
     /// a replacement is an update of the object as a whole, a kept no-longer-desired object
     /// (a no-op with a note) is in step because nothing will change.
+    pub fn from_object(o: &ObjectPlan, rollout: Option<&crate::plan::Rollout>) -> CellState {
+        match rollout {
+            // With a promotion record a change is either pending promotion to the ring or
+            // drift (see `crate::rollout::classify`); errors and adoption keep their state.
+            Some(r) if r.tracked && o.action.writes() => {
+                if r.is_pending(&o.address) {
+                    CellState::Pending
+                } else {
+                    CellState::Drift
+                }
+            }
+            _ => CellState::from_action(o.action),
+        }
+    }
+
+    /// The state of a planned object from its action alone (no rollout record).
     pub fn from_action(action: Action) -> CellState {
         match action {
             Action::NoOp => CellState::InStep,
@@ -346,7 +360,7 @@ impl<'p> Report<'p> {
         let mut totals = [0usize; STATES.len()];
         for (i, t) in plan.tenants.iter().enumerate() {
             let place = placement.get(&t.tenant);
-            let cells = cells(t, place, &columns, &index);
+            let cells = cells(t, place, &columns, &index, plan.rollout.as_ref());
             let ring = place.and_then(|p| p.ring);
             let rc = rings.entry(ring).or_insert(RingCounts {
                 ring,
@@ -463,6 +477,22 @@ fn failed_columns(plan: &Plan, placement: &Placement) -> Vec<Column> {
 }
 
 fn cells(
+    t: &TenantPlan,
+    place: Option<&TenantPlacement>,
+    columns: &[Column],
+    index: &BTreeMap<(Kind, &str), usize>,
+    rollout: Option<&crate::plan::Rollout>,
+) -> Vec<CellState> {
+    let mut cells = cells_from_actions(t, place, columns, index);
+    for o in &t.objects {
+        if let Some(&i) = index.get(&(o.address.kind, o.address.name.as_str())) {
+            cells[i] = CellState::from_object(o, rollout);
+        }
+    }
+    cells
+}
+
+fn cells_from_actions(
     t: &TenantPlan,
     place: Option<&TenantPlacement>,
     columns: &[Column],

@@ -74,6 +74,8 @@ const CONNECTING: &[(&str, &[&str])] = &[
         "report",
         &["report", "--tenant", CONTOSO, "-o", "fleet-connect.html"],
     ),
+    // Last: it promotes every ring of the shipped profiles (and records it).
+    ("rollout", &["rollout", "--auto-approve"]),
 ];
 
 /// Subcommands that never connect (the emulator and bench serve or embed their own).
