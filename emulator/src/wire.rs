@@ -145,6 +145,44 @@ impl Ctx<'_> {
     }
 }
 
+/// One routed operation as a surface handler receives it: the caller, the request, its
+/// parsed query, the operation name the router chose (`"filter.get"`), the ids taken from
+/// the path (`""` where the route has none) and the JSON body, if any and well formed.
+/// Bundled so every surface takes the same two arguments (this and its tenant).
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    /// The caller and the URL space.
+    pub ctx: &'a Ctx<'a>,
+    /// The request as received.
+    pub req: &'a GraphRequest,
+    /// Its parsed OData query options.
+    pub q: &'a Query,
+    /// The router's operation name, `surface.verb`.
+    pub op: &'a str,
+    /// The first id in the path, or `""`.
+    pub id: &'a str,
+    /// The second id in the path (`settings/{id}`), or `""`.
+    pub id2: &'a str,
+    /// The JSON body, when there is one and it parsed.
+    pub body: Option<&'a Value>,
+}
+
+impl<'a> Call<'a> {
+    /// The parts most handlers use, in one line: `(ctx, req, q, op, id, body)`.
+    pub fn parts(
+        &self,
+    ) -> (
+        &'a Ctx<'a>,
+        &'a GraphRequest,
+        &'a Query,
+        &'a str,
+        &'a str,
+        Option<&'a Value>,
+    ) {
+        (self.ctx, self.req, self.q, self.op, self.id, self.body)
+    }
+}
+
 /// Requires a JSON object body.
 pub fn object_body(body: Option<&Value>) -> Result<&Map<String, Value>, Reply> {
     match body {

@@ -11,9 +11,7 @@
 //! can be deleted (Intune refuses that; unverified message, so not modelled).
 
 use crate::state::{Tenant, graph_time, later_than};
-use crate::wire::{
-    Ctx, GraphRequest, Query, Reply, collection, created_entity, entity, object_body,
-};
+use crate::wire::{Call, Query, Reply, collection, created_entity, entity, object_body};
 use serde_json::{Value, json};
 
 /// Entity set used in `@odata.context`.
@@ -50,15 +48,8 @@ fn not_found(id: &str) -> Reply {
 }
 
 /// Handles assignment filter operations; returns the reply and whether the tenant changed.
-pub fn handle(
-    ctx: &Ctx<'_>,
-    req: &GraphRequest,
-    q: &Query,
-    op: &str,
-    t: &mut Tenant,
-    id: &str,
-    body: Option<&Value>,
-) -> (Reply, bool) {
+pub fn handle(c: &Call<'_>, t: &mut Tenant) -> (Reply, bool) {
+    let (ctx, req, q, op, id, body) = c.parts();
     let page = ctx.emu.page_sizes().other;
     match op {
         "filter.list" => (

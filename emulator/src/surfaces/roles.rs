@@ -11,7 +11,7 @@
 //! Intune built-in role ids are derived by the emulator (stable per name), not Microsoft's.
 
 use crate::state::{Tenant, graph_time, stable_guid};
-use crate::wire::{Ctx, GraphRequest, Query, Reply, collection, entity, object_body};
+use crate::wire::{Call, Ctx, GraphRequest, Query, Reply, collection, entity, object_body};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -249,15 +249,8 @@ fn bind_id(s: &str) -> Option<String> {
 }
 
 /// Handles RBAC operations; returns the reply and whether the tenant changed.
-pub fn handle(
-    ctx: &Ctx<'_>,
-    req: &GraphRequest,
-    q: &Query,
-    op: &str,
-    t: &mut Tenant,
-    id: &str,
-    body: Option<&Value>,
-) -> (Reply, bool) {
+pub fn handle(c: &Call<'_>, t: &mut Tenant) -> (Reply, bool) {
+    let (ctx, req, q, op, id, body) = c.parts();
     let other = ctx.emu.page_sizes().other;
     let body_obj = || object_body(body).cloned();
     macro_rules! try_body {
