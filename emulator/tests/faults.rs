@@ -5,18 +5,22 @@ use rampart_emulator::WriteLimit;
 
 const GROUPS: &str = "/v1.0/groups";
 
+/// An emulator whose only faults are `faults`, and a token for tenant A (the token endpoint
+/// is never faulted, so the token always comes).
+async fn with_faults(faults: FaultConfig) -> (Env, String) {
+    let env = setup(EmulatorConfig { faults, ..quiet() }).await;
+    let t = env.token(TENANT_A).await;
+    (env, t)
+}
+
 #[tokio::test]
 async fn throttling_answers_429_with_retry_after_seconds_or_date() {
-    let env = setup(EmulatorConfig {
-        faults: FaultConfig {
-            rate_429: 1.0,
-            retry_after_secs: 7,
-            ..FaultConfig::none()
-        },
-        ..quiet()
+    let (env, t) = with_faults(FaultConfig {
+        rate_429: 1.0,
+        retry_after_secs: 7,
+        ..FaultConfig::none()
     })
     .await;
-    let t = env.token(TENANT_A).await; // the token endpoint is never faulted
     let (s, h, b) = env.call(&t, "GET", GROUPS, None).await;
     assert_eq!(s, 429);
     assert_eq!(h["retry-after"], "7");
@@ -37,15 +41,11 @@ async fn throttling_answers_429_with_retry_after_seconds_or_date() {
 
 #[tokio::test]
 async fn unavailable_answers_503() {
-    let env = setup(EmulatorConfig {
-        faults: FaultConfig {
-            rate_503: 1.0,
-            ..FaultConfig::none()
-        },
-        ..quiet()
+    let (env, t) = with_faults(FaultConfig {
+        rate_503: 1.0,
+        ..FaultConfig::none()
     })
     .await;
-    let t = env.token(TENANT_A).await;
     let (s, h, b) = env.call(&t, "GET", GROUPS, None).await;
     assert_eq!(s, 503);
     assert!(h.contains_key("retry-after"));
@@ -55,15 +55,11 @@ async fn unavailable_answers_503() {
 
 #[tokio::test]
 async fn dropped_connections_get_no_answer() {
-    let env = setup(EmulatorConfig {
-        faults: FaultConfig {
-            rate_drop: 1.0,
-            ..FaultConfig::none()
-        },
-        ..quiet()
+    let (env, t) = with_faults(FaultConfig {
+        rate_drop: 1.0,
+        ..FaultConfig::none()
     })
     .await;
-    let t = env.token(TENANT_A).await;
     let r = env.http.get(env.url(GROUPS)).bearer_auth(&t).send().await;
     assert!(
         r.is_err(),
@@ -79,16 +75,12 @@ async fn dropped_connections_get_no_answer() {
 
 #[tokio::test]
 async fn slow_responses_exceed_a_client_timeout() {
-    let env = setup(EmulatorConfig {
-        faults: FaultConfig {
-            rate_slow: 1.0,
-            slow_ms: 30_000,
-            ..FaultConfig::none()
-        },
-        ..quiet()
+    let (env, t) = with_faults(FaultConfig {
+        rate_slow: 1.0,
+        slow_ms: 30_000,
+        ..FaultConfig::none()
     })
     .await;
-    let t = env.token(TENANT_A).await;
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_millis(300))
         .build()
@@ -105,7 +97,8 @@ async fn slow_responses_exceed_a_client_timeout() {
 }
 
 /// Statuses of 40 sequential requests under a 50 % 429 rate.
-async fn statuses(seed: u64) -> Vec<u16> {
+/// An emulator throttling half the operations, chosen by `seed`, and a token for tenant A.
+async fn half_throttled(seed: u64) -> (Env, String) {
     let env = setup(EmulatorConfig {
         seed,
         faults: FaultConfig {
@@ -116,6 +109,11 @@ async fn statuses(seed: u64) -> Vec<u16> {
     })
     .await;
     let t = env.token(TENANT_A).await;
+    (env, t)
+}
+
+async fn statuses(seed: u64) -> Vec<u16> {
+    let (env, t) = half_throttled(seed).await;
     let mut out = Vec::new();
     for _ in 0..40 {
         out.push(env.call(&t, "GET", GROUPS, None).await.0);
@@ -138,16 +136,7 @@ async fn faults_are_reproducible_from_the_seed() {
 
 #[tokio::test]
 async fn batch_sub_requests_are_throttled_individually() {
-    let env = setup(EmulatorConfig {
-        seed: 7,
-        faults: FaultConfig {
-            rate_429: 0.5,
-            ..FaultConfig::none()
-        },
-        ..quiet()
-    })
-    .await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = half_throttled(7).await;
     let reqs: Vec<Value> = (0..20)
         .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/groups"}))
         .collect();
@@ -282,17 +271,9 @@ async fn out_of_band_edits_bump_last_modified() {
         got["lastModifiedDateTime"].as_str().unwrap() > p["lastModifiedDateTime"].as_str().unwrap()
     );
     // Over HTTP, through the admin endpoint.
-    let r = env
-        .http
-        .post(format!(
-            "{}/_emulator/tenants/{TENANT_A}/configurationPolicies/{id}/edit",
-            env.emu.base_url()
-        ))
-        .json(&json!({"name": "renamed in portal"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 204);
+    let edit = format!("tenants/{TENANT_A}/configurationPolicies/{id}/edit");
+    let body = json!({"name": "renamed in portal"});
+    assert_eq!(env.admin("POST", &edit, Some(body)).await.0, 204);
     let (_, _, got2) = env.call(&t, "GET", &format!("{post}/{id}"), None).await;
     assert_eq!(got2["name"], "renamed in portal");
     // Random out-of-band edits from the fault layer.

@@ -82,101 +82,78 @@ fn assert_aad(body: &Value, code: u64, error: &str) {
     }
 }
 
+/// Asks `tenant` for a token with `pairs` and checks the refusal: the HTTP status, the
+/// AADSTS code and the OAuth error. Returns the body for further checks.
+async fn refused(
+    env: &Env,
+    tenant: &str,
+    pairs: &[(&str, &str)],
+    (status, code, error): (u16, u64, &str),
+) -> Value {
+    let (s, b) = env.token_request(tenant, pairs).await;
+    assert_eq!(s, status, "{b}");
+    assert_aad(&b, code, error);
+    b
+}
+
 #[tokio::test]
 async fn login_errors_are_aad_shaped() {
     let env = setup(quiet()).await;
-    let (s, b) = env
-        .token_request(
-            "00000000-0000-4000-8000-000000000000",
-            &[("client_id", APP), ("client_secret", SECRET), GRANT, SCOPE],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 90002, "invalid_request");
+    let id = ("client_id", APP);
+    let secret = ("client_secret", SECRET);
+    let unknown_tenant = "00000000-0000-4000-8000-000000000000";
+    let ok = [id, secret, GRANT, SCOPE];
+    refused(&env, unknown_tenant, &ok, (400, 90002, "invalid_request")).await;
 
-    let (s, b) = env
-        .token_request(
-            TENANT_A,
-            &[("client_id", APP), ("client_secret", "wrong"), GRANT, SCOPE],
-        )
-        .await;
-    assert_eq!(s, 401);
-    assert_aad(&b, 7000215, "invalid_client");
+    let wrong = [id, ("client_secret", "wrong"), GRANT, SCOPE];
+    let b = refused(&env, TENANT_A, &wrong, (401, 7000215, "invalid_client")).await;
     assert!(
         !b.to_string().contains("wrong"),
         "the sent secret must not be echoed"
     );
 
     // The reader app has no service principal in tenant B.
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
-            &[
-                ("client_id", READER_APP),
-                ("client_secret", "reader-secret"),
-                GRANT,
-                SCOPE,
-            ],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 700016, "unauthorized_client");
+    let reader = [
+        ("client_id", READER_APP),
+        ("client_secret", "reader-secret"),
+        GRANT,
+        SCOPE,
+    ];
+    refused(
+        &env,
+        TENANT_B,
+        &reader,
+        (400, 700016, "unauthorized_client"),
+    )
+    .await;
 
     // In its home tenant an app without consent gets AADSTS7000229.
     env.emu.admin().revoke(TENANT_A, APP).unwrap();
-    let (s, b) = env
-        .token_request(
-            TENANT_A,
-            &[("client_id", APP), ("client_secret", SECRET), GRANT, SCOPE],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 7000229, "invalid_client");
+    refused(&env, TENANT_A, &ok, (400, 7000229, "invalid_client")).await;
 
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
+    let cases: [(&[(&str, &str)], (u16, u64, &str)); 4] = [
+        (
+            &[id, secret, GRANT, ("scope", "User.Read")],
+            (400, 1002012, "invalid_scope"),
+        ),
+        (
             &[
-                ("client_id", APP),
-                ("client_secret", SECRET),
-                GRANT,
-                ("scope", "User.Read"),
-            ],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 1002012, "invalid_scope");
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
-            &[
-                ("client_id", APP),
-                ("client_secret", SECRET),
+                id,
+                secret,
                 GRANT,
                 ("scope", "https://management.azure.com/.default"),
             ],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 500011, "invalid_resource");
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
-            &[
-                ("client_id", APP),
-                ("client_secret", SECRET),
-                ("grant_type", "password"),
-                SCOPE,
-            ],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 70003, "unsupported_grant_type");
-    let (s, b) = env
-        .token_request(TENANT_B, &[("client_id", APP), GRANT, SCOPE])
-        .await;
-    assert_eq!(s, 401);
-    assert_aad(&b, 7000218, "invalid_client");
+            (400, 500011, "invalid_resource"),
+        ),
+        (
+            &[id, secret, ("grant_type", "password"), SCOPE],
+            (400, 70003, "unsupported_grant_type"),
+        ),
+        (&[id, GRANT, SCOPE], (401, 7000218, "invalid_client")),
+    ];
+    for (pairs, expected) in cases {
+        refused(&env, TENANT_B, pairs, expected).await;
+    }
     env.emu.shutdown().await;
 }
 
@@ -184,109 +161,50 @@ async fn login_errors_are_aad_shaped() {
 async fn federated_assertion_matches_issuer_subject_audience() {
     let env = setup(quiet()).await;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let iss = "https://token.actions.githubusercontent.com";
-    let jwt_bearer = (
-        "client_assertion_type",
-        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-    );
-    let good = make_assertion(
-        iss,
-        "repo:mssp/baseline:ref:refs/heads/main",
-        "api://AzureADTokenExchange",
-        now + 300,
-    );
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
-            &[
-                ("client_id", APP),
-                ("client_assertion", &good),
-                jwt_bearer,
-                GRANT,
-                SCOPE,
-            ],
-        )
-        .await;
+    let main = "repo:mssp/baseline:ref:refs/heads/main";
+    let exchange = "api://AzureADTokenExchange";
+    let assertion = |sub: &str, aud: &str, exp: i64| {
+        make_assertion("https://token.actions.githubusercontent.com", sub, aud, exp)
+    };
+    let pairs = |assertion: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("client_id", APP.to_string()),
+            ("client_assertion", assertion.to_string()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
+            ),
+            (GRANT.0, GRANT.1.to_string()),
+            (SCOPE.0, SCOPE.1.to_string()),
+        ]
+    };
+    fn borrowed<'a>(p: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+        p.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    }
+    let good = pairs(&assertion(main, exchange, now + 300));
+    let (s, b) = env.token_request(TENANT_B, &borrowed(&good)).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(claims(b["access_token"].as_str().unwrap())["tid"], TENANT_B);
 
-    let wrong_sub = make_assertion(
-        iss,
-        "repo:mssp/baseline:pull_request",
-        "api://AzureADTokenExchange",
-        now + 300,
-    );
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
-            &[
-                ("client_id", APP),
-                ("client_assertion", &wrong_sub),
-                jwt_bearer,
-                GRANT,
-                SCOPE,
-            ],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 70021, "invalid_client");
-
-    let wrong_aud = make_assertion(
-        iss,
-        "repo:mssp/baseline:ref:refs/heads/main",
-        "api://other",
-        now + 300,
-    );
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
-            &[
-                ("client_id", APP),
-                ("client_assertion", &wrong_aud),
-                jwt_bearer,
-                GRANT,
-                SCOPE,
-            ],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 70021, "invalid_client");
-
-    let expired = make_assertion(
-        iss,
-        "repo:mssp/baseline:ref:refs/heads/main",
-        "api://AzureADTokenExchange",
-        now - 10,
-    );
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
-            &[
-                ("client_id", APP),
-                ("client_assertion", &expired),
-                jwt_bearer,
-                GRANT,
-                SCOPE,
-            ],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 700024, "invalid_client");
-
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
-            &[
-                ("client_id", APP),
-                ("client_assertion", "not-a-jwt"),
-                jwt_bearer,
-                GRANT,
-                SCOPE,
-            ],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 50027, "invalid_request");
+    let cases = [
+        // Wrong subject, wrong audience, expired, not a JWT.
+        (
+            assertion("repo:mssp/baseline:pull_request", exchange, now + 300),
+            (400, 70021, "invalid_client"),
+        ),
+        (
+            assertion(main, "api://other", now + 300),
+            (400, 70021, "invalid_client"),
+        ),
+        (
+            assertion(main, exchange, now - 10),
+            (400, 700024, "invalid_client"),
+        ),
+        ("not-a-jwt".to_string(), (400, 50027, "invalid_request")),
+    ];
+    for (jwt, expected) in cases {
+        refused(&env, TENANT_B, &borrowed(&pairs(&jwt)), expected).await;
+    }
     env.emu.shutdown().await;
 }
 

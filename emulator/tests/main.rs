@@ -155,6 +155,32 @@ impl Env {
         self.token_for(tenant, APP, SECRET).await
     }
 
+    /// Sends a request to the emulator's admin API (`/_emulator/{path}`) with an optional
+    /// JSON body; returns (status, JSON body or Null).
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}/_emulator/{path}", self.emu.base_url());
+        let mut rb = self.http.request(method.parse().unwrap(), url);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
+        (status, v)
+    }
+
+    /// Reads `/_emulator/{path}`, which must answer 200; returns its JSON body.
+    pub async fn admin_get(&self, path: &str) -> Value {
+        let (status, v) = self.admin("GET", path, None).await;
+        assert_eq!(status, 200, "{v}");
+        v
+    }
+
     /// Sends a Graph request; returns (status, headers, JSON body or Null).
     pub async fn call(
         &self,

@@ -157,15 +157,7 @@ async fn seeding_over_http_and_from_files() {
         .await;
     assert_eq!(g["displayName"], "Pilot");
     assert_eq!(env.emu.admin().detection_rules(TENANT_A).len(), 1);
-    let list: Value = env
-        .http
-        .get(format!("{}/_emulator/tenants", env.emu.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = env.admin_get("tenants").await;
     assert_eq!(list[0]["groups"], 2);
 
     // Seed file on disk.
@@ -344,34 +336,14 @@ async fn request_log_and_counters_per_tenant_method_route() {
     assert_eq!(log[4].client_request_id.as_deref(), Some("trace-me"));
     assert_eq!(log[3].status, 201);
     // The same data over HTTP.
-    let hc: Value = env
-        .http
-        .get(format!("{}/_emulator/counters", env.emu.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hc = env.admin_get("counters").await;
     assert_eq!(hc["total"], 5);
-    let hr: Value = env
-        .http
-        .get(format!("{}/_emulator/requests", env.emu.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hr = env.admin_get("requests").await;
     assert_eq!(hr.as_array().unwrap().len(), 5);
-    let r = env
-        .http
-        .put(format!("{}/_emulator/faults", env.emu.base_url()))
-        .json(&json!({"rate503": 1.0}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    let (s, _) = env
+        .admin("PUT", "faults", Some(json!({"rate503": 1.0})))
+        .await;
+    assert_eq!(s, 200);
     assert_eq!(env.call(&ta, "GET", "/v1.0/groups", None).await.0, 503);
     env.emu.shutdown().await;
 }
