@@ -35,8 +35,7 @@ async fn all_pages(env: &Env, t: &str, first: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn backup_then_update_like_an_intune_client() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     // The tenant holds 12 policies (more than one expanded page: 10 by default).
     for i in 0..12 {
         let (s, _, _) = env

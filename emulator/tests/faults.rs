@@ -92,7 +92,7 @@ async fn slow_responses_exceed_a_client_timeout() {
         jitter_ms: 5,
         ..FaultConfig::none()
     });
-    assert_eq!(env.call(&t, "GET", GROUPS, None).await.0, 200);
+    assert_eq!(env.status(&t, "GET", GROUPS, None).await, 200);
     env.emu.shutdown().await;
 }
 
@@ -116,7 +116,7 @@ async fn statuses(seed: u64) -> Vec<u16> {
     let (env, t) = half_throttled(seed).await;
     let mut out = Vec::new();
     for _ in 0..40 {
-        out.push(env.call(&t, "GET", GROUPS, None).await.0);
+        out.push(env.status(&t, "GET", GROUPS, None).await);
     }
     env.emu.shutdown().await;
     out
@@ -205,9 +205,8 @@ async fn intune_write_limit_per_app_and_per_tenant() {
     let mut s1 = Vec::new();
     for i in 0..4 {
         s1.push(
-            env.call(&t1, "POST", post, Some(av_policy(&format!("a{i}"))))
-                .await
-                .0,
+            env.status(&t1, "POST", post, Some(av_policy(&format!("a{i}"))))
+                .await,
         );
     }
     assert_eq!(s1, vec![201, 201, 201, 429]);
@@ -216,30 +215,29 @@ async fn intune_write_limit_per_app_and_per_tenant() {
     let wait: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=600).contains(&wait));
     // Reads are not limited.
-    assert_eq!(env.call(&t1, "GET", post, None).await.0, 200);
+    assert_eq!(env.status(&t1, "GET", post, None).await, 200);
     // The second app has its own budget, but the tenant total (4) is reached after one write.
     assert_eq!(
-        env.call(&t2, "POST", post, Some(av_policy("b0"))).await.0,
+        env.status(&t2, "POST", post, Some(av_policy("b0"))).await,
         201
     );
     assert_eq!(
-        env.call(&t2, "POST", post, Some(av_policy("b1"))).await.0,
+        env.status(&t2, "POST", post, Some(av_policy("b1"))).await,
         429
     );
     // Other tenants are not affected; detection rules are not Intune.
     assert_eq!(
-        env.call(&tb, "POST", post, Some(av_policy("c0"))).await.0,
+        env.status(&tb, "POST", post, Some(av_policy("c0"))).await,
         201
     );
     assert_eq!(
-        env.call(
+        env.status(
             &t1,
             "POST",
             "/beta/security/rules/detectionRules",
             Some(rule("not-intune"))
         )
-        .await
-        .0,
+        .await,
         201
     );
     assert_eq!(env.emu.admin().policies(TENANT_A).len(), 4);
@@ -252,8 +250,7 @@ async fn intune_write_limit_per_app_and_per_tenant() {
 
 #[tokio::test]
 async fn out_of_band_edits_bump_last_modified() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let post = "/beta/deviceManagement/configurationPolicies";
     let (_, _, p) = env.call(&t, "POST", post, Some(av_policy("drifty"))).await;
     let id = p["id"].as_str().unwrap();

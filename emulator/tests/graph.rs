@@ -7,8 +7,7 @@ const POLICIES: &str = "/beta/deviceManagement/configurationPolicies";
 
 #[tokio::test]
 async fn configuration_policy_lifecycle() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let (s, _, p) = env
         .call(&t, "POST", POLICIES, Some(av_policy("baseline-av")))
         .await;
@@ -102,8 +101,7 @@ async fn configuration_policy_lifecycle() {
 
 #[tokio::test]
 async fn configuration_policy_validation_rejects_what_graph_rejects() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let mut unknown_template = av_policy("x");
     unknown_template["templateReference"]["templateId"] =
         json!("00000000-0000-0000-0000-000000000000_1");
@@ -139,9 +137,8 @@ async fn configuration_policy_validation_rejects_what_graph_rejects() {
         assert_eq!(b["error"]["code"], "BadRequest", "{what}");
     }
     assert_eq!(
-        env.call(&t, "POST", POLICIES, Some(asr_policy("asr", "audit")))
-            .await
-            .0,
+        env.status(&t, "POST", POLICIES, Some(asr_policy("asr", "audit")))
+            .await,
         201
     );
     assert!(env.emu.admin().policies(TENANT_A).len() == 1);
@@ -166,8 +163,7 @@ async fn configuration_policy_validation_rejects_what_graph_rejects() {
 
 #[tokio::test]
 async fn paging_follows_absolute_next_links() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     for i in 0..30 {
         env.emu
             .admin()
@@ -228,8 +224,7 @@ async fn paging_follows_absolute_next_links() {
 
 #[tokio::test]
 async fn filter_select_expand_on_policies() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     env.call(&t, "POST", POLICIES, Some(av_policy("av1"))).await;
     let (_, _, asr) = env
         .call(&t, "POST", POLICIES, Some(asr_policy("asr1", "block")))
@@ -300,8 +295,7 @@ async fn filter_select_expand_on_policies() {
 
 #[tokio::test]
 async fn assign_replaces_the_whole_list() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let (_, _, p) = env.call(&t, "POST", POLICIES, Some(av_policy("av"))).await;
     let id = p["id"].as_str().unwrap();
     let pilot = env
@@ -361,9 +355,8 @@ async fn assign_replaces_the_whole_list() {
     assert_eq!(got["assignments"].as_array().unwrap().len(), 0);
     let bad = json!({"assignments": [{"target": {"@odata.type": "#microsoft.graph.userTarget"}}]});
     assert_eq!(
-        env.call(&t, "POST", &format!("{POLICIES}/{id}/assign"), Some(bad))
-            .await
-            .0,
+        env.status(&t, "POST", &format!("{POLICIES}/{id}/assign"), Some(bad))
+            .await,
         400
     );
     env.emu.shutdown().await;
@@ -371,8 +364,7 @@ async fn assign_replaces_the_whole_list() {
 
 #[tokio::test]
 async fn templates_and_setting_templates() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let (s, _, b) = env
         .call(
             &t,
@@ -415,8 +407,7 @@ async fn templates_and_setting_templates() {
 
 #[tokio::test]
 async fn detection_rules_2026_schema() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let coll = "/beta/security/rules/detectionRules";
     let (s, h, b) = env
         .call(&t, "POST", coll, Some(rule("encoded-powershell")))
@@ -432,9 +423,8 @@ async fn detection_rules_2026_schema() {
     assert!(b["createdDateTime"].is_string() && b["detectorId"].is_string());
     assert!(b["schedule"]["nextRunDateTime"].is_string());
     assert_eq!(
-        env.call(&t, "POST", coll, Some(rule("encoded-powershell")))
-            .await
-            .0,
+        env.status(&t, "POST", coll, Some(rule("encoded-powershell")))
+            .await,
         409
     );
 
@@ -468,9 +458,8 @@ async fn detection_rules_2026_schema() {
     }
     let one = format!("{coll}/encoded-powershell");
     assert_eq!(
-        env.call(&t, "PATCH", &one, Some(json!({"id": "other"})))
-            .await
-            .0,
+        env.status(&t, "PATCH", &one, Some(json!({"id": "other"})))
+            .await,
         400
     );
     let (s, _, b) = env
@@ -485,27 +474,25 @@ async fn detection_rules_2026_schema() {
     assert_eq!(b["status"], "disabled");
     assert_eq!(b["schedule"]["frequency"], "PT0S");
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "PATCH",
             &one,
             Some(json!({"schedule": {"frequency": "weekly"}}))
         )
-        .await
-        .0,
+        .await,
         400
     );
     let (_, _, list) = env.call(&t, "GET", coll, None).await;
     assert_eq!(list["value"].as_array().unwrap().len(), 1);
-    assert_eq!(env.call(&t, "DELETE", &one, None).await.0, 204);
-    assert_eq!(env.call(&t, "GET", &one, None).await.0, 404);
+    assert_eq!(env.status(&t, "DELETE", &one, None).await, 204);
+    assert_eq!(env.status(&t, "GET", &one, None).await, 404);
     env.emu.shutdown().await;
 }
 
 #[tokio::test]
 async fn defender_intune_and_directory_rbac() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let soc = env.emu.admin().add_group(TENANT_A, "MSSP SOC").unwrap();
     // Defender: wildcard swallows the specific action it covers.
     let def = json!({"displayName": "MSSP SOC Tier 1", "description": "d", "rolePermissions": [{"allowedResourceActions": [
@@ -539,37 +526,34 @@ async fn defender_intune_and_directory_rbac() {
     assert_eq!(s, 201, "{a}");
     let bad = json!({"displayName": "SOC", "roleDefinitionId": "nope", "principalIds": [soc]});
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "POST",
             "/beta/roleManagement/defender/roleAssignments",
             Some(bad)
         )
-        .await
-        .0,
+        .await,
         400
     );
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "GET",
             "/v1.0/roleManagement/defender/roleDefinitions",
             None
         )
-        .await
-        .0,
+        .await,
         400
     );
     let aid = a["id"].as_str().unwrap();
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "DELETE",
             &format!("/beta/roleManagement/defender/roleAssignments/{aid}"),
             None
         )
-        .await
-        .0,
+        .await,
         204
     );
 
@@ -586,14 +570,13 @@ async fn defender_intune_and_directory_rbac() {
         .clone();
     let bid = builtin["id"].as_str().unwrap();
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "PATCH",
             &format!("/beta/deviceManagement/roleDefinitions/{bid}"),
             Some(json!({"description": "x"}))
         )
-        .await
-        .0,
+        .await,
         400
     );
     let ia = json!({"displayName": "ES managers", "description": "d", "members": [soc], "resourceScopes": [],
@@ -628,14 +611,13 @@ async fn defender_intune_and_directory_rbac() {
     assert_eq!(rd["displayName"], "Endpoint Security Manager");
     let unbound = json!({"displayName": "x", "members": [soc]});
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "POST",
             "/beta/deviceManagement/roleAssignments",
             Some(unbound)
         )
-        .await
-        .0,
+        .await,
         400
     );
 
@@ -656,14 +638,13 @@ async fn defender_intune_and_directory_rbac() {
         .await;
     assert_eq!(s, 201, "{x}");
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "POST",
             "/v1.0/roleManagement/directory/roleAssignments",
             Some(da)
         )
-        .await
-        .0,
+        .await,
         400
     );
     let (_, _, l) = env
@@ -682,8 +663,7 @@ async fn defender_intune_and_directory_rbac() {
 
 #[tokio::test]
 async fn groups_and_organization() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let (s, _, b) = env
         .call(
             &t,
@@ -714,8 +694,7 @@ async fn groups_and_organization() {
 
 #[tokio::test]
 async fn batch_answers_each_request_on_its_own() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let body = json!({"requests": [
         {"id": "1", "method": "POST", "url": "/deviceManagement/configurationPolicies", "headers": {"Content-Type": "application/json"}, "body": av_policy("via-batch")},
         {"id": "2", "method": "GET", "url": "/deviceManagement/configurationPolicies/does-not-exist"},
@@ -744,18 +723,17 @@ async fn batch_answers_each_request_on_its_own() {
         .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "groups"}))
         .collect();
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "POST",
             "/beta/$batch",
             Some(json!({"requests": too_many}))
         )
-        .await
-        .0,
+        .await,
         400
     );
     let dup = json!({"requests": [{"id": "1", "method": "GET", "url": "groups"}, {"id": "1", "method": "GET", "url": "groups"}]});
-    assert_eq!(env.call(&t, "POST", "/beta/$batch", Some(dup)).await.0, 400);
+    assert_eq!(env.status(&t, "POST", "/beta/$batch", Some(dup)).await, 400);
     env.emu.shutdown().await;
 }
 
@@ -776,8 +754,7 @@ async fn real_fixture_policies_round_trip() {
         .collect();
     files.sort();
     assert!(!files.is_empty());
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     for f in files {
         let fixture: Value = serde_json::from_str(
             &rampart_emulator::text::decode(&std::fs::read(&f).unwrap()).unwrap(),

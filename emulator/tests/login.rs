@@ -349,61 +349,56 @@ async fn a_token_for_tenant_a_never_reads_or_changes_tenant_b() {
         .await;
     assert_eq!(s, 200);
     assert_eq!(list["value"].as_array().unwrap().len(), 0);
-    assert_eq!(env.call(&a, "GET", &p, None).await.0, 404);
+    assert_eq!(env.status(&a, "GET", &p, None).await, 404);
     assert_eq!(
-        env.call(&a, "PATCH", &p, Some(json!({"name": "hijack"})))
-            .await
-            .0,
+        env.status(&a, "PATCH", &p, Some(json!({"name": "hijack"})))
+            .await,
         404
     );
     assert_eq!(
-        env.call(&a, "PUT", &p, Some(av_policy("hijack"))).await.0,
+        env.status(&a, "PUT", &p, Some(av_policy("hijack"))).await,
         404
     );
     assert_eq!(
-        env.call(
+        env.status(
             &a,
             "POST",
             &format!("{p}/assign"),
             Some(json!({"assignments": []}))
         )
-        .await
-        .0,
+        .await,
         404
     );
-    assert_eq!(env.call(&a, "DELETE", &p, None).await.0, 404);
+    assert_eq!(env.status(&a, "DELETE", &p, None).await, 404);
     assert_eq!(
-        env.call(
+        env.status(
             &a,
             "GET",
             "/beta/security/rules/detectionRules/b-rule",
             None
         )
-        .await
-        .0,
+        .await,
         404
     );
     assert_eq!(
-        env.call(
+        env.status(
             &a,
             "DELETE",
             "/beta/security/rules/detectionRules/b-rule",
             None
         )
-        .await
-        .0,
+        .await,
         404
     );
     // Same client-chosen id in A does not collide with B.
     assert_eq!(
-        env.call(
+        env.status(
             &a,
             "POST",
             "/beta/security/rules/detectionRules",
             Some(rule("b-rule"))
         )
-        .await
-        .0,
+        .await,
         201
     );
     // Batch does not cross tenants either.

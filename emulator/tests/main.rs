@@ -49,6 +49,15 @@ pub async fn setup(config: EmulatorConfig) -> Env {
     }
 }
 
+/// The usual start of a test: a [`quiet`] emulator set up as [`setup`] does, and a token
+/// of the all-roles app in tenant A.
+pub async fn started() -> (Env, String) {
+    let env = setup(quiet()).await;
+    let t = env.token(TENANT_A).await;
+    (env, t)
+}
+
+/// Adds the apps, consents and tenants [`setup`] describes.
 pub fn seed(emu: &RunningEmulator) {
     let admin = emu.admin();
     admin
@@ -159,18 +168,7 @@ impl Env {
     /// JSON body; returns (status, JSON body or Null).
     pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let url = format!("{}/_emulator/{path}", self.emu.base_url());
-        let mut rb = self.http.request(method.parse().unwrap(), url);
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let r = rb.send().await.unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        let v = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        };
+        let (status, _, v) = send(self.http.request(method.parse().unwrap(), url), body).await;
         (status, v)
     }
 
@@ -179,6 +177,11 @@ impl Env {
         let (status, v) = self.admin("GET", path, None).await;
         assert_eq!(status, 200, "{v}");
         v
+    }
+
+    /// Sends a Graph request; returns its status only.
+    pub async fn status(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> u16 {
+        self.call(token, method, path, body).await.0
     }
 
     /// Sends a Graph request; returns (status, headers, JSON body or Null).
@@ -194,24 +197,32 @@ impl Env {
         } else {
             self.url(path)
         };
-        let mut rb = self
+        let rb = self
             .http
             .request(method.parse().unwrap(), url)
             .bearer_auth(token);
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let r = rb.send().await.unwrap();
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.unwrap();
-        let v = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        };
-        (status, headers, v)
+        send(rb, body).await
     }
+}
+
+/// Sends `rb` with `body` as JSON, if any; returns (status, headers, JSON body or Null).
+async fn send(
+    mut rb: reqwest::RequestBuilder,
+    body: Option<Value>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let r = rb.send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let text = r.text().await.unwrap();
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    };
+    (status, headers, v)
 }
 
 /// A valid antivirus policy body (real definition and option ids).

@@ -23,14 +23,13 @@ async fn state_survives_a_restart() {
         .await;
     let id = p["id"].as_str().unwrap().to_string();
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "POST",
             "/beta/security/rules/detectionRules",
             Some(rule("kept-rule"))
         )
-        .await
-        .0,
+        .await,
         201
     );
     env.emu.shutdown().await;
@@ -344,7 +343,7 @@ async fn request_log_and_counters_per_tenant_method_route() {
         .admin("PUT", "faults", Some(json!({"rate503": 1.0})))
         .await;
     assert_eq!(s, 200);
-    assert_eq!(env.call(&ta, "GET", "/v1.0/groups", None).await.0, 503);
+    assert_eq!(env.status(&ta, "GET", "/v1.0/groups", None).await, 503);
     env.emu.shutdown().await;
 }
 
@@ -426,8 +425,7 @@ async fn holds_two_thousand_tenants() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn bench_once() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let r = rampart_emulator::bench_requests(&env.emu.graph_url(), &t, "/v1.0/groups", 20_000, 32)
         .await
         .unwrap();
