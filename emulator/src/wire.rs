@@ -571,23 +571,27 @@ impl Parser {
             other => Err(format!("expected {t:?}, found {other:?}")),
         }
     }
-    fn or(&mut self) -> Result<Filter, String> {
-        let mut l = self.and()?;
-        while self.peek_kw("or") {
+    /// `operand (kw operand)*`, folded to the left with `join` (`and` binds tighter than
+    /// `or` because `or`'s operand is an `and` chain).
+    fn chain(
+        &mut self,
+        kw: &str,
+        operand: fn(&mut Self) -> Result<Filter, String>,
+        join: fn(Box<Filter>, Box<Filter>) -> Filter,
+    ) -> Result<Filter, String> {
+        let mut l = operand(self)?;
+        while self.peek_kw(kw) {
             self.i += 1;
-            let r = self.and()?;
-            l = Filter::Or(Box::new(l), Box::new(r));
+            let r = operand(self)?;
+            l = join(Box::new(l), Box::new(r));
         }
         Ok(l)
     }
+    fn or(&mut self) -> Result<Filter, String> {
+        self.chain("or", Self::and, Filter::Or)
+    }
     fn and(&mut self) -> Result<Filter, String> {
-        let mut l = self.unary()?;
-        while self.peek_kw("and") {
-            self.i += 1;
-            let r = self.unary()?;
-            l = Filter::And(Box::new(l), Box::new(r));
-        }
-        Ok(l)
+        self.chain("and", Self::unary, Filter::And)
     }
     fn unary(&mut self) -> Result<Filter, String> {
         if self.peek_kw("not") {
