@@ -8,3 +8,4 @@ mod language;
 mod onboarding;
 mod plan;
 mod report;
+mod support;

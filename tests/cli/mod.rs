@@ -27,38 +27,11 @@ pub const APP_SECRET: &str = "rampart-emulator";
 /// A tenant of the shipped profiles.
 pub const CONTOSO: &str = "contoso";
 
-/// The rampart binary under test.
-pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_rampart"))
-}
-
-fn shipped_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        let target = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).expect("copy");
-        }
-    }
-}
+pub use crate::support::bin;
 
 /// A copy of the shipped repository (policies, profiles, schemas) in a temporary folder.
 pub fn repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for d in ["policies", "profiles", "schemas"] {
-        let from = shipped_root().join(d);
-        if from.is_dir() {
-            copy_dir(&from, &dir.path().join(d));
-        }
-    }
-    dir
+    crate::support::shipped_copy(&["policies", "profiles", "schemas"])
 }
 
 /// A served emulator (`rampart emulator`), seeded from a repository's profiles; killed on
