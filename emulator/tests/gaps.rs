@@ -25,8 +25,7 @@ fn ids(v: &Value) -> Vec<String> {
 #[tokio::test]
 async fn gap01_role_scope_tags() {
     let (env, t) = started().await;
-    let (s, _, list) = env.call(&t, "GET", TAGS, None).await;
-    assert_eq!(s, 200, "{list}");
+    let list = env.get(&t, TAGS).await;
     assert_eq!(list["value"][0]["id"], "0");
     assert_eq!(list["value"][0]["displayName"], "Default");
     assert_eq!(list["value"][0]["isBuiltIn"], true);
@@ -208,15 +207,12 @@ async fn gap03_role_definition_assignments() {
     assert_eq!(s, 201, "{a1}");
     assert_eq!(intune_assignment(&env, &t, &r2, "Other").await.0, 201);
     for v in ["beta", "v1.0"] {
-        let (s, _, list) = env
-            .call(
+        let list = env
+            .get(
                 &t,
-                "GET",
                 &format!("/{v}/deviceManagement/roleDefinitions/{r1}/roleAssignments"),
-                None,
             )
             .await;
-        assert_eq!(s, 200, "{list}");
         assert_eq!(ids(&list), vec![a1["id"].as_str().unwrap().to_string()]);
     }
     let missing = "/beta/deviceManagement/roleDefinitions/3f7c1d2e-0000-4000-8000-000000000000/roleAssignments";
@@ -518,8 +514,7 @@ async fn gap10_commit_then_drop_and_commit_then_500() {
             assert_eq!(sent.unwrap().status().as_u16(), 500);
         }
         // Reads are never affected, and the write happened.
-        let (s, _, list) = env.call(&t, "GET", POLICIES, None).await;
-        assert_eq!(s, 200);
+        let list = env.get(&t, POLICIES).await;
         assert_eq!(list["value"].as_array().unwrap().len(), 1, "{list}");
         let fault = if drop > 0.0 {
             "dropAfterCommit"
@@ -610,8 +605,7 @@ async fn gap12_paging_with_expand() {
     let more = p["settings@odata.nextLink"]
         .as_str()
         .expect("settings nextLink");
-    let (s, _, rest) = env.call(&t, "GET", more, None).await;
-    assert_eq!(s, 200, "{rest}");
+    let rest = env.get(&t, more).await;
     assert_eq!(rest["value"].as_array().unwrap().len(), 1);
     assert_eq!(rest["value"][0]["id"], "1");
     env.emu.shutdown().await;

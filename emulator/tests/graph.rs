@@ -33,10 +33,7 @@ async fn configuration_policy_lifecycle() {
     assert!(p.get("settings").is_none());
 
     let one = format!("{POLICIES}/{id}");
-    let (s, _, got) = env
-        .call(&t, "GET", &format!("{one}?$expand=settings"), None)
-        .await;
-    assert_eq!(s, 200);
+    let got = env.get(&t, &format!("{one}?$expand=settings")).await;
     assert_eq!(got["settings"][0]["id"], "0");
     assert_eq!(got["settings"][1]["id"], "1");
     assert!(
@@ -173,8 +170,7 @@ async fn paging_follows_absolute_next_links() {
     let mut url = env.url(POLICIES);
     let mut pages = Vec::new();
     loop {
-        let (s, _, b) = env.call(&t, "GET", &url, None).await;
-        assert_eq!(s, 200);
+        let b = env.get(&t, &url).await;
         pages.push(b["value"].as_array().unwrap().len());
         match b["@odata.nextLink"].as_str() {
             Some(next) => {
@@ -233,8 +229,7 @@ async fn filter_select_expand_on_policies() {
     let q = format!(
         "{POLICIES}?$filter=templateReference/templateFamily eq 'endpointSecurityAttackSurfaceReduction'&$select=id,name,description,templateReference"
     );
-    let (s, _, b) = env.call(&t, "GET", &q, None).await;
-    assert_eq!(s, 200, "{b}");
+    let b = env.get(&t, &q).await;
     let v = b["value"].as_array().unwrap();
     assert_eq!(v.len(), 1);
     assert_eq!(v[0]["name"], "asr1");
@@ -365,15 +360,9 @@ async fn assign_replaces_the_whole_list() {
 #[tokio::test]
 async fn templates_and_setting_templates() {
     let (env, t) = started().await;
-    let (s, _, b) = env
-        .call(
-            &t,
-            "GET",
-            "/beta/deviceManagement/configurationPolicyTemplates",
-            None,
-        )
+    let b = env
+        .get(&t, "/beta/deviceManagement/configurationPolicyTemplates")
         .await;
-    assert_eq!(s, 200);
     let ids: Vec<&str> = b["value"]
         .as_array()
         .unwrap()
@@ -383,10 +372,7 @@ async fn templates_and_setting_templates() {
     for want in [AV, ASR, FW, "19c8aa67-f286-4861-9aa0-f23541d31680_1"] {
         assert!(ids.contains(&want), "{want}");
     }
-    let (s, _, b) = env
-        .call(&t, "GET", &format!("/beta/deviceManagement/configurationPolicyTemplates/{ASR}/settingTemplates?$expand=settingDefinitions"), None)
-        .await;
-    assert_eq!(s, 200);
+    let b = env.get(&t, &format!("/beta/deviceManagement/configurationPolicyTemplates/{ASR}/settingTemplates?$expand=settingDefinitions")).await;
     let first = &b["value"][0];
     assert_eq!(
         first["settingInstanceTemplate"]["settingDefinitionId"],
@@ -664,15 +650,12 @@ async fn defender_intune_and_directory_rbac() {
 #[tokio::test]
 async fn groups_and_organization() {
     let (env, t) = started().await;
-    let (s, _, b) = env
-        .call(
+    let b = env
+        .get(
             &t,
-            "GET",
             "/v1.0/groups?$filter=displayName eq 'O''Brien SOC'&$select=id,displayName",
-            None,
         )
         .await;
-    assert_eq!(s, 200, "{b}");
     let v = b["value"].as_array().unwrap();
     assert_eq!(v.len(), 1);
     assert_eq!(v[0]["displayName"], "O'Brien SOC");

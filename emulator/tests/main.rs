@@ -179,6 +179,13 @@ impl Env {
         v
     }
 
+    /// Reads `path` with `token`, which must answer 200; returns the JSON body.
+    pub async fn get(&self, token: &str, path: &str) -> Value {
+        let (status, _, v) = self.call(token, "GET", path, None).await;
+        assert_eq!(status, 200, "GET {path}: {v}");
+        v
+    }
+
     /// Sends a Graph request; returns its status only.
     pub async fn status(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> u16 {
         self.call(token, method, path, body).await.0
