@@ -262,7 +262,7 @@ async fn out_of_band_edits_bump_last_modified() {
             &json!({"description": "changed in the portal"}),
         )
         .unwrap();
-    let (_, _, got) = env.call(&t, "GET", &format!("{post}/{id}"), None).await;
+    let got = env.get(&t, &format!("{post}/{id}")).await;
     assert_eq!(got["description"], "changed in the portal");
     assert!(
         got["lastModifiedDateTime"].as_str().unwrap() > p["lastModifiedDateTime"].as_str().unwrap()
@@ -271,14 +271,14 @@ async fn out_of_band_edits_bump_last_modified() {
     let edit = format!("tenants/{TENANT_A}/configurationPolicies/{id}/edit");
     let body = json!({"name": "renamed in portal"});
     assert_eq!(env.admin("POST", &edit, Some(body)).await.0, 204);
-    let (_, _, got2) = env.call(&t, "GET", &format!("{post}/{id}"), None).await;
+    let got2 = env.get(&t, &format!("{post}/{id}")).await;
     assert_eq!(got2["name"], "renamed in portal");
     // Random out-of-band edits from the fault layer.
     env.emu.admin().set_faults(FaultConfig {
         rate_oob_edit: 1.0,
         ..FaultConfig::none()
     });
-    let (_, _, got3) = env.call(&t, "GET", &format!("{post}/{id}"), None).await;
+    let got3 = env.get(&t, &format!("{post}/{id}")).await;
     assert!(
         got3["description"]
             .as_str()

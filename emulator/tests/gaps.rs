@@ -358,13 +358,8 @@ async fn gap05_group_creation_and_filters() {
         (s, ids(&list)),
         (200, vec![g["id"].as_str().unwrap().to_string()])
     );
-    let (_, _, list) = env
-        .call(
-            &t,
-            "GET",
-            "/v1.0/groups?$filter=displayName eq 'MSSP Pilot Ring'",
-            None,
-        )
+    let list = env
+        .get(&t, "/v1.0/groups?$filter=displayName eq 'MSSP Pilot Ring'")
         .await;
     assert_eq!(ids(&list).len(), 1);
     // A reader without a group-writing role is refused (403).
@@ -586,18 +581,16 @@ async fn gap12_paging_with_expand() {
             201
         );
     }
-    let (_, _, plain) = env.call(&t, "GET", POLICIES, None).await;
+    let plain = env.get(&t, POLICIES).await;
     assert_eq!(plain["value"].as_array().unwrap().len(), 3);
     assert!(plain.get("@odata.nextLink").is_none());
-    let (_, _, page1) = env
-        .call(&t, "GET", &format!("{POLICIES}?$expand=settings"), None)
-        .await;
+    let page1 = env.get(&t, &format!("{POLICIES}?$expand=settings")).await;
     assert_eq!(page1["value"].as_array().unwrap().len(), 2);
     let next = page1["@odata.nextLink"]
         .as_str()
         .expect("nextLink")
         .to_string();
-    let (_, _, page2) = env.call(&t, "GET", &next, None).await;
+    let page2 = env.get(&t, &next).await;
     assert_eq!(page2["value"].as_array().unwrap().len(), 1);
     // Each expanded policy has 1 of its 2 settings, then a nextLink to the second.
     let p = &page1["value"][0];

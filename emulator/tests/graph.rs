@@ -42,7 +42,7 @@ async fn configuration_policy_lifecycle() {
             .unwrap()
             .contains(&format!("configurationPolicies('{id}')/settings"))
     );
-    let (_, _, settings) = env.call(&t, "GET", &format!("{one}/settings"), None).await;
+    let settings = env.get(&t, &format!("{one}/settings")).await;
     assert!(
         settings["@odata.context"]
             .as_str()
@@ -57,9 +57,7 @@ async fn configuration_policy_lifecycle() {
     put["description"] = json!("changed");
     let (s, _, b) = env.call(&t, "PUT", &one, Some(put)).await;
     assert_eq!(s, 204, "{b}");
-    let (_, _, after) = env
-        .call(&t, "GET", &format!("{one}?$expand=settings"), None)
-        .await;
+    let after = env.get(&t, &format!("{one}?$expand=settings")).await;
     assert_eq!(after["settingCount"], 1);
     assert_eq!(after["settings"].as_array().unwrap().len(), 1);
     assert_eq!(after["description"], "changed");
@@ -182,19 +180,14 @@ async fn paging_follows_absolute_next_links() {
     }
     assert_eq!(pages, vec![25, 5]);
     // $top pages and keeps the other options in the next link.
-    let (_, _, b) = env
-        .call(
-            &t,
-            "GET",
-            &format!("{POLICIES}?$top=12&$select=id,name"),
-            None,
-        )
+    let b = env
+        .get(&t, &format!("{POLICIES}?$top=12&$select=id,name"))
         .await;
     assert_eq!(b["value"].as_array().unwrap().len(), 12);
     assert_eq!(b["value"][0].as_object().unwrap().len(), 2);
     let next = b["@odata.nextLink"].as_str().unwrap();
     assert!(next.contains("select"));
-    let (_, _, b2) = env.call(&t, "GET", next, None).await;
+    let b2 = env.get(&t, next).await;
     assert_eq!(b2["value"].as_array().unwrap().len(), 12);
     assert_ne!(b2["value"][0]["id"], b["value"][0]["id"]);
 
@@ -205,13 +198,9 @@ async fn paging_follows_absolute_next_links() {
     let mut big = av_policy("big");
     big["settings"] = Value::Array(many);
     let id = env.emu.admin().add_policy(TENANT_A, &big).unwrap();
-    let (_, _, s1) = env
-        .call(&t, "GET", &format!("{POLICIES}/{id}/settings"), None)
-        .await;
+    let s1 = env.get(&t, &format!("{POLICIES}/{id}/settings")).await;
     assert_eq!(s1["value"].as_array().unwrap().len(), 25);
-    let (_, _, s2) = env
-        .call(&t, "GET", s1["@odata.nextLink"].as_str().unwrap(), None)
-        .await;
+    let s2 = env.get(&t, s1["@odata.nextLink"].as_str().unwrap()).await;
     assert_eq!(s2["value"].as_array().unwrap().len(), 5);
     assert_eq!(s2["value"][4]["id"], "29");
     assert!(s2.get("@odata.nextLink").is_none());
@@ -234,12 +223,10 @@ async fn filter_select_expand_on_policies() {
     assert_eq!(v.len(), 1);
     assert_eq!(v[0]["name"], "asr1");
     assert!(v[0].get("settingCount").is_none());
-    let (_, _, b) = env
-        .call(
+    let b = env
+        .get(
             &t,
-            "GET",
             &format!("{POLICIES}?$filter=name eq 'av1' and templateReference/TemplateId eq '{AV}'"),
-            None,
         )
         .await;
     assert_eq!(b["value"].as_array().unwrap().len(), 1);
@@ -247,13 +234,8 @@ async fn filter_select_expand_on_policies() {
         .call(&t, "GET", &format!("{POLICIES}?$filter=name gt 'a'"), None)
         .await;
     assert_eq!(s, 400);
-    let (_, _, b) = env
-        .call(
-            &t,
-            "GET",
-            &format!("{POLICIES}?$expand=settings,assignments"),
-            None,
-        )
+    let b = env
+        .get(&t, &format!("{POLICIES}?$expand=settings,assignments"))
         .await;
     for p in b["value"].as_array().unwrap() {
         assert!(p["settings"].is_array() && p["assignments"].is_array());
@@ -314,9 +296,7 @@ async fn assign_replaces_the_whole_list() {
         b["value"][0]["target"]["deviceAndAppManagementAssignmentFilterType"],
         "none"
     );
-    let (_, _, got) = env
-        .call(&t, "GET", &format!("{POLICIES}/{id}/assignments"), None)
-        .await;
+    let got = env.get(&t, &format!("{POLICIES}/{id}/assignments")).await;
     assert_eq!(got["value"].as_array().unwrap().len(), 3);
     assert!(
         got["@odata.context"]
@@ -328,9 +308,7 @@ async fn assign_replaces_the_whole_list() {
     let one = json!({"assignments": [{"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": pilot}}]});
     env.call(&t, "POST", &format!("{POLICIES}/{id}/assign"), Some(one))
         .await;
-    let (_, _, got) = env
-        .call(&t, "GET", &format!("{POLICIES}/{id}/assignments"), None)
-        .await;
+    let got = env.get(&t, &format!("{POLICIES}/{id}/assignments")).await;
     assert_eq!(got["value"].as_array().unwrap().len(), 1);
     env.call(
         &t,
@@ -339,13 +317,8 @@ async fn assign_replaces_the_whole_list() {
         Some(json!({"assignments": []})),
     )
     .await;
-    let (_, _, got) = env
-        .call(
-            &t,
-            "GET",
-            &format!("{POLICIES}/{id}?$expand=assignments"),
-            None,
-        )
+    let got = env
+        .get(&t, &format!("{POLICIES}/{id}?$expand=assignments"))
         .await;
     assert_eq!(got["assignments"].as_array().unwrap().len(), 0);
     let bad = json!({"assignments": [{"target": {"@odata.type": "#microsoft.graph.userTarget"}}]});
@@ -469,7 +442,7 @@ async fn detection_rules_2026_schema() {
         .await,
         400
     );
-    let (_, _, list) = env.call(&t, "GET", coll, None).await;
+    let list = env.get(&t, coll).await;
     assert_eq!(list["value"].as_array().unwrap().len(), 1);
     assert_eq!(env.status(&t, "DELETE", &one, None).await, 204);
     assert_eq!(env.status(&t, "GET", &one, None).await, 404);
@@ -544,9 +517,7 @@ async fn defender_intune_and_directory_rbac() {
     );
 
     // Intune: built-ins cannot be changed; assignments bind a definition.
-    let (_, _, defs) = env
-        .call(&t, "GET", "/v1.0/deviceManagement/roleDefinitions", None)
-        .await;
+    let defs = env.get(&t, "/v1.0/deviceManagement/roleDefinitions").await;
     let builtin = defs["value"]
         .as_array()
         .unwrap()
@@ -577,21 +548,17 @@ async fn defender_intune_and_directory_rbac() {
         .await;
     assert_eq!(s, 201, "{a}");
     let iaid = a["id"].as_str().unwrap();
-    let (_, _, got) = env
-        .call(
+    let got = env
+        .get(
             &t,
-            "GET",
             &format!("/beta/deviceManagement/roleAssignments/{iaid}?$expand=roleDefinition"),
-            None,
         )
         .await;
     assert_eq!(got["roleDefinition"]["id"], bid);
-    let (_, _, rd) = env
-        .call(
+    let rd = env
+        .get(
             &t,
-            "GET",
             &format!("/beta/deviceManagement/roleAssignments/{iaid}/roleDefinition"),
-            None,
         )
         .await;
     assert_eq!(rd["displayName"], "Endpoint Security Manager");
@@ -608,7 +575,7 @@ async fn defender_intune_and_directory_rbac() {
     );
 
     // Entra: built-in roles with their real template ids.
-    let (_, _, dd) = env.call(&t, "GET", "/v1.0/roleManagement/directory/roleDefinitions?$filter=displayName eq 'Security Reader'", None).await;
+    let dd = env.get(&t, "/v1.0/roleManagement/directory/roleDefinitions?$filter=displayName eq 'Security Reader'").await;
     assert_eq!(
         dd["value"][0]["templateId"],
         "5d6b6bb7-de71-4623-b4af-96380a352509"
@@ -633,14 +600,12 @@ async fn defender_intune_and_directory_rbac() {
         .await,
         400
     );
-    let (_, _, l) = env
-        .call(
+    let l = env
+        .get(
             &t,
-            "GET",
             &format!(
                 "/v1.0/roleManagement/directory/roleAssignments?$filter=principalId eq '{soc}'"
             ),
-            None,
         )
         .await;
     assert_eq!(l["value"].as_array().unwrap().len(), 1);
@@ -666,10 +631,10 @@ async fn groups_and_organization() {
             .unwrap()
             .ends_with("/v1.0/$metadata#groups(id,displayName)")
     );
-    let (_, _, b) = env.call(&t, "GET", "/beta/groups?$top=1", None).await;
+    let b = env.get(&t, "/beta/groups?$top=1").await;
     assert_eq!(b["value"].as_array().unwrap().len(), 1);
     assert!(b["@odata.nextLink"].is_string());
-    let (_, _, o) = env.call(&t, "GET", "/v1.0/organization", None).await;
+    let o = env.get(&t, "/v1.0/organization").await;
     assert_eq!(o["value"][0]["id"], TENANT_A);
     assert_eq!(o["value"][0]["displayName"], "Contoso");
     env.emu.shutdown().await;
@@ -770,13 +735,8 @@ async fn real_fixture_policies_round_trip() {
         let (s, _, created) = env.call(&t, "POST", POLICIES, Some(body)).await;
         assert_eq!(s, 201, "{}: {created}", f.display());
         let id = created["id"].as_str().unwrap();
-        let (_, _, back) = env
-            .call(
-                &t,
-                "GET",
-                &format!("{POLICIES}/{id}?$expand=settings"),
-                None,
-            )
+        let back = env
+            .get(&t, &format!("{POLICIES}/{id}?$expand=settings"))
             .await;
         // Full-metadata exports annotate each setting with its declared type; minimal
         // metadata (what Graph answers by default) does not.

@@ -146,13 +146,8 @@ async fn seeding_over_http_and_from_files() {
     assert_eq!(r.status().as_u16(), 201);
     let env = Env { emu, http };
     let t = env.token(TENANT_A).await;
-    let (_, _, g) = env
-        .call(
-            &t,
-            "GET",
-            "/v1.0/groups/0b9f5a77-2a4e-4c1e-9f58-1d2c3b4a5e6f",
-            None,
-        )
+    let g = env
+        .get(&t, "/v1.0/groups/0b9f5a77-2a4e-4c1e-9f58-1d2c3b4a5e6f")
         .await;
     assert_eq!(g["displayName"], "Pilot");
     assert_eq!(env.emu.admin().detection_rules(TENANT_A).len(), 1);
@@ -269,13 +264,8 @@ groups: ["${vars.socGroup}"]
         http: reqwest::Client::new(),
     };
     let t = env.token("contoso.onmicrosoft.com").await;
-    let (_, _, g) = env
-        .call(
-            &t,
-            "GET",
-            "/v1.0/groups?$filter=displayName eq 'Contoso SOC'",
-            None,
-        )
+    let g = env
+        .get(&t, "/v1.0/groups?$filter=displayName eq 'Contoso SOC'")
         .await;
     assert_eq!(g["value"].as_array().unwrap().len(), 1);
     env.emu.shutdown().await;
