@@ -267,8 +267,7 @@ async fn bad_tokens_get_401_with_www_authenticate() {
 async fn missing_application_role_gets_403() {
     let env = setup(quiet()).await;
     let reader = env.token_for(TENANT_A, READER_APP, "reader-secret").await;
-    let _ = env
-        .get(&reader, "/beta/deviceManagement/configurationPolicies")
+    env.get(&reader, "/beta/deviceManagement/configurationPolicies")
         .await;
     let (s, _, b) = env
         .call(
@@ -302,7 +301,7 @@ async fn missing_application_role_gets_403() {
     assert_eq!(b["error"]["code"], "Authorization_RequestDenied");
     let (s, _, _) = env.call(&reader, "GET", "/v1.0/organization", None).await;
     assert_eq!(s, 403);
-    let _ = env.get(&reader, "/v1.0/groups").await;
+    env.get(&reader, "/v1.0/groups").await;
     env.emu.shutdown().await;
 }
 

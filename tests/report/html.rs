@@ -201,13 +201,7 @@ fn an_errored_plan_is_reported_and_exits_1_and_without_a_repository_is_ungrouped
     let plan_file = dir.path().join("plan.json");
     std::fs::write(&plan_file, rampart::plan::save(&plan)).expect("write plan");
     let out_file = dir.path().join("fleet.html");
-    let out = rampart()
-        .arg("report")
-        .arg(&plan_file)
-        .arg("--root")
-        .arg(dir.path())
-        .arg("-o")
-        .arg(&out_file)
+    let out = report_command(&plan_file, dir.path(), &out_file)
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1), "an errored plan exits 1");
@@ -228,13 +222,7 @@ fn a_repository_that_does_not_validate_is_an_error_and_nothing_is_written() {
     )
     .expect("write");
     let out_file = dir.path().join("fleet.html");
-    let out = rampart()
-        .arg("report")
-        .arg(shipped_plan_file())
-        .arg("--root")
-        .arg(dir.path())
-        .arg("-o")
-        .arg(&out_file)
+    let out = report_command(shipped_plan_file(), dir.path(), &out_file)
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1));

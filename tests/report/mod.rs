@@ -55,21 +55,26 @@ pub fn shipped_plan_file() -> &'static Path {
     })
 }
 
+/// `rampart report PLAN --root ROOT -o OUT`, ready to run.
+pub fn report_command(plan: &Path, root: &Path, out: &Path) -> Command {
+    let mut cmd = rampart();
+    cmd.arg("report")
+        .arg(plan)
+        .arg("--root")
+        .arg(root)
+        .arg("-o")
+        .arg(out);
+    cmd
+}
+
 /// Runs `rampart report` on the [`shipped_plan_file`] with the shipped repository's
 /// placement, writing `out`, at `SOURCE_DATE_EPOCH` `epoch` when given; it must succeed.
 pub fn report_shipped_plan(out: &Path, epoch: Option<&str>) {
-    let mut cmd = rampart();
+    let mut cmd = report_command(shipped_plan_file(), &root(), out);
     if let Some(epoch) = epoch {
         cmd.env("SOURCE_DATE_EPOCH", epoch);
     }
-    succeed(
-        cmd.arg("report")
-            .arg(shipped_plan_file())
-            .arg("--root")
-            .arg(root())
-            .arg("-o")
-            .arg(out),
-    );
+    succeed(&mut cmd);
 }
 
 pub fn shipped_plan() -> Plan {
