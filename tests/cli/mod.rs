@@ -34,6 +34,13 @@ pub fn repo() -> tempfile::TempDir {
     crate::support::shipped_copy(&["policies", "profiles", "schemas"])
 }
 
+/// The usual start: a [`repo`] and an [`Emulator`] served from its profiles.
+pub fn served() -> (tempfile::TempDir, Emulator) {
+    let repo = repo();
+    let emu = Emulator::start(repo.path());
+    (repo, emu)
+}
+
 /// A served emulator (`rampart emulator`), seeded from a repository's profiles; killed on
 /// drop.
 pub struct Emulator {
@@ -142,6 +149,13 @@ fn dechunk(mut body: &str) -> String {
 /// loopback, and an empty `PATH` unless given).
 pub fn run(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
     command(dir, args, env).output().expect("run rampart")
+}
+
+/// As [`run`], and the command must exit 0 (else the test fails with its output).
+pub fn run_ok(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
+    let o = run(dir, args, env);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    o
 }
 
 /// The command [`run`] runs.
