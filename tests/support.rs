@@ -1,7 +1,7 @@
 //! Set-up shared by every area of the integration tests, one copy rather than one per
 //! area: the binary under test, the shipped repository (the examples this checkout ships)
 //! and copies of its folders in a temporary directory, and running a command that must
-//! succeed. Area-specific set-up (test profiles, served emulators, fleets) stays with its
+//! succeed; the byte encodings Windows tools write files in. Area-specific set-up (test profiles, served emulators, fleets) stays with its
 //! area.
 
 use std::path::{Path, PathBuf};
@@ -59,5 +59,27 @@ pub fn succeed(cmd: &mut Command) -> Output {
         cmd.get_args().collect::<Vec<_>>(),
         String::from_utf8_lossy(&out.stderr)
     );
+    out
+}
+
+/// `s` as UTF-16 little-endian with a byte-order mark (what PowerShell 5 and the Intune
+/// portal's exports write).
+pub fn utf16le(s: &str) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xFE];
+    out.extend(s.encode_utf16().flat_map(u16::to_le_bytes));
+    out
+}
+
+/// `s` as UTF-16 big-endian with a byte-order mark.
+pub fn utf16be(s: &str) -> Vec<u8> {
+    let mut out = vec![0xFE, 0xFF];
+    out.extend(s.encode_utf16().flat_map(u16::to_be_bytes));
+    out
+}
+
+/// `s` as UTF-8 with a byte-order mark and CRLF line ends (Notepad, older editors).
+pub fn bom_crlf(s: &str) -> Vec<u8> {
+    let mut out = vec![0xEF, 0xBB, 0xBF];
+    out.extend(s.replace('\n', "\r\n").as_bytes());
     out
 }
