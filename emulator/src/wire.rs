@@ -483,19 +483,17 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
     let mut out = Vec::new();
     while i < cs.len() {
         let c = cs[i];
+        let punctuation = match c {
+            '(' => Some(Tok::Open),
+            ')' => Some(Tok::Close),
+            ',' => Some(Tok::Comma),
+            ':' => Some(Tok::Colon),
+            _ => None,
+        };
         if c.is_whitespace() {
             i += 1;
-        } else if c == '(' {
-            out.push(Tok::Open);
-            i += 1;
-        } else if c == ')' {
-            out.push(Tok::Close);
-            i += 1;
-        } else if c == ',' {
-            out.push(Tok::Comma);
-            i += 1;
-        } else if c == ':' {
-            out.push(Tok::Colon);
+        } else if let Some(t) = punctuation {
+            out.push(t);
             i += 1;
         } else if c == '\'' {
             let mut v = String::new();

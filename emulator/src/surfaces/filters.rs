@@ -108,18 +108,19 @@ pub fn handle(c: &Call<'_>, t: &mut Tenant) -> (Reply, bool) {
                     .cloned()
                     .or_else(|| current.as_ref().and_then(|c| c.get(k).cloned()))
             };
-            let name = get("displayName")
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let text = |k: &str| {
+                get(k)
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            };
+            let name = text("displayName");
             if name.trim().is_empty() {
                 return (
                     Reply::bad_request("The displayName of an assignment filter is required."),
                     false,
                 );
             }
-            let platform = get("platform")
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let platform = text("platform");
             if !PLATFORMS.contains(&platform.as_str()) {
                 return (
                     Reply::bad_request(format!(
@@ -136,9 +137,7 @@ pub fn handle(c: &Call<'_>, t: &mut Tenant) -> (Reply, bool) {
                     false,
                 );
             }
-            let rule = get("rule")
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let rule = text("rule");
             if rule.trim().is_empty() {
                 return (
                     Reply::bad_request("The rule of an assignment filter is required."),
