@@ -82,13 +82,16 @@ fn assert_aad(body: &Value, code: u64, error: &str) {
     }
 }
 
+/// An expected refusal: HTTP status, AADSTS code, OAuth error.
+type Refusal<'a> = (u16, u64, &'a str);
+
 /// Asks `tenant` for a token with `pairs` and checks the refusal: the HTTP status, the
 /// AADSTS code and the OAuth error. Returns the body for further checks.
 async fn refused(
     env: &Env,
     tenant: &str,
     pairs: &[(&str, &str)],
-    (status, code, error): (u16, u64, &str),
+    (status, code, error): Refusal<'_>,
 ) -> Value {
     let (s, b) = env.token_request(tenant, pairs).await;
     assert_eq!(s, status, "{b}");
@@ -131,7 +134,7 @@ async fn login_errors_are_aad_shaped() {
     env.emu.admin().revoke(TENANT_A, APP).unwrap();
     refused(&env, TENANT_A, &ok, (400, 7000229, "invalid_client")).await;
 
-    let cases: [(&[(&str, &str)], (u16, u64, &str)); 4] = [
+    let cases: [(&[(&str, &str)], Refusal<'_>); 4] = [
         (
             &[id, secret, GRANT, ("scope", "User.Read")],
             (400, 1002012, "invalid_scope"),
