@@ -168,6 +168,29 @@ pub struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
+    /// The answer to a list: `items` as a [`collection`] page of `page`; the tenant is
+    /// unchanged.
+    pub fn list(&self, set: &str, items: Vec<Value>, page: usize) -> (Reply, bool) {
+        (
+            collection(self.ctx, self.req, self.q, set, items, page),
+            false,
+        )
+    }
+
+    /// The answer to a read of one object: `found` as an [`entity`] of `set`, or the
+    /// surface's 404 from `missing`; the tenant is unchanged.
+    pub fn read(
+        &self,
+        set: &str,
+        found: Option<&Value>,
+        missing: impl FnOnce() -> Reply,
+    ) -> (Reply, bool) {
+        match found {
+            Some(v) => (entity(self.ctx, self.req, self.q, set, v.clone()), false),
+            None => (missing(), false),
+        }
+    }
+
     /// The parts most handlers use, in one line: `(ctx, req, q, op, id, body)`.
     pub fn parts(
         &self,

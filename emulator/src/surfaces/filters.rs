@@ -11,7 +11,7 @@
 //! can be deleted (Intune refuses that; unverified message, so not modelled).
 
 use crate::state::{Tenant, graph_time, later_than};
-use crate::wire::{Call, Query, Reply, collection, created_entity, entity, object_body};
+use crate::wire::{Call, Query, Reply, created_entity, entity, object_body};
 use serde_json::{Value, json};
 
 /// Entity set used in `@odata.context`.
@@ -49,24 +49,11 @@ fn not_found(id: &str) -> Reply {
 
 /// Handles assignment filter operations; returns the reply and whether the tenant changed.
 pub fn handle(c: &Call<'_>, t: &mut Tenant) -> (Reply, bool) {
-    let (ctx, req, q, op, id, body) = c.parts();
+    let (ctx, req, _, op, id, body) = c.parts();
     let page = ctx.emu.page_sizes().other;
     match op {
-        "filter.list" => (
-            collection(
-                ctx,
-                req,
-                q,
-                SET,
-                t.assignment_filters.values().cloned().collect(),
-                page,
-            ),
-            false,
-        ),
-        "filter.get" => match t.assignment_filters.get(id) {
-            Some(v) => (entity(ctx, req, q, SET, v.clone()), false),
-            None => (not_found(id), false),
-        },
+        "filter.list" => c.list(SET, t.assignment_filters.values().cloned().collect(), page),
+        "filter.get" => c.read(SET, t.assignment_filters.get(id), || not_found(id)),
         "filter.create" | "filter.patch" => {
             let o = match object_body(body) {
                 Ok(o) => o.clone(),
