@@ -11,3 +11,4 @@ mod plan;
 mod report;
 mod rollout;
 mod soc;
+mod support;

@@ -180,24 +180,14 @@ impl Emulator {
         id: &str,
         patch: &Value,
     ) -> Result<(), EmulatorError> {
-        let r = self.with_tenant(tenant, |t| {
-            let now = self.now(t);
-            match t.policies.get_mut(id) {
-                None => (
-                    Err(EmulatorError::NotFound(format!(
-                        "configuration policy {id}"
-                    ))),
-                    false,
-                ),
-                Some(p) => {
-                    policies::apply_oob_edit(p, patch, now);
-                    (Ok(()), true)
-                }
-            }
-        })?;
-        if r.is_ok() {
-            lock(&self.inner.log).counters.oob_edits += 1;
-        }
-        r
+        self.oob_edit(tenant, |t, now| {
+            let Some(p) = t.policies.get_mut(id) else {
+                return Err(EmulatorError::NotFound(format!(
+                    "configuration policy {id}"
+                )));
+            };
+            policies::apply_oob_edit(p, patch, now);
+            Ok(())
+        })
     }
 }

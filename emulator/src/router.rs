@@ -14,7 +14,7 @@ use crate::faults::{OperationFault, operation_faults};
 use crate::state::{Emulator, RequestRecord, lock};
 use crate::surfaces;
 use crate::token::Claims;
-use crate::wire::{Ctx, GraphRequest, Query, Reply, encode_query, finish};
+use crate::wire::{Call, Ctx, GraphRequest, Query, Reply, encode_query, finish};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -217,6 +217,34 @@ fn is_key_position(prev: &[String]) -> bool {
     )
 }
 
+/// The operation names of a collection's plain verbs: `list` (`GET {set}`), `create`
+/// (`POST {set}`), and `get`, `put`, `patch`, `delete` on `{set}/{id}`; `None` where the
+/// surface does not serve that verb.
+#[derive(Default)]
+struct Verbs {
+    list: Option<&'static str>,
+    create: Option<&'static str>,
+    get: Option<&'static str>,
+    put: Option<&'static str>,
+    patch: Option<&'static str>,
+    delete: Option<&'static str>,
+}
+
+/// The [`Verbs`] of a collection served with list, create, get, patch and delete, named
+/// `{surface}.{verb}` (`crud!("filter")` gives `filter.list`, ..., `filter.delete`).
+macro_rules! crud {
+    ($surface:literal) => {
+        Verbs {
+            list: Some(concat!($surface, ".list")),
+            create: Some(concat!($surface, ".create")),
+            get: Some(concat!($surface, ".get")),
+            put: None,
+            patch: Some(concat!($surface, ".patch")),
+            delete: Some(concat!($surface, ".delete")),
+        }
+    };
+}
+
 /// Routes a request. Errors are Graph's answers for unknown segments and verbs.
 pub fn resolve(version: &str, method: &str, path: &str) -> Result<Route, Reply> {
     let segs = segments(path);
@@ -242,79 +270,62 @@ pub fn resolve(version: &str, method: &str, path: &str) -> Result<Route, Reply> 
     };
     let m = method;
     use Perm::*;
+    // The plain verbs of a collection (`GET|POST {t}`, `GET|PUT|PATCH|DELETE {t}/{id}`),
+    // each served where `v` names an operation for it; an arm falls back to its own match
+    // for the rest (sub-resources, and Graph's errors for unknown segments and verbs).
+    let plain = |t: &str, perm: Perm, limited: bool, rest: &[&str], v: &Verbs| {
+        let (op, id) = match (rest, m) {
+            ([], "GET") => (v.list, None),
+            ([], "POST") => (v.create, None),
+            ([id], "GET") => (v.get, Some(*id)),
+            ([id], "PUT") => (v.put, Some(*id)),
+            ([id], "PATCH") => (v.patch, Some(*id)),
+            ([id], "DELETE") => (v.delete, Some(*id)),
+            _ => return None,
+        };
+        let write = m != "GET";
+        Some(match id {
+            None => mk(t, perm, write, limited, vec![], op?),
+            Some(id) => mk(&format!("{t}/{{id}}"), perm, write, limited, vec![id], op?),
+        })
+    };
+    let plain_only = |r: Option<Route>, rest: &[&str]| match (r, rest) {
+        (Some(r), _) => Ok(r),
+        (None, [_, seg, ..]) => Err(not_found(seg)),
+        (None, _) => Err(no_verb()),
+    };
     let r = match s.as_slice() {
         ["deviceManagement", "configurationPolicies", rest @ ..] => {
             if !beta {
                 return Err(not_found("configurationPolicies"));
             }
             let t = "deviceManagement/configurationPolicies";
+            let verbs = Verbs {
+                put: Some("policy.put"),
+                ..crud!("policy")
+            };
+            if let Some(r) = plain(t, IntuneConfig, true, rest, &verbs) {
+                return Ok(r);
+            }
+            let sub = |tpl: &str, write: bool, ids: Vec<&str>, op: &'static str| {
+                mk(
+                    &format!("{t}/{{id}}/{tpl}"),
+                    IntuneConfig,
+                    write,
+                    true,
+                    ids,
+                    op,
+                )
+            };
             match (rest, m) {
-                ([], "GET") => mk(t, IntuneConfig, false, true, vec![], "policy.list"),
-                ([], "POST") => mk(t, IntuneConfig, true, true, vec![], "policy.create"),
-                ([id], "GET") => mk(
-                    &format!("{t}/{{id}}"),
-                    IntuneConfig,
-                    false,
-                    true,
-                    vec![id],
-                    "policy.get",
-                ),
-                ([id], "PUT") => mk(
-                    &format!("{t}/{{id}}"),
-                    IntuneConfig,
-                    true,
-                    true,
-                    vec![id],
-                    "policy.put",
-                ),
-                ([id], "PATCH") => mk(
-                    &format!("{t}/{{id}}"),
-                    IntuneConfig,
-                    true,
-                    true,
-                    vec![id],
-                    "policy.patch",
-                ),
-                ([id], "DELETE") => mk(
-                    &format!("{t}/{{id}}"),
-                    IntuneConfig,
-                    true,
-                    true,
-                    vec![id],
-                    "policy.delete",
-                ),
-                ([id, "settings"], "GET") => mk(
-                    &format!("{t}/{{id}}/settings"),
-                    IntuneConfig,
-                    false,
-                    true,
-                    vec![id],
-                    "policy.settings",
-                ),
-                ([id, "settings", sid], "GET") => mk(
-                    &format!("{t}/{{id}}/settings/{{id}}"),
-                    IntuneConfig,
-                    false,
-                    true,
-                    vec![id, sid],
-                    "policy.setting",
-                ),
-                ([id, "assignments"], "GET") => mk(
-                    &format!("{t}/{{id}}/assignments"),
-                    IntuneConfig,
-                    false,
-                    true,
-                    vec![id],
-                    "policy.assignments",
-                ),
-                ([id, "assign"], "POST") => mk(
-                    &format!("{t}/{{id}}/assign"),
-                    IntuneConfig,
-                    true,
-                    true,
-                    vec![id],
-                    "policy.assign",
-                ),
+                ([id, "settings"], "GET") => sub("settings", false, vec![id], "policy.settings"),
+                ([id, "settings", sid], "GET") => {
+                    sub("settings/{id}", false, vec![id, sid], "policy.setting")
+                }
+                ([id, "assignments"], "GET") => {
+                    sub("assignments", false, vec![id], "policy.assignments")
+                }
+                ([id, "assign"], "POST") => sub("assign", true, vec![id], "policy.assign"),
                 ([_], _)
                 | ([], _)
                 | ([_, "settings" | "assignments" | "assign"], _)
@@ -333,16 +344,15 @@ pub fn resolve(version: &str, method: &str, path: &str) -> Result<Route, Reply> 
                 return Err(not_found("configurationPolicyTemplates"));
             }
             let t = "deviceManagement/configurationPolicyTemplates";
+            let verbs = Verbs {
+                list: Some("template.list"),
+                get: Some("template.get"),
+                ..Verbs::default()
+            };
+            if let Some(r) = plain(t, IntuneConfig, false, rest, &verbs) {
+                return Ok(r);
+            }
             match (rest, m) {
-                ([], "GET") => mk(t, IntuneConfig, false, false, vec![], "template.list"),
-                ([id], "GET") => mk(
-                    &format!("{t}/{{id}}"),
-                    IntuneConfig,
-                    false,
-                    false,
-                    vec![id],
-                    "template.get",
-                ),
                 ([id, "settingTemplates"], "GET") => mk(
                     &format!("{t}/{{id}}/settingTemplates"),
                     IntuneConfig,
@@ -362,50 +372,15 @@ pub fn resolve(version: &str, method: &str, path: &str) -> Result<Route, Reply> 
         ] => {
             let t = format!("deviceManagement/{coll}");
             let defs = *coll == "roleDefinitions";
-            let (list, create, get, patch, delete) = if defs {
-                (
-                    "intuneDef.list",
-                    "intuneDef.create",
-                    "intuneDef.get",
-                    "intuneDef.patch",
-                    "intuneDef.delete",
-                )
+            let verbs = if defs {
+                crud!("intuneDef")
             } else {
-                (
-                    "intuneAsg.list",
-                    "intuneAsg.create",
-                    "intuneAsg.get",
-                    "intuneAsg.patch",
-                    "intuneAsg.delete",
-                )
+                crud!("intuneAsg")
             };
+            if let Some(r) = plain(&t, IntuneRbac, true, rest, &verbs) {
+                return Ok(r);
+            }
             match (rest, m) {
-                ([], "GET") => mk(&t, IntuneRbac, false, true, vec![], list),
-                ([], "POST") => mk(&t, IntuneRbac, true, true, vec![], create),
-                ([id], "GET") => mk(
-                    &format!("{t}/{{id}}"),
-                    IntuneRbac,
-                    false,
-                    true,
-                    vec![id],
-                    get,
-                ),
-                ([id], "PATCH") => mk(
-                    &format!("{t}/{{id}}"),
-                    IntuneRbac,
-                    true,
-                    true,
-                    vec![id],
-                    patch,
-                ),
-                ([id], "DELETE") => mk(
-                    &format!("{t}/{{id}}"),
-                    IntuneRbac,
-                    true,
-                    true,
-                    vec![id],
-                    delete,
-                ),
                 ([id, "roleDefinition"], "GET") if !defs => mk(
                     &format!("{t}/{{id}}/roleDefinition"),
                     IntuneRbac,
@@ -436,60 +411,16 @@ pub fn resolve(version: &str, method: &str, path: &str) -> Result<Route, Reply> 
             coll @ ("roleScopeTags" | "assignmentFilters"),
             rest @ ..,
         ] => {
-            let tags = *coll == "roleScopeTags";
             if !beta {
                 return Err(not_found(coll));
             }
             let t = format!("deviceManagement/{coll}");
-            let (perm, p) = if tags {
-                (ScopeTags, "scopeTag")
+            let (perm, verbs) = if *coll == "roleScopeTags" {
+                (ScopeTags, crud!("scopeTag"))
             } else {
-                (IntuneConfig, "filter")
+                (IntuneConfig, crud!("filter"))
             };
-            let op = |x: &str| -> &'static str {
-                match (p, x) {
-                    ("scopeTag", "list") => "scopeTag.list",
-                    ("scopeTag", "create") => "scopeTag.create",
-                    ("scopeTag", "get") => "scopeTag.get",
-                    ("scopeTag", "patch") => "scopeTag.patch",
-                    ("scopeTag", _) => "scopeTag.delete",
-                    (_, "list") => "filter.list",
-                    (_, "create") => "filter.create",
-                    (_, "get") => "filter.get",
-                    (_, "patch") => "filter.patch",
-                    _ => "filter.delete",
-                }
-            };
-            match (rest, m) {
-                ([], "GET") => mk(&t, perm, false, true, vec![], op("list")),
-                ([], "POST") => mk(&t, perm, true, true, vec![], op("create")),
-                ([id], "GET") => mk(
-                    &format!("{t}/{{id}}"),
-                    perm,
-                    false,
-                    true,
-                    vec![id],
-                    op("get"),
-                ),
-                ([id], "PATCH") => mk(
-                    &format!("{t}/{{id}}"),
-                    perm,
-                    true,
-                    true,
-                    vec![id],
-                    op("patch"),
-                ),
-                ([id], "DELETE") => mk(
-                    &format!("{t}/{{id}}"),
-                    perm,
-                    true,
-                    true,
-                    vec![id],
-                    op("delete"),
-                ),
-                ([_, seg, ..], _) => return Err(not_found(seg)),
-                _ => return Err(no_verb()),
-            }
+            return plain_only(plain(&t, perm, true, rest, &verbs), rest);
         }
         ["deviceManagement", seg, ..] => return Err(not_found(seg)),
         ["security", "rules", "detectionRules", rest @ ..] => {
@@ -497,36 +428,7 @@ pub fn resolve(version: &str, method: &str, path: &str) -> Result<Route, Reply> 
                 return Err(not_found("rules"));
             }
             let t = "security/rules/detectionRules";
-            match (rest, m) {
-                ([], "GET") => mk(t, Detection, false, false, vec![], "rule.list"),
-                ([], "POST") => mk(t, Detection, true, false, vec![], "rule.create"),
-                ([id], "GET") => mk(
-                    &format!("{t}/{{id}}"),
-                    Detection,
-                    false,
-                    false,
-                    vec![id],
-                    "rule.get",
-                ),
-                ([id], "PATCH") => mk(
-                    &format!("{t}/{{id}}"),
-                    Detection,
-                    true,
-                    false,
-                    vec![id],
-                    "rule.patch",
-                ),
-                ([id], "DELETE") => mk(
-                    &format!("{t}/{{id}}"),
-                    Detection,
-                    true,
-                    false,
-                    vec![id],
-                    "rule.delete",
-                ),
-                ([_, seg, ..], _) => return Err(not_found(seg)),
-                _ => return Err(no_verb()),
-            }
+            return plain_only(plain(t, Detection, false, rest, &crud!("rule")), rest);
         }
         ["security", "runHuntingQuery"] => match m {
             "POST" => mk(
@@ -560,55 +462,12 @@ pub fn resolve(version: &str, method: &str, path: &str) -> Result<Route, Reply> 
                 return Err(not_found("defender"));
             }
             let t = format!("roleManagement/defender/{coll}");
-            let p = if *coll == "roleDefinitions" {
-                "defenderDef"
+            let verbs = if *coll == "roleDefinitions" {
+                crud!("defenderDef")
             } else {
-                "defenderAsg"
+                crud!("defenderAsg")
             };
-            let op = |x: &str| -> &'static str {
-                match (p, x) {
-                    ("defenderDef", "list") => "defenderDef.list",
-                    ("defenderDef", "create") => "defenderDef.create",
-                    ("defenderDef", "get") => "defenderDef.get",
-                    ("defenderDef", "patch") => "defenderDef.patch",
-                    ("defenderDef", _) => "defenderDef.delete",
-                    (_, "list") => "defenderAsg.list",
-                    (_, "create") => "defenderAsg.create",
-                    (_, "get") => "defenderAsg.get",
-                    (_, "patch") => "defenderAsg.patch",
-                    _ => "defenderAsg.delete",
-                }
-            };
-            match (rest, m) {
-                ([], "GET") => mk(&t, DefenderRbac, false, false, vec![], op("list")),
-                ([], "POST") => mk(&t, DefenderRbac, true, false, vec![], op("create")),
-                ([id], "GET") => mk(
-                    &format!("{t}/{{id}}"),
-                    DefenderRbac,
-                    false,
-                    false,
-                    vec![id],
-                    op("get"),
-                ),
-                ([id], "PATCH") => mk(
-                    &format!("{t}/{{id}}"),
-                    DefenderRbac,
-                    true,
-                    false,
-                    vec![id],
-                    op("patch"),
-                ),
-                ([id], "DELETE") => mk(
-                    &format!("{t}/{{id}}"),
-                    DefenderRbac,
-                    true,
-                    false,
-                    vec![id],
-                    op("delete"),
-                ),
-                ([_, seg, ..], _) => return Err(not_found(seg)),
-                _ => return Err(no_verb()),
-            }
+            return plain_only(plain(&t, DefenderRbac, false, rest, &verbs), rest);
         }
         [
             "roleManagement",
@@ -617,74 +476,42 @@ pub fn resolve(version: &str, method: &str, path: &str) -> Result<Route, Reply> 
             rest @ ..,
         ] => {
             let t = format!("roleManagement/directory/{coll}");
-            if *coll == "roleDefinitions" {
-                match (rest, m) {
-                    ([], "GET") => mk(&t, DirectoryRoles, false, false, vec![], "dirDef.list"),
-                    ([id], "GET") => mk(
-                        &format!("{t}/{{id}}"),
-                        DirectoryRoles,
-                        false,
-                        false,
-                        vec![id],
-                        "dirDef.get",
-                    ),
-                    ([_, seg, ..], _) => return Err(not_found(seg)),
-                    _ => return Err(no_verb()),
+            // Entra's built-in definitions are read-only here; assignments have no PATCH.
+            let verbs = if *coll == "roleDefinitions" {
+                Verbs {
+                    list: Some("dirDef.list"),
+                    get: Some("dirDef.get"),
+                    ..Verbs::default()
                 }
             } else {
-                match (rest, m) {
-                    ([], "GET") => mk(&t, DirectoryRoles, false, false, vec![], "dirAsg.list"),
-                    ([], "POST") => mk(&t, DirectoryRoles, true, false, vec![], "dirAsg.create"),
-                    ([id], "GET") => mk(
-                        &format!("{t}/{{id}}"),
-                        DirectoryRoles,
-                        false,
-                        false,
-                        vec![id],
-                        "dirAsg.get",
-                    ),
-                    ([id], "DELETE") => mk(
-                        &format!("{t}/{{id}}"),
-                        DirectoryRoles,
-                        true,
-                        false,
-                        vec![id],
-                        "dirAsg.delete",
-                    ),
-                    ([_, seg, ..], _) => return Err(not_found(seg)),
-                    _ => return Err(no_verb()),
+                Verbs {
+                    patch: None,
+                    ..crud!("dirAsg")
                 }
-            }
+            };
+            return plain_only(plain(&t, DirectoryRoles, false, rest, &verbs), rest);
         }
         ["roleManagement", _, seg, ..] => return Err(not_found(seg)),
         ["roleManagement", seg] => return Err(not_found(seg)),
-        ["groups", rest @ ..] => match (rest, m) {
-            ([], "GET") => mk("groups", Groups, false, false, vec![], "group.list"),
-            ([], "POST") => mk("groups", Groups, true, false, vec![], "group.create"),
-            ([id], "GET") => mk("groups/{id}", Groups, false, false, vec![id], "group.get"),
-            ([_, seg, ..], _) => return Err(not_found(seg)),
-            _ => return Err(no_verb()),
-        },
-        ["organization", rest @ ..] => match (rest, m) {
-            ([], "GET") => mk(
-                "organization",
-                Organization,
-                false,
-                false,
-                vec![],
-                "org.list",
-            ),
-            ([id], "GET") => mk(
-                "organization/{id}",
-                Organization,
-                false,
-                false,
-                vec![id],
-                "org.get",
-            ),
-            ([_, seg, ..], _) => return Err(not_found(seg)),
-            _ => return Err(no_verb()),
-        },
+        ["groups", rest @ ..] => {
+            let verbs = Verbs {
+                patch: None,
+                delete: None,
+                ..crud!("group")
+            };
+            return plain_only(plain("groups", Groups, false, rest, &verbs), rest);
+        }
+        ["organization", rest @ ..] => {
+            let verbs = Verbs {
+                list: Some("org.list"),
+                get: Some("org.get"),
+                ..Verbs::default()
+            };
+            return plain_only(
+                plain("organization", Organization, false, rest, &verbs),
+                rest,
+            );
+        }
         [seg, ..] => return Err(not_found(seg)),
         [] => return Err(not_found(version)),
     };
@@ -886,21 +713,25 @@ fn execute(ctx: &Ctx<'_>, req: &GraphRequest, route: &Route) -> Reply {
         );
     };
     let mut t = lock(&tenant);
+    let call = Call {
+        ctx,
+        req,
+        q: &q,
+        op: route.op,
+        id: id(0),
+        id2: id(1),
+        body,
+    };
     let (reply, changed) = match route.op.split_once('.').map(|(a, _)| a).unwrap_or_default() {
-        "policy" | "template" => {
-            surfaces::policies::handle(ctx, req, &q, route.op, &mut t, id(0), id(1), body)
-        }
-        "rule" => surfaces::rules::handle(ctx, req, &q, route.op, &mut t, id(0), body),
+        "policy" | "template" => surfaces::policies::handle(&call, &mut t),
+        "rule" => surfaces::rules::handle(&call, &mut t),
         "intuneDef" | "intuneAsg" | "defenderDef" | "defenderAsg" | "dirDef" | "dirAsg" => {
-            surfaces::roles::handle(ctx, req, &q, route.op, &mut t, id(0), body)
+            surfaces::roles::handle(&call, &mut t)
         }
-        "group" => surfaces::directory::groups(ctx, req, &q, route.op, &mut t, id(0), body),
-        "scopeTag" => surfaces::scope_tags::handle(ctx, req, &q, route.op, &mut t, id(0), body),
-        "filter" => surfaces::filters::handle(ctx, req, &q, route.op, &mut t, id(0), body),
-        "org" => (
-            surfaces::directory::organization(ctx, req, &q, route.op, &t, id(0)),
-            false,
-        ),
+        "group" => surfaces::directory::groups(&call, &mut t),
+        "scopeTag" => surfaces::scope_tags::handle(&call, &mut t),
+        "filter" => surfaces::filters::handle(&call, &mut t),
+        "org" => (surfaces::directory::organization(&call, &t), false),
         "soc" if route.op == "soc.hunt" => surfaces::hunting::handle(ctx, req, &mut t, body),
         "soc" => surfaces::security::handle(ctx, req, route.op, &mut t, id(0), body),
         _ => (Reply::bad_request("Unsupported operation."), false),

@@ -562,24 +562,33 @@ impl Emulator {
         id: &str,
         patch: &Value,
     ) -> Result<(), EmulatorError> {
+        self.oob_edit(tenant, |t, now| {
+            let Some(r) = t.detection_rules.get_mut(id) else {
+                return Err(EmulatorError::NotFound(format!("detection rule {id}")));
+            };
+            merge_top(r, patch);
+            let prev = r
+                .get("lastModifiedDateTime")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            r["lastModifiedDateTime"] = json!(later_than(prev.as_deref(), now));
+            r["lastModifiedBy"] = json!("admin@portal");
+            Ok(())
+        })
+    }
+
+    /// Runs one out-of-band edit on `tenant` at the tenant's clock: `edit` changes an object
+    /// or says it is not there. A made edit is persisted and counted in `oob_edits`.
+    pub(crate) fn oob_edit(
+        &self,
+        tenant: &str,
+        edit: impl FnOnce(&mut Tenant, OffsetDateTime) -> Result<(), EmulatorError>,
+    ) -> Result<(), EmulatorError> {
         let r = self.with_tenant(tenant, |t| {
             let now = self.now(t);
-            match t.detection_rules.get_mut(id) {
-                None => (
-                    Err(EmulatorError::NotFound(format!("detection rule {id}"))),
-                    false,
-                ),
-                Some(r) => {
-                    merge_top(r, patch);
-                    let prev = r
-                        .get("lastModifiedDateTime")
-                        .and_then(Value::as_str)
-                        .map(str::to_string);
-                    r["lastModifiedDateTime"] = json!(later_than(prev.as_deref(), now));
-                    r["lastModifiedBy"] = json!("admin@portal");
-                    (Ok(()), true)
-                }
-            }
+            let r = edit(t, now);
+            let changed = r.is_ok();
+            (r, changed)
         })?;
         if r.is_ok() {
             lock(&self.inner.log).counters.oob_edits += 1;

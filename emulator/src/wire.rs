@@ -145,6 +145,67 @@ impl Ctx<'_> {
     }
 }
 
+/// One routed operation as a surface handler receives it: the caller, the request, its
+/// parsed query, the operation name the router chose (`"filter.get"`), the ids taken from
+/// the path (`""` where the route has none) and the JSON body, if any and well formed.
+/// Bundled so every surface takes the same two arguments (this and its tenant).
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    /// The caller and the URL space.
+    pub ctx: &'a Ctx<'a>,
+    /// The request as received.
+    pub req: &'a GraphRequest,
+    /// Its parsed OData query options.
+    pub q: &'a Query,
+    /// The router's operation name, `surface.verb`.
+    pub op: &'a str,
+    /// The first id in the path, or `""`.
+    pub id: &'a str,
+    /// The second id in the path (`settings/{id}`), or `""`.
+    pub id2: &'a str,
+    /// The JSON body, when there is one and it parsed.
+    pub body: Option<&'a Value>,
+}
+
+impl<'a> Call<'a> {
+    /// The answer to a list: `items` as a [`collection`] page of `page`; the tenant is
+    /// unchanged.
+    pub fn list(&self, set: &str, items: Vec<Value>, page: usize) -> (Reply, bool) {
+        (
+            collection(self.ctx, self.req, self.q, set, items, page),
+            false,
+        )
+    }
+
+    /// The answer to a read of one object: `found` as an [`entity`] of `set`, or the
+    /// surface's 404 from `missing`; the tenant is unchanged.
+    pub fn read(
+        &self,
+        set: &str,
+        found: Option<&Value>,
+        missing: impl FnOnce() -> Reply,
+    ) -> (Reply, bool) {
+        match found {
+            Some(v) => (entity(self.ctx, self.req, self.q, set, v.clone()), false),
+            None => (missing(), false),
+        }
+    }
+
+    /// The parts most handlers use, in one line: `(ctx, req, q, op, id, body)`.
+    pub fn parts(
+        &self,
+    ) -> (
+        &'a Ctx<'a>,
+        &'a GraphRequest,
+        &'a Query,
+        &'a str,
+        &'a str,
+        Option<&'a Value>,
+    ) {
+        (self.ctx, self.req, self.q, self.op, self.id, self.body)
+    }
+}
+
 /// Requires a JSON object body.
 pub fn object_body(body: Option<&Value>) -> Result<&Map<String, Value>, Reply> {
     match body {
@@ -445,19 +506,17 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
     let mut out = Vec::new();
     while i < cs.len() {
         let c = cs[i];
+        let punctuation = match c {
+            '(' => Some(Tok::Open),
+            ')' => Some(Tok::Close),
+            ',' => Some(Tok::Comma),
+            ':' => Some(Tok::Colon),
+            _ => None,
+        };
         if c.is_whitespace() {
             i += 1;
-        } else if c == '(' {
-            out.push(Tok::Open);
-            i += 1;
-        } else if c == ')' {
-            out.push(Tok::Close);
-            i += 1;
-        } else if c == ',' {
-            out.push(Tok::Comma);
-            i += 1;
-        } else if c == ':' {
-            out.push(Tok::Colon);
+        } else if let Some(t) = punctuation {
+            out.push(t);
             i += 1;
         } else if c == '\'' {
             let mut v = String::new();
@@ -533,23 +592,27 @@ impl Parser {
             other => Err(format!("expected {t:?}, found {other:?}")),
         }
     }
-    fn or(&mut self) -> Result<Filter, String> {
-        let mut l = self.and()?;
-        while self.peek_kw("or") {
+    /// `operand (kw operand)*`, folded to the left with `join` (`and` binds tighter than
+    /// `or` because `or`'s operand is an `and` chain).
+    fn chain(
+        &mut self,
+        kw: &str,
+        operand: fn(&mut Self) -> Result<Filter, String>,
+        join: fn(Box<Filter>, Box<Filter>) -> Filter,
+    ) -> Result<Filter, String> {
+        let mut l = operand(self)?;
+        while self.peek_kw(kw) {
             self.i += 1;
-            let r = self.and()?;
-            l = Filter::Or(Box::new(l), Box::new(r));
+            let r = operand(self)?;
+            l = join(Box::new(l), Box::new(r));
         }
         Ok(l)
     }
+    fn or(&mut self) -> Result<Filter, String> {
+        self.chain("or", Self::and, Filter::Or)
+    }
     fn and(&mut self) -> Result<Filter, String> {
-        let mut l = self.unary()?;
-        while self.peek_kw("and") {
-            self.i += 1;
-            let r = self.unary()?;
-            l = Filter::And(Box::new(l), Box::new(r));
-        }
-        Ok(l)
+        self.chain("and", Self::unary, Filter::And)
     }
     fn unary(&mut self) -> Result<Filter, String> {
         if self.peek_kw("not") {

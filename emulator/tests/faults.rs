@@ -5,18 +5,22 @@ use rampart_emulator::WriteLimit;
 
 const GROUPS: &str = "/v1.0/groups";
 
+/// An emulator whose only faults are `faults`, and a token for tenant A (the token endpoint
+/// is never faulted, so the token always comes).
+async fn with_faults(faults: FaultConfig) -> (Env, String) {
+    let env = setup(EmulatorConfig { faults, ..quiet() }).await;
+    let t = env.token(TENANT_A).await;
+    (env, t)
+}
+
 #[tokio::test]
 async fn throttling_answers_429_with_retry_after_seconds_or_date() {
-    let env = setup(EmulatorConfig {
-        faults: FaultConfig {
-            rate_429: 1.0,
-            retry_after_secs: 7,
-            ..FaultConfig::none()
-        },
-        ..quiet()
+    let (env, t) = with_faults(FaultConfig {
+        rate_429: 1.0,
+        retry_after_secs: 7,
+        ..FaultConfig::none()
     })
     .await;
-    let t = env.token(TENANT_A).await; // the token endpoint is never faulted
     let (s, h, b) = env.call(&t, "GET", GROUPS, None).await;
     assert_eq!(s, 429);
     assert_eq!(h["retry-after"], "7");
@@ -37,15 +41,11 @@ async fn throttling_answers_429_with_retry_after_seconds_or_date() {
 
 #[tokio::test]
 async fn unavailable_answers_503() {
-    let env = setup(EmulatorConfig {
-        faults: FaultConfig {
-            rate_503: 1.0,
-            ..FaultConfig::none()
-        },
-        ..quiet()
+    let (env, t) = with_faults(FaultConfig {
+        rate_503: 1.0,
+        ..FaultConfig::none()
     })
     .await;
-    let t = env.token(TENANT_A).await;
     let (s, h, b) = env.call(&t, "GET", GROUPS, None).await;
     assert_eq!(s, 503);
     assert!(h.contains_key("retry-after"));
@@ -55,15 +55,11 @@ async fn unavailable_answers_503() {
 
 #[tokio::test]
 async fn dropped_connections_get_no_answer() {
-    let env = setup(EmulatorConfig {
-        faults: FaultConfig {
-            rate_drop: 1.0,
-            ..FaultConfig::none()
-        },
-        ..quiet()
+    let (env, t) = with_faults(FaultConfig {
+        rate_drop: 1.0,
+        ..FaultConfig::none()
     })
     .await;
-    let t = env.token(TENANT_A).await;
     let r = env.http.get(env.url(GROUPS)).bearer_auth(&t).send().await;
     assert!(
         r.is_err(),
@@ -79,16 +75,12 @@ async fn dropped_connections_get_no_answer() {
 
 #[tokio::test]
 async fn slow_responses_exceed_a_client_timeout() {
-    let env = setup(EmulatorConfig {
-        faults: FaultConfig {
-            rate_slow: 1.0,
-            slow_ms: 30_000,
-            ..FaultConfig::none()
-        },
-        ..quiet()
+    let (env, t) = with_faults(FaultConfig {
+        rate_slow: 1.0,
+        slow_ms: 30_000,
+        ..FaultConfig::none()
     })
     .await;
-    let t = env.token(TENANT_A).await;
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_millis(300))
         .build()
@@ -100,12 +92,13 @@ async fn slow_responses_exceed_a_client_timeout() {
         jitter_ms: 5,
         ..FaultConfig::none()
     });
-    assert_eq!(env.call(&t, "GET", GROUPS, None).await.0, 200);
+    assert_eq!(env.status(&t, "GET", GROUPS, None).await, 200);
     env.emu.shutdown().await;
 }
 
 /// Statuses of 40 sequential requests under a 50 % 429 rate.
-async fn statuses(seed: u64) -> Vec<u16> {
+/// An emulator throttling half the operations, chosen by `seed`, and a token for tenant A.
+async fn half_throttled(seed: u64) -> (Env, String) {
     let env = setup(EmulatorConfig {
         seed,
         faults: FaultConfig {
@@ -116,9 +109,14 @@ async fn statuses(seed: u64) -> Vec<u16> {
     })
     .await;
     let t = env.token(TENANT_A).await;
+    (env, t)
+}
+
+async fn statuses(seed: u64) -> Vec<u16> {
+    let (env, t) = half_throttled(seed).await;
     let mut out = Vec::new();
     for _ in 0..40 {
-        out.push(env.call(&t, "GET", GROUPS, None).await.0);
+        out.push(env.status(&t, "GET", GROUPS, None).await);
     }
     env.emu.shutdown().await;
     out
@@ -138,16 +136,7 @@ async fn faults_are_reproducible_from_the_seed() {
 
 #[tokio::test]
 async fn batch_sub_requests_are_throttled_individually() {
-    let env = setup(EmulatorConfig {
-        seed: 7,
-        faults: FaultConfig {
-            rate_429: 0.5,
-            ..FaultConfig::none()
-        },
-        ..quiet()
-    })
-    .await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = half_throttled(7).await;
     let reqs: Vec<Value> = (0..20)
         .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/groups"}))
         .collect();
@@ -216,9 +205,8 @@ async fn intune_write_limit_per_app_and_per_tenant() {
     let mut s1 = Vec::new();
     for i in 0..4 {
         s1.push(
-            env.call(&t1, "POST", post, Some(av_policy(&format!("a{i}"))))
-                .await
-                .0,
+            env.status(&t1, "POST", post, Some(av_policy(&format!("a{i}"))))
+                .await,
         );
     }
     assert_eq!(s1, vec![201, 201, 201, 429]);
@@ -227,30 +215,29 @@ async fn intune_write_limit_per_app_and_per_tenant() {
     let wait: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=600).contains(&wait));
     // Reads are not limited.
-    assert_eq!(env.call(&t1, "GET", post, None).await.0, 200);
+    assert_eq!(env.status(&t1, "GET", post, None).await, 200);
     // The second app has its own budget, but the tenant total (4) is reached after one write.
     assert_eq!(
-        env.call(&t2, "POST", post, Some(av_policy("b0"))).await.0,
+        env.status(&t2, "POST", post, Some(av_policy("b0"))).await,
         201
     );
     assert_eq!(
-        env.call(&t2, "POST", post, Some(av_policy("b1"))).await.0,
+        env.status(&t2, "POST", post, Some(av_policy("b1"))).await,
         429
     );
     // Other tenants are not affected; detection rules are not Intune.
     assert_eq!(
-        env.call(&tb, "POST", post, Some(av_policy("c0"))).await.0,
+        env.status(&tb, "POST", post, Some(av_policy("c0"))).await,
         201
     );
     assert_eq!(
-        env.call(
+        env.status(
             &t1,
             "POST",
             "/beta/security/rules/detectionRules",
             Some(rule("not-intune"))
         )
-        .await
-        .0,
+        .await,
         201
     );
     assert_eq!(env.emu.admin().policies(TENANT_A).len(), 4);
@@ -263,8 +250,7 @@ async fn intune_write_limit_per_app_and_per_tenant() {
 
 #[tokio::test]
 async fn out_of_band_edits_bump_last_modified() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let post = "/beta/deviceManagement/configurationPolicies";
     let (_, _, p) = env.call(&t, "POST", post, Some(av_policy("drifty"))).await;
     let id = p["id"].as_str().unwrap();
@@ -276,31 +262,23 @@ async fn out_of_band_edits_bump_last_modified() {
             &json!({"description": "changed in the portal"}),
         )
         .unwrap();
-    let (_, _, got) = env.call(&t, "GET", &format!("{post}/{id}"), None).await;
+    let got = env.get(&t, &format!("{post}/{id}")).await;
     assert_eq!(got["description"], "changed in the portal");
     assert!(
         got["lastModifiedDateTime"].as_str().unwrap() > p["lastModifiedDateTime"].as_str().unwrap()
     );
     // Over HTTP, through the admin endpoint.
-    let r = env
-        .http
-        .post(format!(
-            "{}/_emulator/tenants/{TENANT_A}/configurationPolicies/{id}/edit",
-            env.emu.base_url()
-        ))
-        .json(&json!({"name": "renamed in portal"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 204);
-    let (_, _, got2) = env.call(&t, "GET", &format!("{post}/{id}"), None).await;
+    let edit = format!("tenants/{TENANT_A}/configurationPolicies/{id}/edit");
+    let body = json!({"name": "renamed in portal"});
+    assert_eq!(env.admin("POST", &edit, Some(body)).await.0, 204);
+    let got2 = env.get(&t, &format!("{post}/{id}")).await;
     assert_eq!(got2["name"], "renamed in portal");
     // Random out-of-band edits from the fault layer.
     env.emu.admin().set_faults(FaultConfig {
         rate_oob_edit: 1.0,
         ..FaultConfig::none()
     });
-    let (_, _, got3) = env.call(&t, "GET", &format!("{post}/{id}"), None).await;
+    let got3 = env.get(&t, &format!("{post}/{id}")).await;
     assert!(
         got3["description"]
             .as_str()

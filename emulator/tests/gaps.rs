@@ -24,10 +24,8 @@ fn ids(v: &Value) -> Vec<String> {
 /// `-delete` 204. Built-in tags cannot change. Also inside `$batch` (`json-batching`).
 #[tokio::test]
 async fn gap01_role_scope_tags() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
-    let (s, _, list) = env.call(&t, "GET", TAGS, None).await;
-    assert_eq!(s, 200, "{list}");
+    let (env, t) = started().await;
+    let list = env.get(&t, TAGS).await;
     assert_eq!(list["value"][0]["id"], "0");
     assert_eq!(list["value"][0]["displayName"], "Default");
     assert_eq!(list["value"][0]["isBuiltIn"], true);
@@ -52,26 +50,25 @@ async fn gap01_role_scope_tags() {
         .await;
     assert_eq!((s, upd["description"].as_str()), (200, Some("Europe")));
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "PATCH",
             &format!("{TAGS}/0"),
             Some(json!({"displayName": "x"}))
         )
-        .await
-        .0,
+        .await,
         400
     );
     assert_eq!(
-        env.call(&t, "DELETE", &format!("{TAGS}/0"), None).await.0,
+        env.status(&t, "DELETE", &format!("{TAGS}/0"), None).await,
         400
     );
     // Policies may name the custom tag; unknown tags are refused.
     let mut p = av_policy("Tagged");
     p["roleScopeTagIds"] = json!(["0", id]);
-    assert_eq!(env.call(&t, "POST", POLICIES, Some(p.clone())).await.0, 201);
+    assert_eq!(env.status(&t, "POST", POLICIES, Some(p.clone())).await, 201);
     p["roleScopeTagIds"] = json!(["999"]);
-    assert_eq!(env.call(&t, "POST", POLICIES, Some(p)).await.0, 400);
+    assert_eq!(env.status(&t, "POST", POLICIES, Some(p)).await, 400);
     // Inside $batch too.
     let (s, _, b) = env
         .call(
@@ -85,9 +82,8 @@ async fn gap01_role_scope_tags() {
     assert_eq!(s, 200);
     assert_eq!(b["responses"][0]["status"], 200, "{b}");
     assert_eq!(
-        env.call(&t, "DELETE", &format!("{TAGS}/{id}"), None)
-            .await
-            .0,
+        env.status(&t, "DELETE", &format!("{TAGS}/{id}"), None)
+            .await,
         204
     );
     env.emu.shutdown().await;
@@ -99,8 +95,7 @@ async fn gap01_role_scope_tags() {
 /// a filter that does not exist is refused.
 #[tokio::test]
 async fn gap02_assignment_filters() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let (s, _, list) = env.call(&t, "GET", FILTERS, None).await;
     assert_eq!((s, list["value"].as_array().map(Vec::len)), (200, Some(0)));
     let body = json!({"displayName": "Corporate laptops", "platform": "windows10AndLater",
@@ -115,10 +110,10 @@ async fn gap02_assignment_filters() {
     let fid = f["id"].as_str().unwrap().to_string();
     let mut bad = body.clone();
     bad["platform"] = json!("windows11");
-    assert_eq!(env.call(&t, "POST", FILTERS, Some(bad)).await.0, 400);
+    assert_eq!(env.status(&t, "POST", FILTERS, Some(bad)).await, 400);
     let mut bad = body.clone();
     bad["rule"] = json!("");
-    assert_eq!(env.call(&t, "POST", FILTERS, Some(bad)).await.0, 400);
+    assert_eq!(env.status(&t, "POST", FILTERS, Some(bad)).await, 400);
     let (s, _, got) = env.call(&t, "GET", &format!("{FILTERS}/{fid}"), None).await;
     assert_eq!(
         (s, got["displayName"].as_str()),
@@ -160,20 +155,18 @@ async fn gap02_assignment_filters() {
     assert_eq!(s, 200, "{a}");
     let missing = "3f7c1d2e-0000-4000-8000-000000000000";
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "POST",
             &format!("{POLICIES}/{pid}/assign"),
             Some(assign(missing))
         )
-        .await
-        .0,
+        .await,
         400
     );
     assert_eq!(
-        env.call(&t, "DELETE", &format!("{FILTERS}/{fid}"), None)
-            .await
-            .0,
+        env.status(&t, "DELETE", &format!("{FILTERS}/{fid}"), None)
+            .await,
         204
     );
     env.emu.shutdown().await;
@@ -207,27 +200,23 @@ async fn intune_assignment(env: &Env, t: &str, role: &str, name: &str) -> (u16, 
 /// roleAssignments` answers 200 with the assignments of that definition only.
 #[tokio::test]
 async fn gap03_role_definition_assignments() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let r1 = intune_role(&env, &t, "Helpdesk readers").await;
     let r2 = intune_role(&env, &t, "Other readers").await;
     let (s, a1) = intune_assignment(&env, &t, &r1, "Helpdesk").await;
     assert_eq!(s, 201, "{a1}");
     assert_eq!(intune_assignment(&env, &t, &r2, "Other").await.0, 201);
     for v in ["beta", "v1.0"] {
-        let (s, _, list) = env
-            .call(
+        let list = env
+            .get(
                 &t,
-                "GET",
                 &format!("/{v}/deviceManagement/roleDefinitions/{r1}/roleAssignments"),
-                None,
             )
             .await;
-        assert_eq!(s, 200, "{list}");
         assert_eq!(ids(&list), vec![a1["id"].as_str().unwrap().to_string()]);
     }
     let missing = "/beta/deviceManagement/roleDefinitions/3f7c1d2e-0000-4000-8000-000000000000/roleAssignments";
-    assert_eq!(env.call(&t, "GET", missing, None).await.0, 404);
+    assert_eq!(env.status(&t, "GET", missing, None).await, 404);
     env.emu.shutdown().await;
 }
 
@@ -238,8 +227,7 @@ async fn gap03_role_definition_assignments() {
 /// 200 with the object.
 #[tokio::test]
 async fn gap04_success_statuses_follow_the_documents() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let role = intune_role(&env, &t, "Status role").await;
     let (s, _, d) = env
         .call(
@@ -312,20 +300,18 @@ async fn gap04_success_statuses_follow_the_documents() {
         .await;
     assert_eq!((s, r["status"].as_str()), (200, Some("disabled")));
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "DELETE",
             &format!("/beta/deviceManagement/roleAssignments/{aid}"),
             None
         )
-        .await
-        .0,
+        .await,
         204
     );
     assert_eq!(
-        env.call(&t, "DELETE", &format!("{POLICIES}/{pid}"), None)
-            .await
-            .0,
+        env.status(&t, "DELETE", &format!("{POLICIES}/{pid}"), None)
+            .await,
         204
     );
     env.emu.shutdown().await;
@@ -336,8 +322,7 @@ async fn gap04_success_statuses_follow_the_documents() {
 /// `$filter=startswith(displayName,'...')` and `eq` finds it.
 #[tokio::test]
 async fn gap05_group_creation_and_filters() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let (s, _, g) = env
         .call(
             &t,
@@ -358,7 +343,7 @@ async fn gap05_group_creation_and_filters() {
     let missing =
         json!({"displayName": "No nickname", "mailEnabled": false, "securityEnabled": true});
     assert_eq!(
-        env.call(&t, "POST", "/v1.0/groups", Some(missing)).await.0,
+        env.status(&t, "POST", "/v1.0/groups", Some(missing)).await,
         400
     );
     let (s, _, list) = env
@@ -373,22 +358,16 @@ async fn gap05_group_creation_and_filters() {
         (s, ids(&list)),
         (200, vec![g["id"].as_str().unwrap().to_string()])
     );
-    let (_, _, list) = env
-        .call(
-            &t,
-            "GET",
-            "/v1.0/groups?$filter=displayName eq 'MSSP Pilot Ring'",
-            None,
-        )
+    let list = env
+        .get(&t, "/v1.0/groups?$filter=displayName eq 'MSSP Pilot Ring'")
         .await;
     assert_eq!(ids(&list).len(), 1);
     // A reader without a group-writing role is refused (403).
     let reader = env.token_for(TENANT_A, READER_APP, "reader-secret").await;
     let body = json!({"displayName": "x", "mailEnabled": false, "mailNickname": "x", "securityEnabled": true});
     assert_eq!(
-        env.call(&reader, "POST", "/v1.0/groups", Some(body))
-            .await
-            .0,
+        env.status(&reader, "POST", "/v1.0/groups", Some(body))
+            .await,
         403
     );
     env.emu.shutdown().await;
@@ -398,8 +377,7 @@ async fn gap05_group_creation_and_filters() {
 /// (`deviceManagementConfigurationPolicy`: scope tags are required; reported behaviour).
 #[tokio::test]
 async fn gap06_empty_or_null_scope_tags_are_refused() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     for tags in [json!([]), Value::Null, json!([0])] {
         let mut p = av_policy("No tags");
         p["roleScopeTagIds"] = tags.clone();
@@ -418,8 +396,7 @@ async fn gap06_empty_or_null_scope_tags_are_refused() {
 /// Template" (Intune's answer as reported by clients); the ids real exports carry pass.
 #[tokio::test]
 async fn gap07_template_reference_ids_are_checked() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let with_refs = |instance: &str, value: &str| {
         let mut p = av_policy("Refs");
         let s = &mut p["settings"][1]["settingInstance"];
@@ -433,7 +410,7 @@ async fn gap07_template_reference_ids_are_checked() {
         "7c5c9cde-f74d-4d11-904f-de4c27f72d89",
         "9ead75d4-6f30-4bc5-8cc5-ab0f999d79f0",
     );
-    assert_eq!(env.call(&t, "POST", POLICIES, Some(good)).await.0, 201);
+    assert_eq!(env.status(&t, "POST", POLICIES, Some(good)).await, 201);
     for (i, v) in [
         (
             "11111111-2222-4333-8444-555555555555",
@@ -466,22 +443,21 @@ async fn gap07_template_reference_ids_are_checked() {
 /// same alert title (400) (`graph-api-2.md` §6.3, observed via Graph).
 #[tokio::test]
 async fn gap08_detection_rule_names_and_titles_are_unique() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     const RULES: &str = "/beta/security/rules/detectionRules";
     assert_eq!(
-        env.call(&t, "POST", RULES, Some(rule("first"))).await.0,
+        env.status(&t, "POST", RULES, Some(rule("first"))).await,
         201
     );
     let mut same_name = rule("second");
     same_name["displayName"] = json!("RULE FIRST");
     same_name["detectionAction"]["alertTemplate"]["title"] = json!("Other title");
-    assert_eq!(env.call(&t, "POST", RULES, Some(same_name)).await.0, 409);
+    assert_eq!(env.status(&t, "POST", RULES, Some(same_name)).await, 409);
     let same_title = rule("third"); // same alert title as "first"
-    assert_eq!(env.call(&t, "POST", RULES, Some(same_title)).await.0, 400);
+    assert_eq!(env.status(&t, "POST", RULES, Some(same_title)).await, 400);
     let mut distinct = rule("fourth");
     distinct["detectionAction"]["alertTemplate"]["title"] = json!("Fourth title");
-    assert_eq!(env.call(&t, "POST", RULES, Some(distinct)).await.0, 201);
+    assert_eq!(env.status(&t, "POST", RULES, Some(distinct)).await, 201);
     // Renaming onto a taken name is refused too; keeping one's own name is fine.
     let (s, _, _) = env
         .call(
@@ -533,8 +509,7 @@ async fn gap10_commit_then_drop_and_commit_then_500() {
             assert_eq!(sent.unwrap().status().as_u16(), 500);
         }
         // Reads are never affected, and the write happened.
-        let (s, _, list) = env.call(&t, "GET", POLICIES, None).await;
-        assert_eq!(s, 200);
+        let list = env.get(&t, POLICIES).await;
         assert_eq!(list["value"].as_array().unwrap().len(), 1, "{list}");
         let fault = if drop > 0.0 {
             "dropAfterCommit"
@@ -601,24 +576,21 @@ async fn gap12_paging_with_expand() {
     let t = env.token(TENANT_A).await;
     for i in 0..3 {
         assert_eq!(
-            env.call(&t, "POST", POLICIES, Some(av_policy(&format!("P{i}"))))
-                .await
-                .0,
+            env.status(&t, "POST", POLICIES, Some(av_policy(&format!("P{i}"))))
+                .await,
             201
         );
     }
-    let (_, _, plain) = env.call(&t, "GET", POLICIES, None).await;
+    let plain = env.get(&t, POLICIES).await;
     assert_eq!(plain["value"].as_array().unwrap().len(), 3);
     assert!(plain.get("@odata.nextLink").is_none());
-    let (_, _, page1) = env
-        .call(&t, "GET", &format!("{POLICIES}?$expand=settings"), None)
-        .await;
+    let page1 = env.get(&t, &format!("{POLICIES}?$expand=settings")).await;
     assert_eq!(page1["value"].as_array().unwrap().len(), 2);
     let next = page1["@odata.nextLink"]
         .as_str()
         .expect("nextLink")
         .to_string();
-    let (_, _, page2) = env.call(&t, "GET", &next, None).await;
+    let page2 = env.get(&t, &next).await;
     assert_eq!(page2["value"].as_array().unwrap().len(), 1);
     // Each expanded policy has 1 of its 2 settings, then a nextLink to the second.
     let p = &page1["value"][0];
@@ -626,8 +598,7 @@ async fn gap12_paging_with_expand() {
     let more = p["settings@odata.nextLink"]
         .as_str()
         .expect("settings nextLink");
-    let (s, _, rest) = env.call(&t, "GET", more, None).await;
-    assert_eq!(s, 200, "{rest}");
+    let rest = env.get(&t, more).await;
     assert_eq!(rest["value"].as_array().unwrap().len(), 1);
     assert_eq!(rest["value"][0]["id"], "1");
     env.emu.shutdown().await;
@@ -667,9 +638,8 @@ async fn gap13_export_oracle() {
         assert_eq!(s, want, "{oracle:?}: {e}");
         // The baseline's own definitions (seen in exports) pass either way.
         assert_eq!(
-            env.call(&t, "POST", POLICIES, Some(av_policy("Seen")))
-                .await
-                .0,
+            env.status(&t, "POST", POLICIES, Some(av_policy("Seen")))
+                .await,
             201
         );
         env.emu.shutdown().await;

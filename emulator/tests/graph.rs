@@ -7,8 +7,7 @@ const POLICIES: &str = "/beta/deviceManagement/configurationPolicies";
 
 #[tokio::test]
 async fn configuration_policy_lifecycle() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let (s, _, p) = env
         .call(&t, "POST", POLICIES, Some(av_policy("baseline-av")))
         .await;
@@ -34,10 +33,7 @@ async fn configuration_policy_lifecycle() {
     assert!(p.get("settings").is_none());
 
     let one = format!("{POLICIES}/{id}");
-    let (s, _, got) = env
-        .call(&t, "GET", &format!("{one}?$expand=settings"), None)
-        .await;
-    assert_eq!(s, 200);
+    let got = env.get(&t, &format!("{one}?$expand=settings")).await;
     assert_eq!(got["settings"][0]["id"], "0");
     assert_eq!(got["settings"][1]["id"], "1");
     assert!(
@@ -46,7 +42,7 @@ async fn configuration_policy_lifecycle() {
             .unwrap()
             .contains(&format!("configurationPolicies('{id}')/settings"))
     );
-    let (_, _, settings) = env.call(&t, "GET", &format!("{one}/settings"), None).await;
+    let settings = env.get(&t, &format!("{one}/settings")).await;
     assert!(
         settings["@odata.context"]
             .as_str()
@@ -61,9 +57,7 @@ async fn configuration_policy_lifecycle() {
     put["description"] = json!("changed");
     let (s, _, b) = env.call(&t, "PUT", &one, Some(put)).await;
     assert_eq!(s, 204, "{b}");
-    let (_, _, after) = env
-        .call(&t, "GET", &format!("{one}?$expand=settings"), None)
-        .await;
+    let after = env.get(&t, &format!("{one}?$expand=settings")).await;
     assert_eq!(after["settingCount"], 1);
     assert_eq!(after["settings"].as_array().unwrap().len(), 1);
     assert_eq!(after["description"], "changed");
@@ -102,8 +96,7 @@ async fn configuration_policy_lifecycle() {
 
 #[tokio::test]
 async fn configuration_policy_validation_rejects_what_graph_rejects() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let mut unknown_template = av_policy("x");
     unknown_template["templateReference"]["templateId"] =
         json!("00000000-0000-0000-0000-000000000000_1");
@@ -152,9 +145,8 @@ async fn configuration_policy_validation_rejects_what_graph_rejects() {
         assert_eq!(b["error"]["code"], "BadRequest", "{what}");
     }
     assert_eq!(
-        env.call(&t, "POST", POLICIES, Some(asr_policy("asr", "audit")))
-            .await
-            .0,
+        env.status(&t, "POST", POLICIES, Some(asr_policy("asr", "audit")))
+            .await,
         201
     );
     assert!(env.emu.admin().policies(TENANT_A).len() == 1);
@@ -179,8 +171,7 @@ async fn configuration_policy_validation_rejects_what_graph_rejects() {
 
 #[tokio::test]
 async fn paging_follows_absolute_next_links() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     for i in 0..30 {
         env.emu
             .admin()
@@ -190,8 +181,7 @@ async fn paging_follows_absolute_next_links() {
     let mut url = env.url(POLICIES);
     let mut pages = Vec::new();
     loop {
-        let (s, _, b) = env.call(&t, "GET", &url, None).await;
-        assert_eq!(s, 200);
+        let b = env.get(&t, &url).await;
         pages.push(b["value"].as_array().unwrap().len());
         match b["@odata.nextLink"].as_str() {
             Some(next) => {
@@ -203,19 +193,14 @@ async fn paging_follows_absolute_next_links() {
     }
     assert_eq!(pages, vec![25, 5]);
     // $top pages and keeps the other options in the next link.
-    let (_, _, b) = env
-        .call(
-            &t,
-            "GET",
-            &format!("{POLICIES}?$top=12&$select=id,name"),
-            None,
-        )
+    let b = env
+        .get(&t, &format!("{POLICIES}?$top=12&$select=id,name"))
         .await;
     assert_eq!(b["value"].as_array().unwrap().len(), 12);
     assert_eq!(b["value"][0].as_object().unwrap().len(), 2);
     let next = b["@odata.nextLink"].as_str().unwrap();
     assert!(next.contains("select"));
-    let (_, _, b2) = env.call(&t, "GET", next, None).await;
+    let b2 = env.get(&t, next).await;
     assert_eq!(b2["value"].as_array().unwrap().len(), 12);
     assert_ne!(b2["value"][0]["id"], b["value"][0]["id"]);
 
@@ -226,13 +211,9 @@ async fn paging_follows_absolute_next_links() {
     let mut big = av_policy("big");
     big["settings"] = Value::Array(many);
     let id = env.emu.admin().add_policy(TENANT_A, &big).unwrap();
-    let (_, _, s1) = env
-        .call(&t, "GET", &format!("{POLICIES}/{id}/settings"), None)
-        .await;
+    let s1 = env.get(&t, &format!("{POLICIES}/{id}/settings")).await;
     assert_eq!(s1["value"].as_array().unwrap().len(), 25);
-    let (_, _, s2) = env
-        .call(&t, "GET", s1["@odata.nextLink"].as_str().unwrap(), None)
-        .await;
+    let s2 = env.get(&t, s1["@odata.nextLink"].as_str().unwrap()).await;
     assert_eq!(s2["value"].as_array().unwrap().len(), 5);
     assert_eq!(s2["value"][4]["id"], "29");
     assert!(s2.get("@odata.nextLink").is_none());
@@ -241,8 +222,7 @@ async fn paging_follows_absolute_next_links() {
 
 #[tokio::test]
 async fn filter_select_expand_on_policies() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     env.call(&t, "POST", POLICIES, Some(av_policy("av1"))).await;
     let (_, _, asr) = env
         .call(&t, "POST", POLICIES, Some(asr_policy("asr1", "block")))
@@ -251,18 +231,15 @@ async fn filter_select_expand_on_policies() {
     let q = format!(
         "{POLICIES}?$filter=templateReference/templateFamily eq 'endpointSecurityAttackSurfaceReduction'&$select=id,name,description,templateReference"
     );
-    let (s, _, b) = env.call(&t, "GET", &q, None).await;
-    assert_eq!(s, 200, "{b}");
+    let b = env.get(&t, &q).await;
     let v = b["value"].as_array().unwrap();
     assert_eq!(v.len(), 1);
     assert_eq!(v[0]["name"], "asr1");
     assert!(v[0].get("settingCount").is_none());
-    let (_, _, b) = env
-        .call(
+    let b = env
+        .get(
             &t,
-            "GET",
             &format!("{POLICIES}?$filter=name eq 'av1' and templateReference/TemplateId eq '{AV}'"),
-            None,
         )
         .await;
     assert_eq!(b["value"].as_array().unwrap().len(), 1);
@@ -270,13 +247,8 @@ async fn filter_select_expand_on_policies() {
         .call(&t, "GET", &format!("{POLICIES}?$filter=name gt 'a'"), None)
         .await;
     assert_eq!(s, 400);
-    let (_, _, b) = env
-        .call(
-            &t,
-            "GET",
-            &format!("{POLICIES}?$expand=settings,assignments"),
-            None,
-        )
+    let b = env
+        .get(&t, &format!("{POLICIES}?$expand=settings,assignments"))
         .await;
     for p in b["value"].as_array().unwrap() {
         assert!(p["settings"].is_array() && p["assignments"].is_array());
@@ -313,8 +285,7 @@ async fn filter_select_expand_on_policies() {
 
 #[tokio::test]
 async fn assign_replaces_the_whole_list() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let (_, _, p) = env.call(&t, "POST", POLICIES, Some(av_policy("av"))).await;
     let id = p["id"].as_str().unwrap();
     let pilot = env
@@ -338,9 +309,7 @@ async fn assign_replaces_the_whole_list() {
         b["value"][0]["target"]["deviceAndAppManagementAssignmentFilterType"],
         "none"
     );
-    let (_, _, got) = env
-        .call(&t, "GET", &format!("{POLICIES}/{id}/assignments"), None)
-        .await;
+    let got = env.get(&t, &format!("{POLICIES}/{id}/assignments")).await;
     assert_eq!(got["value"].as_array().unwrap().len(), 3);
     assert!(
         got["@odata.context"]
@@ -352,9 +321,7 @@ async fn assign_replaces_the_whole_list() {
     let one = json!({"assignments": [{"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": pilot}}]});
     env.call(&t, "POST", &format!("{POLICIES}/{id}/assign"), Some(one))
         .await;
-    let (_, _, got) = env
-        .call(&t, "GET", &format!("{POLICIES}/{id}/assignments"), None)
-        .await;
+    let got = env.get(&t, &format!("{POLICIES}/{id}/assignments")).await;
     assert_eq!(got["value"].as_array().unwrap().len(), 1);
     env.call(
         &t,
@@ -363,20 +330,14 @@ async fn assign_replaces_the_whole_list() {
         Some(json!({"assignments": []})),
     )
     .await;
-    let (_, _, got) = env
-        .call(
-            &t,
-            "GET",
-            &format!("{POLICIES}/{id}?$expand=assignments"),
-            None,
-        )
+    let got = env
+        .get(&t, &format!("{POLICIES}/{id}?$expand=assignments"))
         .await;
     assert_eq!(got["assignments"].as_array().unwrap().len(), 0);
     let bad = json!({"assignments": [{"target": {"@odata.type": "#microsoft.graph.userTarget"}}]});
     assert_eq!(
-        env.call(&t, "POST", &format!("{POLICIES}/{id}/assign"), Some(bad))
-            .await
-            .0,
+        env.status(&t, "POST", &format!("{POLICIES}/{id}/assign"), Some(bad))
+            .await,
         400
     );
     env.emu.shutdown().await;
@@ -384,17 +345,10 @@ async fn assign_replaces_the_whole_list() {
 
 #[tokio::test]
 async fn templates_and_setting_templates() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
-    let (s, _, b) = env
-        .call(
-            &t,
-            "GET",
-            "/beta/deviceManagement/configurationPolicyTemplates",
-            None,
-        )
+    let (env, t) = started().await;
+    let b = env
+        .get(&t, "/beta/deviceManagement/configurationPolicyTemplates")
         .await;
-    assert_eq!(s, 200);
     let ids: Vec<&str> = b["value"]
         .as_array()
         .unwrap()
@@ -404,10 +358,7 @@ async fn templates_and_setting_templates() {
     for want in [AV, ASR, FW, "19c8aa67-f286-4861-9aa0-f23541d31680_1"] {
         assert!(ids.contains(&want), "{want}");
     }
-    let (s, _, b) = env
-        .call(&t, "GET", &format!("/beta/deviceManagement/configurationPolicyTemplates/{ASR}/settingTemplates?$expand=settingDefinitions"), None)
-        .await;
-    assert_eq!(s, 200);
+    let b = env.get(&t, &format!("/beta/deviceManagement/configurationPolicyTemplates/{ASR}/settingTemplates?$expand=settingDefinitions")).await;
     let first = &b["value"][0];
     assert_eq!(
         first["settingInstanceTemplate"]["settingDefinitionId"],
@@ -428,8 +379,7 @@ async fn templates_and_setting_templates() {
 
 #[tokio::test]
 async fn detection_rules_2026_schema() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let coll = "/beta/security/rules/detectionRules";
     let (s, h, b) = env
         .call(&t, "POST", coll, Some(rule("encoded-powershell")))
@@ -445,9 +395,8 @@ async fn detection_rules_2026_schema() {
     assert!(b["createdDateTime"].is_string() && b["detectorId"].is_string());
     assert!(b["schedule"]["nextRunDateTime"].is_string());
     assert_eq!(
-        env.call(&t, "POST", coll, Some(rule("encoded-powershell")))
-            .await
-            .0,
+        env.status(&t, "POST", coll, Some(rule("encoded-powershell")))
+            .await,
         409
     );
 
@@ -481,9 +430,8 @@ async fn detection_rules_2026_schema() {
     }
     let one = format!("{coll}/encoded-powershell");
     assert_eq!(
-        env.call(&t, "PATCH", &one, Some(json!({"id": "other"})))
-            .await
-            .0,
+        env.status(&t, "PATCH", &one, Some(json!({"id": "other"})))
+            .await,
         400
     );
     let (s, _, b) = env
@@ -498,27 +446,25 @@ async fn detection_rules_2026_schema() {
     assert_eq!(b["status"], "disabled");
     assert_eq!(b["schedule"]["frequency"], "PT0S");
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "PATCH",
             &one,
             Some(json!({"schedule": {"frequency": "weekly"}}))
         )
-        .await
-        .0,
+        .await,
         400
     );
-    let (_, _, list) = env.call(&t, "GET", coll, None).await;
+    let list = env.get(&t, coll).await;
     assert_eq!(list["value"].as_array().unwrap().len(), 1);
-    assert_eq!(env.call(&t, "DELETE", &one, None).await.0, 204);
-    assert_eq!(env.call(&t, "GET", &one, None).await.0, 404);
+    assert_eq!(env.status(&t, "DELETE", &one, None).await, 204);
+    assert_eq!(env.status(&t, "GET", &one, None).await, 404);
     env.emu.shutdown().await;
 }
 
 #[tokio::test]
 async fn defender_intune_and_directory_rbac() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let soc = env.emu.admin().add_group(TENANT_A, "MSSP SOC").unwrap();
     // Defender: wildcard swallows the specific action it covers.
     let def = json!({"displayName": "MSSP SOC Tier 1", "description": "d", "rolePermissions": [{"allowedResourceActions": [
@@ -552,44 +498,39 @@ async fn defender_intune_and_directory_rbac() {
     assert_eq!(s, 201, "{a}");
     let bad = json!({"displayName": "SOC", "roleDefinitionId": "nope", "principalIds": [soc]});
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "POST",
             "/beta/roleManagement/defender/roleAssignments",
             Some(bad)
         )
-        .await
-        .0,
+        .await,
         400
     );
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "GET",
             "/v1.0/roleManagement/defender/roleDefinitions",
             None
         )
-        .await
-        .0,
+        .await,
         400
     );
     let aid = a["id"].as_str().unwrap();
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "DELETE",
             &format!("/beta/roleManagement/defender/roleAssignments/{aid}"),
             None
         )
-        .await
-        .0,
+        .await,
         204
     );
 
     // Intune: built-ins cannot be changed; assignments bind a definition.
-    let (_, _, defs) = env
-        .call(&t, "GET", "/v1.0/deviceManagement/roleDefinitions", None)
-        .await;
+    let defs = env.get(&t, "/v1.0/deviceManagement/roleDefinitions").await;
     let builtin = defs["value"]
         .as_array()
         .unwrap()
@@ -599,14 +540,13 @@ async fn defender_intune_and_directory_rbac() {
         .clone();
     let bid = builtin["id"].as_str().unwrap();
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "PATCH",
             &format!("/beta/deviceManagement/roleDefinitions/{bid}"),
             Some(json!({"description": "x"}))
         )
-        .await
-        .0,
+        .await,
         400
     );
     let ia = json!({"displayName": "ES managers", "description": "d", "members": [soc], "resourceScopes": [],
@@ -621,39 +561,34 @@ async fn defender_intune_and_directory_rbac() {
         .await;
     assert_eq!(s, 201, "{a}");
     let iaid = a["id"].as_str().unwrap();
-    let (_, _, got) = env
-        .call(
+    let got = env
+        .get(
             &t,
-            "GET",
             &format!("/beta/deviceManagement/roleAssignments/{iaid}?$expand=roleDefinition"),
-            None,
         )
         .await;
     assert_eq!(got["roleDefinition"]["id"], bid);
-    let (_, _, rd) = env
-        .call(
+    let rd = env
+        .get(
             &t,
-            "GET",
             &format!("/beta/deviceManagement/roleAssignments/{iaid}/roleDefinition"),
-            None,
         )
         .await;
     assert_eq!(rd["displayName"], "Endpoint Security Manager");
     let unbound = json!({"displayName": "x", "members": [soc]});
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "POST",
             "/beta/deviceManagement/roleAssignments",
             Some(unbound)
         )
-        .await
-        .0,
+        .await,
         400
     );
 
     // Entra: built-in roles with their real template ids.
-    let (_, _, dd) = env.call(&t, "GET", "/v1.0/roleManagement/directory/roleDefinitions?$filter=displayName eq 'Security Reader'", None).await;
+    let dd = env.get(&t, "/v1.0/roleManagement/directory/roleDefinitions?$filter=displayName eq 'Security Reader'").await;
     assert_eq!(
         dd["value"][0]["templateId"],
         "5d6b6bb7-de71-4623-b4af-96380a352509"
@@ -669,24 +604,21 @@ async fn defender_intune_and_directory_rbac() {
         .await;
     assert_eq!(s, 201, "{x}");
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "POST",
             "/v1.0/roleManagement/directory/roleAssignments",
             Some(da)
         )
-        .await
-        .0,
+        .await,
         400
     );
-    let (_, _, l) = env
-        .call(
+    let l = env
+        .get(
             &t,
-            "GET",
             &format!(
                 "/v1.0/roleManagement/directory/roleAssignments?$filter=principalId eq '{soc}'"
             ),
-            None,
         )
         .await;
     assert_eq!(l["value"].as_array().unwrap().len(), 1);
@@ -695,17 +627,13 @@ async fn defender_intune_and_directory_rbac() {
 
 #[tokio::test]
 async fn groups_and_organization() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
-    let (s, _, b) = env
-        .call(
+    let (env, t) = started().await;
+    let b = env
+        .get(
             &t,
-            "GET",
             "/v1.0/groups?$filter=displayName eq 'O''Brien SOC'&$select=id,displayName",
-            None,
         )
         .await;
-    assert_eq!(s, 200, "{b}");
     let v = b["value"].as_array().unwrap();
     assert_eq!(v.len(), 1);
     assert_eq!(v[0]["displayName"], "O'Brien SOC");
@@ -716,10 +644,10 @@ async fn groups_and_organization() {
             .unwrap()
             .ends_with("/v1.0/$metadata#groups(id,displayName)")
     );
-    let (_, _, b) = env.call(&t, "GET", "/beta/groups?$top=1", None).await;
+    let b = env.get(&t, "/beta/groups?$top=1").await;
     assert_eq!(b["value"].as_array().unwrap().len(), 1);
     assert!(b["@odata.nextLink"].is_string());
-    let (_, _, o) = env.call(&t, "GET", "/v1.0/organization", None).await;
+    let o = env.get(&t, "/v1.0/organization").await;
     assert_eq!(o["value"][0]["id"], TENANT_A);
     assert_eq!(o["value"][0]["displayName"], "Contoso");
     env.emu.shutdown().await;
@@ -727,8 +655,7 @@ async fn groups_and_organization() {
 
 #[tokio::test]
 async fn batch_answers_each_request_on_its_own() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let body = json!({"requests": [
         {"id": "1", "method": "POST", "url": "/deviceManagement/configurationPolicies", "headers": {"Content-Type": "application/json"}, "body": av_policy("via-batch")},
         {"id": "2", "method": "GET", "url": "/deviceManagement/configurationPolicies/does-not-exist"},
@@ -757,18 +684,17 @@ async fn batch_answers_each_request_on_its_own() {
         .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "groups"}))
         .collect();
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "POST",
             "/beta/$batch",
             Some(json!({"requests": too_many}))
         )
-        .await
-        .0,
+        .await,
         400
     );
     let dup = json!({"requests": [{"id": "1", "method": "GET", "url": "groups"}, {"id": "1", "method": "GET", "url": "groups"}]});
-    assert_eq!(env.call(&t, "POST", "/beta/$batch", Some(dup)).await.0, 400);
+    assert_eq!(env.status(&t, "POST", "/beta/$batch", Some(dup)).await, 400);
     env.emu.shutdown().await;
 }
 
@@ -789,8 +715,7 @@ async fn real_fixture_policies_round_trip() {
         .collect();
     files.sort();
     assert!(!files.is_empty());
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     for f in files {
         let fixture: Value = serde_json::from_str(
             &rampart_emulator::text::decode(&std::fs::read(&f).unwrap()).unwrap(),
@@ -823,13 +748,8 @@ async fn real_fixture_policies_round_trip() {
         let (s, _, created) = env.call(&t, "POST", POLICIES, Some(body)).await;
         assert_eq!(s, 201, "{}: {created}", f.display());
         let id = created["id"].as_str().unwrap();
-        let (_, _, back) = env
-            .call(
-                &t,
-                "GET",
-                &format!("{POLICIES}/{id}?$expand=settings"),
-                None,
-            )
+        let back = env
+            .get(&t, &format!("{POLICIES}/{id}?$expand=settings"))
             .await;
         // Full-metadata exports annotate each setting with its declared type; minimal
         // metadata (what Graph answers by default) does not.

@@ -82,101 +82,81 @@ fn assert_aad(body: &Value, code: u64, error: &str) {
     }
 }
 
+/// An expected refusal: HTTP status, AADSTS code, OAuth error.
+type Refusal<'a> = (u16, u64, &'a str);
+
+/// Asks `tenant` for a token with `pairs` and checks the refusal: the HTTP status, the
+/// AADSTS code and the OAuth error. Returns the body for further checks.
+async fn refused(
+    env: &Env,
+    tenant: &str,
+    pairs: &[(&str, &str)],
+    (status, code, error): Refusal<'_>,
+) -> Value {
+    let (s, b) = env.token_request(tenant, pairs).await;
+    assert_eq!(s, status, "{b}");
+    assert_aad(&b, code, error);
+    b
+}
+
 #[tokio::test]
 async fn login_errors_are_aad_shaped() {
     let env = setup(quiet()).await;
-    let (s, b) = env
-        .token_request(
-            "00000000-0000-4000-8000-000000000000",
-            &[("client_id", APP), ("client_secret", SECRET), GRANT, SCOPE],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 90002, "invalid_request");
+    let id = ("client_id", APP);
+    let secret = ("client_secret", SECRET);
+    let unknown_tenant = "00000000-0000-4000-8000-000000000000";
+    let ok = [id, secret, GRANT, SCOPE];
+    refused(&env, unknown_tenant, &ok, (400, 90002, "invalid_request")).await;
 
-    let (s, b) = env
-        .token_request(
-            TENANT_A,
-            &[("client_id", APP), ("client_secret", "wrong"), GRANT, SCOPE],
-        )
-        .await;
-    assert_eq!(s, 401);
-    assert_aad(&b, 7000215, "invalid_client");
+    let wrong = [id, ("client_secret", "wrong"), GRANT, SCOPE];
+    let b = refused(&env, TENANT_A, &wrong, (401, 7000215, "invalid_client")).await;
     assert!(
         !b.to_string().contains("wrong"),
         "the sent secret must not be echoed"
     );
 
     // The reader app has no service principal in tenant B.
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
-            &[
-                ("client_id", READER_APP),
-                ("client_secret", "reader-secret"),
-                GRANT,
-                SCOPE,
-            ],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 700016, "unauthorized_client");
+    let reader = [
+        ("client_id", READER_APP),
+        ("client_secret", "reader-secret"),
+        GRANT,
+        SCOPE,
+    ];
+    refused(
+        &env,
+        TENANT_B,
+        &reader,
+        (400, 700016, "unauthorized_client"),
+    )
+    .await;
 
     // In its home tenant an app without consent gets AADSTS7000229.
     env.emu.admin().revoke(TENANT_A, APP).unwrap();
-    let (s, b) = env
-        .token_request(
-            TENANT_A,
-            &[("client_id", APP), ("client_secret", SECRET), GRANT, SCOPE],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 7000229, "invalid_client");
+    refused(&env, TENANT_A, &ok, (400, 7000229, "invalid_client")).await;
 
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
+    let cases: [(&[(&str, &str)], Refusal<'_>); 4] = [
+        (
+            &[id, secret, GRANT, ("scope", "User.Read")],
+            (400, 1002012, "invalid_scope"),
+        ),
+        (
             &[
-                ("client_id", APP),
-                ("client_secret", SECRET),
-                GRANT,
-                ("scope", "User.Read"),
-            ],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 1002012, "invalid_scope");
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
-            &[
-                ("client_id", APP),
-                ("client_secret", SECRET),
+                id,
+                secret,
                 GRANT,
                 ("scope", "https://management.azure.com/.default"),
             ],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 500011, "invalid_resource");
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
-            &[
-                ("client_id", APP),
-                ("client_secret", SECRET),
-                ("grant_type", "password"),
-                SCOPE,
-            ],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 70003, "unsupported_grant_type");
-    let (s, b) = env
-        .token_request(TENANT_B, &[("client_id", APP), GRANT, SCOPE])
-        .await;
-    assert_eq!(s, 401);
-    assert_aad(&b, 7000218, "invalid_client");
+            (400, 500011, "invalid_resource"),
+        ),
+        (
+            &[id, secret, ("grant_type", "password"), SCOPE],
+            (400, 70003, "unsupported_grant_type"),
+        ),
+        (&[id, GRANT, SCOPE], (401, 7000218, "invalid_client")),
+    ];
+    for (pairs, expected) in cases {
+        refused(&env, TENANT_B, pairs, expected).await;
+    }
     env.emu.shutdown().await;
 }
 
@@ -184,109 +164,50 @@ async fn login_errors_are_aad_shaped() {
 async fn federated_assertion_matches_issuer_subject_audience() {
     let env = setup(quiet()).await;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let iss = "https://token.actions.githubusercontent.com";
-    let jwt_bearer = (
-        "client_assertion_type",
-        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-    );
-    let good = make_assertion(
-        iss,
-        "repo:mssp/baseline:ref:refs/heads/main",
-        "api://AzureADTokenExchange",
-        now + 300,
-    );
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
-            &[
-                ("client_id", APP),
-                ("client_assertion", &good),
-                jwt_bearer,
-                GRANT,
-                SCOPE,
-            ],
-        )
-        .await;
+    let main = "repo:mssp/baseline:ref:refs/heads/main";
+    let exchange = "api://AzureADTokenExchange";
+    let assertion = |sub: &str, aud: &str, exp: i64| {
+        make_assertion("https://token.actions.githubusercontent.com", sub, aud, exp)
+    };
+    let pairs = |assertion: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("client_id", APP.to_string()),
+            ("client_assertion", assertion.to_string()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
+            ),
+            (GRANT.0, GRANT.1.to_string()),
+            (SCOPE.0, SCOPE.1.to_string()),
+        ]
+    };
+    fn borrowed<'a>(p: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+        p.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    }
+    let good = pairs(&assertion(main, exchange, now + 300));
+    let (s, b) = env.token_request(TENANT_B, &borrowed(&good)).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(claims(b["access_token"].as_str().unwrap())["tid"], TENANT_B);
 
-    let wrong_sub = make_assertion(
-        iss,
-        "repo:mssp/baseline:pull_request",
-        "api://AzureADTokenExchange",
-        now + 300,
-    );
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
-            &[
-                ("client_id", APP),
-                ("client_assertion", &wrong_sub),
-                jwt_bearer,
-                GRANT,
-                SCOPE,
-            ],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 70021, "invalid_client");
-
-    let wrong_aud = make_assertion(
-        iss,
-        "repo:mssp/baseline:ref:refs/heads/main",
-        "api://other",
-        now + 300,
-    );
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
-            &[
-                ("client_id", APP),
-                ("client_assertion", &wrong_aud),
-                jwt_bearer,
-                GRANT,
-                SCOPE,
-            ],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 70021, "invalid_client");
-
-    let expired = make_assertion(
-        iss,
-        "repo:mssp/baseline:ref:refs/heads/main",
-        "api://AzureADTokenExchange",
-        now - 10,
-    );
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
-            &[
-                ("client_id", APP),
-                ("client_assertion", &expired),
-                jwt_bearer,
-                GRANT,
-                SCOPE,
-            ],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 700024, "invalid_client");
-
-    let (s, b) = env
-        .token_request(
-            TENANT_B,
-            &[
-                ("client_id", APP),
-                ("client_assertion", "not-a-jwt"),
-                jwt_bearer,
-                GRANT,
-                SCOPE,
-            ],
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, 50027, "invalid_request");
+    let cases = [
+        // Wrong subject, wrong audience, expired, not a JWT.
+        (
+            assertion("repo:mssp/baseline:pull_request", exchange, now + 300),
+            (400, 70021, "invalid_client"),
+        ),
+        (
+            assertion(main, "api://other", now + 300),
+            (400, 70021, "invalid_client"),
+        ),
+        (
+            assertion(main, exchange, now - 10),
+            (400, 700024, "invalid_client"),
+        ),
+        ("not-a-jwt".to_string(), (400, 50027, "invalid_request")),
+    ];
+    for (jwt, expected) in cases {
+        refused(&env, TENANT_B, &borrowed(&pairs(&jwt)), expected).await;
+    }
     env.emu.shutdown().await;
 }
 
@@ -349,15 +270,8 @@ async fn bad_tokens_get_401_with_www_authenticate() {
 async fn missing_application_role_gets_403() {
     let env = setup(quiet()).await;
     let reader = env.token_for(TENANT_A, READER_APP, "reader-secret").await;
-    let (s, _, _) = env
-        .call(
-            &reader,
-            "GET",
-            "/beta/deviceManagement/configurationPolicies",
-            None,
-        )
+    env.get(&reader, "/beta/deviceManagement/configurationPolicies")
         .await;
-    assert_eq!(s, 200);
     let (s, _, b) = env
         .call(
             &reader,
@@ -390,8 +304,7 @@ async fn missing_application_role_gets_403() {
     assert_eq!(b["error"]["code"], "Authorization_RequestDenied");
     let (s, _, _) = env.call(&reader, "GET", "/v1.0/organization", None).await;
     assert_eq!(s, 403);
-    let (s, _, _) = env.call(&reader, "GET", "/v1.0/groups", None).await;
-    assert_eq!(s, 200);
+    env.get(&reader, "/v1.0/groups").await;
     env.emu.shutdown().await;
 }
 
@@ -421,71 +334,60 @@ async fn a_token_for_tenant_a_never_reads_or_changes_tenant_b() {
     assert_eq!(s, 201);
 
     let p = format!("/beta/deviceManagement/configurationPolicies/{bid}");
-    let (s, _, list) = env
-        .call(
-            &a,
-            "GET",
-            "/beta/deviceManagement/configurationPolicies",
-            None,
-        )
+    let list = env
+        .get(&a, "/beta/deviceManagement/configurationPolicies")
         .await;
-    assert_eq!(s, 200);
     assert_eq!(list["value"].as_array().unwrap().len(), 0);
-    assert_eq!(env.call(&a, "GET", &p, None).await.0, 404);
+    assert_eq!(env.status(&a, "GET", &p, None).await, 404);
     assert_eq!(
-        env.call(&a, "PATCH", &p, Some(json!({"name": "hijack"})))
-            .await
-            .0,
+        env.status(&a, "PATCH", &p, Some(json!({"name": "hijack"})))
+            .await,
         404
     );
     assert_eq!(
-        env.call(&a, "PUT", &p, Some(av_policy("hijack"))).await.0,
+        env.status(&a, "PUT", &p, Some(av_policy("hijack"))).await,
         404
     );
     assert_eq!(
-        env.call(
+        env.status(
             &a,
             "POST",
             &format!("{p}/assign"),
             Some(json!({"assignments": []}))
         )
-        .await
-        .0,
+        .await,
         404
     );
-    assert_eq!(env.call(&a, "DELETE", &p, None).await.0, 404);
+    assert_eq!(env.status(&a, "DELETE", &p, None).await, 404);
     assert_eq!(
-        env.call(
+        env.status(
             &a,
             "GET",
             "/beta/security/rules/detectionRules/b-rule",
             None
         )
-        .await
-        .0,
+        .await,
         404
     );
     assert_eq!(
-        env.call(
+        env.status(
             &a,
             "DELETE",
             "/beta/security/rules/detectionRules/b-rule",
             None
         )
-        .await
-        .0,
+        .await,
         404
     );
     // Same client-chosen id in A does not collide with B.
     assert_eq!(
-        env.call(
+        env.status(
             &a,
             "POST",
             "/beta/security/rules/detectionRules",
             Some(rule("b-rule"))
         )
-        .await
-        .0,
+        .await,
         201
     );
     // Batch does not cross tenants either.
@@ -495,8 +397,7 @@ async fn a_token_for_tenant_a_never_reads_or_changes_tenant_b() {
     assert_eq!(s, 200);
     assert_eq!(bb["responses"][0]["status"], 404);
 
-    let (s, _, still) = env.call(&b, "GET", &p, None).await;
-    assert_eq!(s, 200);
+    let still = env.get(&b, &p).await;
     assert_eq!(still["name"], "b-only");
     assert_eq!(env.emu.admin().detection_rules(TENANT_B).len(), 1);
     env.emu.shutdown().await;

@@ -50,6 +50,15 @@ pub async fn setup(config: EmulatorConfig) -> Env {
     }
 }
 
+/// The usual start of a test: a [`quiet`] emulator set up as [`setup`] does, and a token
+/// of the all-roles app in tenant A.
+pub async fn started() -> (Env, String) {
+    let env = setup(quiet()).await;
+    let t = env.token(TENANT_A).await;
+    (env, t)
+}
+
+/// Adds the apps, consents and tenants [`setup`] describes.
 pub fn seed(emu: &RunningEmulator) {
     let admin = emu.admin();
     admin
@@ -156,6 +165,33 @@ impl Env {
         self.token_for(tenant, APP, SECRET).await
     }
 
+    /// Sends a request to the emulator's admin API (`/_emulator/{path}`) with an optional
+    /// JSON body; returns (status, JSON body or Null).
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}/_emulator/{path}", self.emu.base_url());
+        let (status, _, v) = send(self.http.request(method.parse().unwrap(), url), body).await;
+        (status, v)
+    }
+
+    /// Reads `/_emulator/{path}`, which must answer 200; returns its JSON body.
+    pub async fn admin_get(&self, path: &str) -> Value {
+        let (status, v) = self.admin("GET", path, None).await;
+        assert_eq!(status, 200, "{v}");
+        v
+    }
+
+    /// Reads `path` with `token`, which must answer 200; returns the JSON body.
+    pub async fn get(&self, token: &str, path: &str) -> Value {
+        let (status, _, v) = self.call(token, "GET", path, None).await;
+        assert_eq!(status, 200, "GET {path}: {v}");
+        v
+    }
+
+    /// Sends a Graph request; returns its status only.
+    pub async fn status(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> u16 {
+        self.call(token, method, path, body).await.0
+    }
+
     /// Sends a Graph request; returns (status, headers, JSON body or Null).
     pub async fn call(
         &self,
@@ -169,24 +205,32 @@ impl Env {
         } else {
             self.url(path)
         };
-        let mut rb = self
+        let rb = self
             .http
             .request(method.parse().unwrap(), url)
             .bearer_auth(token);
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let r = rb.send().await.unwrap();
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.unwrap();
-        let v = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        };
-        (status, headers, v)
+        send(rb, body).await
     }
+}
+
+/// Sends `rb` with `body` as JSON, if any; returns (status, headers, JSON body or Null).
+async fn send(
+    mut rb: reqwest::RequestBuilder,
+    body: Option<Value>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let r = rb.send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let text = r.text().await.unwrap();
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    };
+    (status, headers, v)
 }
 
 /// A valid antivirus policy body (real definition and option ids).

@@ -23,14 +23,13 @@ async fn state_survives_a_restart() {
         .await;
     let id = p["id"].as_str().unwrap().to_string();
     assert_eq!(
-        env.call(
+        env.status(
             &t,
             "POST",
             "/beta/security/rules/detectionRules",
             Some(rule("kept-rule"))
         )
-        .await
-        .0,
+        .await,
         201
     );
     env.emu.shutdown().await;
@@ -147,25 +146,12 @@ async fn seeding_over_http_and_from_files() {
     assert_eq!(r.status().as_u16(), 201);
     let env = Env { emu, http };
     let t = env.token(TENANT_A).await;
-    let (_, _, g) = env
-        .call(
-            &t,
-            "GET",
-            "/v1.0/groups/0b9f5a77-2a4e-4c1e-9f58-1d2c3b4a5e6f",
-            None,
-        )
+    let g = env
+        .get(&t, "/v1.0/groups/0b9f5a77-2a4e-4c1e-9f58-1d2c3b4a5e6f")
         .await;
     assert_eq!(g["displayName"], "Pilot");
     assert_eq!(env.emu.admin().detection_rules(TENANT_A).len(), 1);
-    let list: Value = env
-        .http
-        .get(format!("{}/_emulator/tenants", env.emu.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = env.admin_get("tenants").await;
     assert_eq!(list[0]["groups"], 2);
 
     // Seed file on disk.
@@ -278,13 +264,8 @@ groups: ["${vars.socGroup}"]
         http: reqwest::Client::new(),
     };
     let t = env.token("contoso.onmicrosoft.com").await;
-    let (_, _, g) = env
-        .call(
-            &t,
-            "GET",
-            "/v1.0/groups?$filter=displayName eq 'Contoso SOC'",
-            None,
-        )
+    let g = env
+        .get(&t, "/v1.0/groups?$filter=displayName eq 'Contoso SOC'")
         .await;
     assert_eq!(g["value"].as_array().unwrap().len(), 1);
     env.emu.shutdown().await;
@@ -344,35 +325,15 @@ async fn request_log_and_counters_per_tenant_method_route() {
     assert_eq!(log[4].client_request_id.as_deref(), Some("trace-me"));
     assert_eq!(log[3].status, 201);
     // The same data over HTTP.
-    let hc: Value = env
-        .http
-        .get(format!("{}/_emulator/counters", env.emu.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hc = env.admin_get("counters").await;
     assert_eq!(hc["total"], 5);
-    let hr: Value = env
-        .http
-        .get(format!("{}/_emulator/requests", env.emu.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hr = env.admin_get("requests").await;
     assert_eq!(hr.as_array().unwrap().len(), 5);
-    let r = env
-        .http
-        .put(format!("{}/_emulator/faults", env.emu.base_url()))
-        .json(&json!({"rate503": 1.0}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    assert_eq!(env.call(&ta, "GET", "/v1.0/groups", None).await.0, 503);
+    let (s, _) = env
+        .admin("PUT", "faults", Some(json!({"rate503": 1.0})))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(env.status(&ta, "GET", "/v1.0/groups", None).await, 503);
     env.emu.shutdown().await;
 }
 
@@ -443,8 +404,7 @@ async fn holds_two_thousand_tenants() {
     assert_eq!(admin.tenant_ids().len(), 2002);
     let last = rampart_emulator::stable_guid("scale-tenant-1999");
     let t = env.token(&last).await;
-    let (s, _, g) = env.call(&t, "GET", "/v1.0/groups", None).await;
-    assert_eq!(s, 200);
+    let g = env.get(&t, "/v1.0/groups").await;
     assert_eq!(g["value"].as_array().unwrap().len(), 1);
     env.emu.shutdown().await;
 }
@@ -454,8 +414,7 @@ async fn holds_two_thousand_tenants() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn bench_once() {
-    let env = setup(quiet()).await;
-    let t = env.token(TENANT_A).await;
+    let (env, t) = started().await;
     let r = rampart_emulator::bench_requests(&env.emu.graph_url(), &t, "/v1.0/groups", 20_000, 32)
         .await
         .unwrap();

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 
-use crate::diag::{self, Format};
 use crate::onboard::permissions::{Purpose, render_human, report};
 
 use super::exit;
@@ -75,16 +74,7 @@ pub struct PermissionsArgs {
 
 /// The output text for `args` (no printing), or the repository's diagnostics as an error.
 pub fn render(args: &PermissionsArgs) -> anyhow::Result<String> {
-    let validated = crate::resolve::validate(&args.root, &[]);
-    if validated.has_errors() {
-        let text = diag::render(
-            &validated.diagnostics,
-            &validated.loaded.sources,
-            Format::Concise,
-            false,
-        );
-        bail!("the repository does not validate:\n{text}");
-    }
+    let validated = super::validate::validated(&args.root)?;
     // Offline, but the authority follows the same precedence as every connecting command.
     let settings = crate::graph::setup::resolve(
         &crate::graph::setup::ConnectOptions {

@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 
 use crate::desired::TenantDesired;
-use crate::diag::{self, Format};
 use crate::onboard::profile_edit::write_atomically;
 use crate::plan::{Plan, inputs_digest, load};
 use crate::report::{Placement, Report, RunInfo, TenantPlacement, render_html};
@@ -124,16 +123,7 @@ fn placement(root: &Path, plan: &Plan) -> anyhow::Result<(Placement, Vec<String>
             )],
         ));
     }
-    let validated = crate::resolve::validate(root, &[]);
-    if validated.has_errors() {
-        let text = diag::render(
-            &validated.diagnostics,
-            &validated.loaded.sources,
-            Format::Concise,
-            false,
-        );
-        bail!("the repository does not validate:\n{text}");
-    }
+    let validated = super::validate::validated(root)?;
     let planned: Vec<TenantDesired> = validated
         .tenants
         .values()

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 
-use crate::diag::{self, Format};
 use crate::resolve::{TenantView, find_tenant};
 
 /// What `show` prints.
@@ -38,16 +37,7 @@ pub struct ShowDesiredArgs {
 
 /// The text `show desired` prints, or an error (with the diagnostics, if any).
 pub fn render_desired(args: &ShowDesiredArgs) -> anyhow::Result<String> {
-    let validated = crate::resolve::validate(&args.root, &[]);
-    if validated.has_errors() {
-        let text = diag::render(
-            &validated.diagnostics,
-            &validated.loaded.sources,
-            Format::Concise,
-            false,
-        );
-        bail!("the repository does not validate:\n{text}");
-    }
+    let validated = super::validate::validated(&args.root)?;
     let Some(tenant) = find_tenant(&validated.tenants, &args.tenant) else {
         let known: Vec<&str> = validated
             .tenants

@@ -19,6 +19,24 @@ pub struct ValidateArgs {
     pub root: PathBuf,
 }
 
+/// The whole repository at `root`, validated, for the commands that start from it
+/// (`report`, `permissions`, `show desired`). A repository with any error is an error whose
+/// message is every diagnostic (concise, without colour), so nothing is planned or printed
+/// from a repository `validate` would refuse.
+pub fn validated(root: &std::path::Path) -> anyhow::Result<crate::resolve::Validated> {
+    let validated = crate::resolve::validate(root, &[]);
+    if validated.has_errors() {
+        let text = diag::render(
+            &validated.diagnostics,
+            &validated.loaded.sources,
+            Format::Concise,
+            false,
+        );
+        anyhow::bail!("the repository does not validate:\n{text}");
+    }
+    Ok(validated)
+}
+
 /// Renders the outcome of validating `args` as the text to print and the exit code.
 /// Pure apart from reading the files; the caller writes the text.
 pub fn render(args: &ValidateArgs, color: bool) -> (String, i32) {

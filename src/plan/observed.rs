@@ -347,14 +347,13 @@ impl ObservedConfigurationPolicy {
         };
         assignments.sort();
         assignments.dedup();
-        let description = s(v, "description");
-        let (body, mark) = marker::split(&description);
+        let (description, marker) = described(v);
         Ok(ObservedConfigurationPolicy {
             kind: kind_of_template(&template_id, family.as_deref()),
             last_modified: opt_s(v, "lastModifiedDateTime"),
             name: s(v, "name"),
-            description: normalise::text(body),
-            marker: mark.map(str::to_string),
+            description,
+            marker,
             platforms: s(v, "platforms"),
             technologies: normalise::flags(&s(v, "technologies")),
             template_id: template_id.to_ascii_lowercase(),
@@ -367,11 +366,7 @@ impl ObservedConfigurationPolicy {
 
     /// Digest of the normalised object (everything but `lastModifiedDateTime`).
     pub fn fingerprint(&self) -> String {
-        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
-        if let Value::Object(m) = &mut v {
-            m.remove("lastModified");
-        }
-        normalise::digest(&v)
+        fingerprint(self)
     }
 }
 
@@ -397,24 +392,19 @@ pub struct ObservedDetectionRule {
 impl ObservedDetectionRule {
     pub fn from_graph(v: &Value) -> Result<Self, ObservedError> {
         let id = required(v, "id", "detection rule")?;
-        let description = s(v, "description");
-        let (body, mark) = marker::split(&description);
+        let (description, marker) = described(v);
         Ok(ObservedDetectionRule {
             last_modified: opt_s(v, "lastModifiedDateTime"),
             display_name: s(v, "displayName"),
-            description: normalise::text(body),
-            marker: mark.map(str::to_string),
+            description,
+            marker,
             normalised: normalise::detection_rule(v),
             id,
         })
     }
 
     pub fn fingerprint(&self) -> String {
-        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
-        if let Value::Object(m) = &mut v {
-            m.remove("lastModified");
-        }
-        normalise::digest(&v)
+        fingerprint(self)
     }
 }
 
@@ -458,12 +448,11 @@ impl ObservedRoleDefinition {
                 }
             }
         }
-        let description = s(v, "description");
-        let (body, mark) = marker::split(&description);
+        let (description, marker) = described(v);
         Ok(ObservedRoleDefinition {
             display_name: s(v, "displayName"),
-            description: normalise::text(body),
-            marker: mark.map(str::to_string),
+            description,
+            marker,
             is_built_in: v
                 .get("isBuiltIn")
                 .or_else(|| v.get("isBuiltInRoleDefinition"))
@@ -523,12 +512,11 @@ impl ObservedRoleAssignment {
                 s(v, "roleDefinitionId"),
             ),
         };
-        let description = s(v, "description");
-        let (body, mark) = marker::split(&description);
+        let (description, marker) = described(v);
         Ok(ObservedRoleAssignment {
             display_name: s(v, "displayName"),
-            description: normalise::text(body),
-            marker: mark.map(str::to_string),
+            description,
+            marker,
             role_definition_id: role,
             principal_ids: sorted(principals),
             scopes: sorted(scopes),
@@ -539,6 +527,24 @@ impl ObservedRoleAssignment {
     pub fn fingerprint(&self) -> String {
         normalise::digest(&serde_json::to_value(self).unwrap_or(Value::Null))
     }
+}
+
+/// An observed object's `description` split at rampart's marker line: the normalised text
+/// without the marker, and the marker, if any.
+fn described(v: &Value) -> (String, Option<String>) {
+    let description = s(v, "description");
+    let (body, mark) = marker::split(&description);
+    (normalise::text(body), mark.map(str::to_string))
+}
+
+/// The digest of an observed object as serialised, without `lastModified` (when Graph last
+/// touched it says nothing about what it is).
+fn fingerprint(observed: &impl Serialize) -> String {
+    let mut v = serde_json::to_value(observed).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.remove("lastModified");
+    }
+    normalise::digest(&v)
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {

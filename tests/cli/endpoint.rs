@@ -5,11 +5,9 @@ use super::*;
 
 #[test]
 fn a_plan_from_emulator_a_is_refused_with_emulator_b_configured_and_b_sees_nothing() {
-    let repo = repo();
-    let a = Emulator::start(repo.path());
+    let (repo, a) = served();
     let b = Emulator::start(repo.path());
-    let o = run(repo.path(), &["plan", "--out", "plan.json"], &a.env());
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    run_ok(repo.path(), &["plan", "--out", "plan.json"], &a.env());
     let saved: serde_json::Value =
         serde_json::from_slice(&std::fs::read(repo.path().join("plan.json")).unwrap()).unwrap();
     assert_eq!(saved["endpoint"]["graphUrl"], a.base.as_str());
@@ -32,19 +30,17 @@ fn a_plan_from_emulator_a_is_refused_with_emulator_b_configured_and_b_sees_nothi
     }
     assert_eq!(b.requests().len(), 0, "B saw requests: {:?}", b.requests());
     // Where it was made, it applies.
-    let o = run(repo.path(), &["apply", "plan.json"], &a.env());
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    run_ok(repo.path(), &["apply", "plan.json"], &a.env());
 }
 
 #[test]
 fn a_plan_made_with_the_in_process_emulator_explains_how_to_plan_against_a_served_one() {
     let repo = repo();
-    let o = run(
+    run_ok(
         repo.path(),
         &["plan", "--emulator", "--out", "demo.json"],
         &[],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let b = Emulator::start(repo.path());
     let o = run(repo.path(), &["apply", "demo.json"], &b.env());
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -57,10 +53,8 @@ fn a_plan_made_with_the_in_process_emulator_explains_how_to_plan_against_a_serve
 
 #[test]
 fn a_plan_without_a_recorded_endpoint_is_refused() {
-    let repo = repo();
-    let a = Emulator::start(repo.path());
-    let o = run(repo.path(), &["plan", "--out", "plan.json"], &a.env());
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (repo, a) = served();
+    run_ok(repo.path(), &["plan", "--out", "plan.json"], &a.env());
     let path = repo.path().join("plan.json");
     let mut saved: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();

@@ -47,8 +47,7 @@ fn a_usage_error_exits_1_on_every_subcommand_and_help_exits_0() {
 
 #[test]
 fn selections_that_match_nothing_are_errors_with_a_suggestion_on_every_command() {
-    let repo = repo();
-    let emu = Emulator::start(repo.path());
+    let (repo, emu) = served();
     let env = emu.env();
     let cases: &[(&[&str], &str)] = &[
         (
@@ -143,8 +142,7 @@ fn several_selection_errors_are_reported_at_once() {
 
 #[test]
 fn a_target_shows_only_its_tenant() {
-    let repo = repo();
-    let emu = Emulator::start(repo.path());
+    let (repo, emu) = served();
     let o = run(
         repo.path(),
         &[

@@ -11,8 +11,7 @@ use super::*;
 #[test]
 fn a_closed_stdout_ends_quietly_with_success() {
     let repo = repo();
-    let o = run(repo.path(), &["plan", "--emulator", "--out", "p.json"], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    run_ok(repo.path(), &["plan", "--emulator", "--out", "p.json"], &[]);
     for args in [
         &["show", "p.json"][..],
         &["show", "--format", "json", "p.json"],
@@ -38,8 +37,7 @@ fn a_closed_stdout_ends_quietly_with_success() {
 
 #[test]
 fn log_lines_are_plain_unless_colour_is_asked_for() {
-    let repo = repo();
-    let emu = Emulator::start(repo.path());
+    let (repo, emu) = served();
     let env = emu.env();
     let plain: &[&[&str]] = &[
         &["-vv", "plan", "--tenant", CONTOSO],
@@ -47,8 +45,7 @@ fn log_lines_are_plain_unless_colour_is_asked_for() {
         &["-vv", "--no-color", "plan", "--tenant", CONTOSO],
     ];
     for args in plain {
-        let o = run(repo.path(), args, &env);
-        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let o = run_ok(repo.path(), args, &env);
         assert!(stderr(&o).contains("DEBUG"), "no log lines: {}", text(&o));
         assert!(
             !stderr(&o).contains('\x1b'),
@@ -121,8 +118,7 @@ fn auth_help_lists_every_method() {
 
 #[test]
 fn adoption_without_a_terminal_or_auto_approve_is_refused_before_any_request() {
-    let repo = repo();
-    let emu = Emulator::start(repo.path());
+    let (repo, emu) = served();
     for args in [
         &["import", "--tenant", CONTOSO, "--adopt"][..],
         &["tenants", "import", "--tenant", CONTOSO, "--adopt"],
@@ -137,12 +133,9 @@ fn adoption_without_a_terminal_or_auto_approve_is_refused_before_any_request() {
 
 #[test]
 fn apply_reports_each_finished_tenant_when_not_on_a_terminal() {
-    let repo = repo();
-    let emu = Emulator::start(repo.path());
-    let o = run(repo.path(), &["plan", "--out", "p.json"], &emu.env());
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = run(repo.path(), &["apply", "p.json"], &emu.env());
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (repo, emu) = served();
+    run_ok(repo.path(), &["plan", "--out", "p.json"], &emu.env());
+    let o = run_ok(repo.path(), &["apply", "p.json"], &emu.env());
     let err = stderr(&o);
     assert_eq!(err.matches(": applied").count(), 5, "{err}");
     assert!(err.contains("[5/5] "), "{err}");
@@ -151,8 +144,7 @@ fn apply_reports_each_finished_tenant_when_not_on_a_terminal() {
 #[test]
 fn offline_subcommands_run_as_binaries() {
     let repo = repo();
-    let o = run(repo.path(), &["plan", "--emulator", "--out", "p.json"], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    run_ok(repo.path(), &["plan", "--emulator", "--out", "p.json"], &[]);
     // show FILE in every format.
     for f in ["human", "json", "markdown"] {
         let o = run(repo.path(), &["show", "--format", f, "p.json"], &[]);
@@ -164,22 +156,20 @@ fn offline_subcommands_run_as_binaries() {
         };
         assert!(stdout(&o).contains(want), "{f}: {}", text(&o));
     }
-    let o = run(repo.path(), &["show", "desired", "--tenant", CONTOSO], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    run_ok(repo.path(), &["show", "desired", "--tenant", CONTOSO], &[]);
     // permissions, with consent URLs of the chosen cloud.
-    let o = run(
+    let o = run_ok(
         repo.path(),
         &["permissions", "--client-id", APP_ID, "--cloud", "usgov"],
         &[],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
         stdout(&o).contains("https://login.microsoftonline.us/"),
         "{}",
         text(&o)
     );
     // tenants add: the profile is edited, and the next steps printed.
-    let o = run(
+    run_ok(
         repo.path(),
         &[
             "tenants",
@@ -193,16 +183,14 @@ fn offline_subcommands_run_as_binaries() {
         ],
         &[],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let profile = std::fs::read_to_string(repo.path().join("profiles/ring1-broad.yaml")).unwrap();
     assert!(profile.contains("newco"), "{profile}");
     // bench, small.
-    let o = run(
+    run_ok(
         repo.path(),
         &["bench", "plan", "--tenants", "3", "--parallelism", "2"],
         &[],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // completions for every shell.
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let o = run(repo.path(), &["completions", shell], &[]);

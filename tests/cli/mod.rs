@@ -27,38 +27,18 @@ pub const APP_SECRET: &str = "rampart-emulator";
 /// A tenant of the shipped profiles.
 pub const CONTOSO: &str = "contoso";
 
-/// The rampart binary under test.
-pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_rampart"))
-}
-
-fn shipped_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        let target = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).expect("copy");
-        }
-    }
-}
+pub use crate::support::bin;
 
 /// A copy of the shipped repository (policies, profiles, schemas) in a temporary folder.
 pub fn repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for d in ["policies", "profiles", "schemas"] {
-        let from = shipped_root().join(d);
-        if from.is_dir() {
-            copy_dir(&from, &dir.path().join(d));
-        }
-    }
-    dir
+    crate::support::shipped_copy(&["policies", "profiles", "schemas"])
+}
+
+/// The usual start: a [`repo`] and an [`Emulator`] served from its profiles.
+pub fn served() -> (tempfile::TempDir, Emulator) {
+    let repo = repo();
+    let emu = Emulator::start(repo.path());
+    (repo, emu)
 }
 
 /// A served emulator (`rampart emulator`), seeded from a repository's profiles; killed on
@@ -169,6 +149,13 @@ fn dechunk(mut body: &str) -> String {
 /// loopback, and an empty `PATH` unless given).
 pub fn run(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
     command(dir, args, env).output().expect("run rampart")
+}
+
+/// As [`run`], and the command must exit 0 (else the test fails with its output).
+pub fn run_ok(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
+    let o = run(dir, args, env);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    o
 }
 
 /// The command [`run`] runs.

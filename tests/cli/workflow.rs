@@ -45,8 +45,7 @@ fn the_shipped_workflow_runs_end_to_end_against_a_served_emulator() {
         ],
         "{WORKFLOW}"
     );
-    let repo = repo();
-    let emu = Emulator::start(repo.path());
+    let (repo, emu) = served();
     let env = emu.env();
     // Pull request, then merge, then the nightly run: exit codes as the workflow expects.
     let expected = [0, 2, 0, 0, 0];
@@ -69,11 +68,9 @@ fn the_shipped_workflow_runs_end_to_end_against_a_served_emulator() {
 
 #[test]
 fn the_workflow_apply_refuses_a_plan_whose_inputs_changed_after_review() {
-    let repo = repo();
-    let emu = Emulator::start(repo.path());
+    let (repo, emu) = served();
     let env = emu.env();
-    let o = run(repo.path(), &["plan", "--out", "plan.json"], &env);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    run_ok(repo.path(), &["plan", "--out", "plan.json"], &env);
     // Another merge changes a policy between review and apply.
     let path = repo.path().join("policies");
     let file = find_yaml_with(&path, "cloudBlockLevel").expect("a policy with cloudBlockLevel");

@@ -10,6 +10,12 @@ use std::time::Duration;
 
 const T: &str = "11111111-1111-1111-1111-111111111111";
 
+/// Tenant `T`'s (requests, round trips, retries, throttled answers) in `ctx`'s stats.
+fn counts(ctx: &GraphContext) -> (u64, u64, u64, u64) {
+    let s = ctx.stats().tenant(T);
+    (s.requests, s.round_trips, s.retries, s.throttled)
+}
+
 #[tokio::test]
 async fn get_all_follows_absolute_next_links() {
     let mock = start_mock(None, |s| {
@@ -98,11 +104,7 @@ async fn retry_after_in_seconds_is_honoured_exactly() {
         clock.sleeps(),
         [Duration::from_secs(7), Duration::from_secs(2)]
     );
-    let s = ctx.stats().tenant(T);
-    assert_eq!(
-        (s.requests, s.round_trips, s.retries, s.throttled),
-        (1, 3, 2, 1)
-    );
+    assert_eq!(counts(&ctx), (1, 3, 2, 1));
 }
 
 #[tokio::test]
@@ -506,11 +508,7 @@ async fn batch_maps_answers_by_id_and_retries_throttled_sub_requests_alone() {
     assert_eq!(retry_ids, ["3", "22"]);
     // One wait, long enough for both Retry-After values.
     assert_eq!(clock.sleeps(), [Duration::from_secs(9)]);
-    let s = ctx.stats().tenant(T);
-    assert_eq!(
-        (s.requests, s.round_trips, s.retries, s.throttled),
-        (25, 3, 2, 2)
-    );
+    assert_eq!(counts(&ctx), (25, 3, 2, 2));
 }
 
 #[tokio::test]

@@ -122,11 +122,7 @@ fn a_policy_that_cannot_be_expressed_is_refused_not_changed() {
     );
 }
 
-fn utf16le(s: &str) -> Vec<u8> {
-    let mut out = vec![0xFF, 0xFE];
-    out.extend(s.encode_utf16().flat_map(u16::to_le_bytes));
-    out
-}
+use crate::support::utf16le;
 
 #[test]
 fn every_utf16_export_imports() {

@@ -7,24 +7,7 @@ use rampart::diag::{self, Diagnostic, Format};
 use rampart::resolve::validate;
 
 use super::{PROFILE, RULE, repo, run};
-
-fn utf16le(s: &str) -> Vec<u8> {
-    let mut out = vec![0xFF, 0xFE];
-    out.extend(s.encode_utf16().flat_map(u16::to_le_bytes));
-    out
-}
-
-fn utf16be(s: &str) -> Vec<u8> {
-    let mut out = vec![0xFE, 0xFF];
-    out.extend(s.encode_utf16().flat_map(u16::to_be_bytes));
-    out
-}
-
-fn bom_crlf(s: &str) -> Vec<u8> {
-    let mut out = vec![0xEF, 0xBB, 0xBF];
-    out.extend(s.replace('\n', "\r\n").as_bytes());
-    out
-}
+use crate::support::{bom_crlf, utf16be, utf16le};
 
 fn write(root: &Path, path: &str, bytes: &[u8]) {
     let p = root.join(path);

@@ -246,6 +246,14 @@ async fn verify_passes_healthy_names_missing_role_and_consent_fix() {
     assert!(!json.contains(SECRET) && !json.contains("eyJ"), "{json}");
 }
 
+/// The permissions a report asks for, by name, in its order.
+fn permission_names(r: &permissions::PermissionsReport) -> Vec<&str> {
+    r.permissions
+        .iter()
+        .map(|p| p.permission.as_str())
+        .collect()
+}
+
 #[test]
 fn permissions_list_only_what_the_configuration_needs() {
     let root = repo(
@@ -262,13 +270,8 @@ fn permissions_list_only_what_the_configuration_needs() {
         Some(APP),
         permissions::DEFAULT_AUTHORITY,
     );
-    let names: Vec<&str> = apply
-        .permissions
-        .iter()
-        .map(|r| r.permission.as_str())
-        .collect();
     assert_eq!(
-        names,
+        permission_names(&apply),
         [
             "CustomDetection.ReadWrite.All",
             // Plan lists configuration policies even when none is desired (to find managed
@@ -279,13 +282,8 @@ fn permissions_list_only_what_the_configuration_needs() {
         ]
     );
     let plan = permissions::report(&all, Purpose::Plan, None, permissions::DEFAULT_AUTHORITY);
-    let names: Vec<&str> = plan
-        .permissions
-        .iter()
-        .map(|r| r.permission.as_str())
-        .collect();
     assert_eq!(
-        names,
+        permission_names(&plan),
         [
             "CustomDetection.Read.All",
             "DeviceManagementConfiguration.Read.All",

@@ -12,7 +12,7 @@
 //! tenant, the demo's four tenant states) is not repeated here.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use serde_json::{Value, json};
@@ -36,29 +36,6 @@ const TENANTS: [(&str, &str); 5] = [
     ("delta", "11111111-1111-4111-8111-111111111104"),
     ("echo", "11111111-1111-4111-8111-111111111105"),
 ];
-
-fn shipped_root() -> PathBuf {
-    // The shipped repository is part of this one: no fallback to another checkout.
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    assert!(
-        here.join("policies").is_dir(),
-        "the shipped examples are missing"
-    );
-    here
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        let target = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).expect("copy");
-        }
-    }
-}
 
 /// The test profile: one ring-0 profile naming the five test tenants, with every shipped
 /// policy; `tenant_var` gives one tenant its own value of one variable.
@@ -101,11 +78,7 @@ const PROFILE: &str = "profiles/e2e-ring.yaml";
 
 /// A temporary repository: the shipped `policies/` and the test profile.
 fn temp_repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    copy_dir(
-        &shipped_root().join("policies"),
-        &dir.path().join("policies"),
-    );
+    let dir = crate::support::shipped_copy(&["policies"]);
     std::fs::create_dir_all(dir.path().join("profiles")).expect("mkdir profiles");
     std::fs::write(dir.path().join(PROFILE), profile_text(None)).expect("profile");
     dir

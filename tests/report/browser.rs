@@ -79,37 +79,38 @@ impl Browser {
         cmd
     }
 
-    /// Loads `url` and returns the DOM after the page's scripts ran.
-    fn load(&self, url: &str) -> Loaded {
+    /// Runs Chromium with `args` in a fresh profile; it must succeed. Returns (stdout,
+    /// stderr) as text.
+    fn run(&self, args: &[&str]) -> (String, String) {
         let profile = tempfile::tempdir().expect("profile dir");
         let out = self
             .command(profile.path())
-            .arg("--dump-dom")
-            .arg(url)
+            .args(args)
             .output()
             .expect("run chromium");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "chromium failed: {stderr}");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+    }
+
+    /// Loads `url` and returns the DOM after the page's scripts ran.
+    fn load(&self, url: &str) -> Loaded {
+        let (stdout, stderr) = self.run(&["--dump-dom", url]);
         Loaded {
-            dom: String::from_utf8_lossy(&out.stdout).into_owned(),
+            dom: stdout,
             console: console_lines(&stderr),
         }
     }
 
     /// Writes a PNG of `url` at `width` x `height` to `path`, and returns the console lines.
     fn screenshot(&self, url: &str, path: &Path, width: u32, height: u32) -> Vec<String> {
-        let profile = tempfile::tempdir().expect("profile dir");
         let _ = std::fs::remove_file(path);
-        let out = self
-            .command(profile.path())
-            .arg(format!("--window-size={width},{height}"))
-            .arg(format!("--screenshot={}", path.display()))
-            .arg("--hide-scrollbars")
-            .arg(url)
-            .output()
-            .expect("run chromium");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "chromium failed: {stderr}");
+        let (_, stderr) = self.run(&[
+            &format!("--window-size={width},{height}"),
+            &format!("--screenshot={}", path.display()),
+            "--hide-scrollbars",
+            url,
+        ]);
         let png = std::fs::read(path).expect("screenshot written");
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
         assert!(png.len() > 10_000, "a screenshot with content");
@@ -147,20 +148,7 @@ fn status(dom: &str) -> String {
 
 fn write_shipped_report(dir: &Path) -> PathBuf {
     let file = dir.join("fleet-5.html");
-    let out = rampart()
-        .arg("report")
-        .arg(shipped_plan_file())
-        .arg("--root")
-        .arg(root())
-        .arg("-o")
-        .arg(&file)
-        .output()
-        .expect("run rampart report");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    report_shipped_plan(&file, None);
     file
 }
 

@@ -176,21 +176,7 @@ fn the_report_of_one_plan_is_deterministic() {
 fn rampart_report_writes_the_page_from_a_saved_plan() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out_file = dir.path().join("fleet.html");
-    let out = rampart()
-        .env("SOURCE_DATE_EPOCH", "1764417600")
-        .arg("report")
-        .arg(shipped_plan_file())
-        .arg("--root")
-        .arg(root())
-        .arg("-o")
-        .arg(&out_file)
-        .output()
-        .expect("run rampart report");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    report_shipped_plan(&out_file, Some("1764417600"));
     let html = std::fs::read_to_string(&out_file).expect("the report");
     assert!(
         html.contains("2025-11-29T12:00:00Z"),
@@ -203,17 +189,7 @@ fn rampart_report_writes_the_page_from_a_saved_plan() {
     assert_eq!(matrix_rows(&html).len(), 5);
     // The same plan and SOURCE_DATE_EPOCH give the same bytes.
     let again = dir.path().join("again.html");
-    let out = rampart()
-        .env("SOURCE_DATE_EPOCH", "1764417600")
-        .arg("report")
-        .arg(shipped_plan_file())
-        .arg("--root")
-        .arg(root())
-        .arg("-o")
-        .arg(&again)
-        .output()
-        .expect("run rampart report");
-    assert!(out.status.success());
+    report_shipped_plan(&again, Some("1764417600"));
     assert_eq!(std::fs::read(&again).expect("again"), html.as_bytes());
 }
 
@@ -225,13 +201,7 @@ fn an_errored_plan_is_reported_and_exits_1_and_without_a_repository_is_ungrouped
     let plan_file = dir.path().join("plan.json");
     std::fs::write(&plan_file, rampart::plan::save(&plan)).expect("write plan");
     let out_file = dir.path().join("fleet.html");
-    let out = rampart()
-        .arg("report")
-        .arg(&plan_file)
-        .arg("--root")
-        .arg(dir.path())
-        .arg("-o")
-        .arg(&out_file)
+    let out = report_command(&plan_file, dir.path(), &out_file)
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1), "an errored plan exits 1");
@@ -252,13 +222,7 @@ fn a_repository_that_does_not_validate_is_an_error_and_nothing_is_written() {
     )
     .expect("write");
     let out_file = dir.path().join("fleet.html");
-    let out = rampart()
-        .arg("report")
-        .arg(shipped_plan_file())
-        .arg("--root")
-        .arg(dir.path())
-        .arg("-o")
-        .arg(&out_file)
+    let out = report_command(shipped_plan_file(), dir.path(), &out_file)
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
@@ -303,25 +267,20 @@ fn rampart_report_refuses_bad_input_and_writes_nothing() {
 fn rampart_report_plans_afresh_with_plans_selection_flags() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out_file = dir.path().join("fleet.html");
-    let out = rampart()
-        .args([
-            "report",
-            "--emulator",
-            "--profile",
-            "ring1-broad",
-            "--kind",
-            "DetectionRule",
-            "--root",
-        ])
-        .arg(root())
-        .arg("-o")
-        .arg(&out_file)
-        .output()
-        .expect("run rampart report");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        rampart()
+            .args([
+                "report",
+                "--emulator",
+                "--profile",
+                "ring1-broad",
+                "--kind",
+                "DetectionRule",
+                "--root",
+            ])
+            .arg(root())
+            .arg("-o")
+            .arg(&out_file),
     );
     let html = std::fs::read_to_string(&out_file).expect("the report");
     let names: Vec<String> = matrix_rows(&html).into_iter().map(|(n, _)| n).collect();

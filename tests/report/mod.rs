@@ -22,9 +22,7 @@ pub const HOSTILE_TENANT: &str = "<script>alert(\"pwned\")</script>&'quoted'";
 /// A display name / error text that tries to close an attribute and a `<pre>`.
 pub const HOSTILE_TEXT: &str = "\"><img src=x onerror=alert(1)></pre><script>alert(2)</script>";
 
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+pub use crate::support::{shipped_root as root, succeed};
 
 /// Where tests leave files for people to look at (screenshots, reports).
 pub fn output_dir() -> PathBuf {
@@ -34,7 +32,7 @@ pub fn output_dir() -> PathBuf {
 }
 
 pub fn rampart() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rampart"));
+    let mut cmd = Command::new(crate::support::bin());
     cmd.env("NO_COLOR", "1").env_remove("RAMPART_GRAPH_URL");
     cmd
 }
@@ -46,20 +44,37 @@ pub fn shipped_plan_file() -> &'static Path {
         let dir = output_dir().join(format!("shipped-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("mkdir");
         let file = dir.join("plan.json");
-        let out = rampart()
-            .args(["plan", "--emulator", "--no-color", "--root"])
-            .arg(root())
-            .arg("--out")
-            .arg(&file)
-            .output()
-            .expect("run rampart plan");
-        assert!(
-            out.status.success(),
-            "plan --emulator failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        succeed(
+            rampart()
+                .args(["plan", "--emulator", "--no-color", "--root"])
+                .arg(root())
+                .arg("--out")
+                .arg(&file),
         );
         file
     })
+}
+
+/// `rampart report PLAN --root ROOT -o OUT`, ready to run.
+pub fn report_command(plan: &Path, root: &Path, out: &Path) -> Command {
+    let mut cmd = rampart();
+    cmd.arg("report")
+        .arg(plan)
+        .arg("--root")
+        .arg(root)
+        .arg("-o")
+        .arg(out);
+    cmd
+}
+
+/// Runs `rampart report` on the [`shipped_plan_file`] with the shipped repository's
+/// placement, writing `out`, at `SOURCE_DATE_EPOCH` `epoch` when given; it must succeed.
+pub fn report_shipped_plan(out: &Path, epoch: Option<&str>) {
+    let mut cmd = report_command(shipped_plan_file(), &root(), out);
+    if let Some(epoch) = epoch {
+        cmd.env("SOURCE_DATE_EPOCH", epoch);
+    }
+    succeed(&mut cmd);
 }
 
 pub fn shipped_plan() -> Plan {

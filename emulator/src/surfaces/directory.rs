@@ -10,21 +10,14 @@
 
 use crate::state::{Tenant, graph_time};
 use crate::wire::{
-    Ctx, GraphRequest, Query, Reply, collection, created_entity, entity, object_body,
+    Call, Ctx, GraphRequest, Query, Reply, collection, created_entity, entity, object_body,
 };
 use serde_json::Map;
 use serde_json::{Value, json};
 
 /// Handles group operations; returns the reply and whether the tenant changed.
-pub fn groups(
-    ctx: &Ctx<'_>,
-    req: &GraphRequest,
-    q: &Query,
-    op: &str,
-    t: &mut Tenant,
-    id: &str,
-    body: Option<&Value>,
-) -> (Reply, bool) {
+pub fn groups(c: &Call<'_>, t: &mut Tenant) -> (Reply, bool) {
+    let (ctx, req, q, op, id, body) = c.parts();
     if op == "group.create" {
         return match create_group(ctx, req, t, body) {
             Ok(r) => (r, true),
@@ -130,14 +123,8 @@ fn read_groups(
 }
 
 /// Handles `organization` reads.
-pub fn organization(
-    ctx: &Ctx<'_>,
-    req: &GraphRequest,
-    q: &Query,
-    op: &str,
-    t: &Tenant,
-    id: &str,
-) -> Reply {
+pub fn organization(c: &Call<'_>, t: &Tenant) -> Reply {
+    let (ctx, req, q, op, id, _) = c.parts();
     let org = json!({
         "id": t.id,
         "deletedDateTime": null,

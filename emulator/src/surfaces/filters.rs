@@ -11,9 +11,7 @@
 //! can be deleted (Intune refuses that; unverified message, so not modelled).
 
 use crate::state::{Tenant, graph_time, later_than};
-use crate::wire::{
-    Ctx, GraphRequest, Query, Reply, collection, created_entity, entity, object_body,
-};
+use crate::wire::{Call, Query, Reply, created_entity, entity, object_body};
 use serde_json::{Value, json};
 
 /// Entity set used in `@odata.context`.
@@ -50,32 +48,12 @@ fn not_found(id: &str) -> Reply {
 }
 
 /// Handles assignment filter operations; returns the reply and whether the tenant changed.
-pub fn handle(
-    ctx: &Ctx<'_>,
-    req: &GraphRequest,
-    q: &Query,
-    op: &str,
-    t: &mut Tenant,
-    id: &str,
-    body: Option<&Value>,
-) -> (Reply, bool) {
+pub fn handle(c: &Call<'_>, t: &mut Tenant) -> (Reply, bool) {
+    let (ctx, req, _, op, id, body) = c.parts();
     let page = ctx.emu.page_sizes().other;
     match op {
-        "filter.list" => (
-            collection(
-                ctx,
-                req,
-                q,
-                SET,
-                t.assignment_filters.values().cloned().collect(),
-                page,
-            ),
-            false,
-        ),
-        "filter.get" => match t.assignment_filters.get(id) {
-            Some(v) => (entity(ctx, req, q, SET, v.clone()), false),
-            None => (not_found(id), false),
-        },
+        "filter.list" => c.list(SET, t.assignment_filters.values().cloned().collect(), page),
+        "filter.get" => c.read(SET, t.assignment_filters.get(id), || not_found(id)),
         "filter.create" | "filter.patch" => {
             let o = match object_body(body) {
                 Ok(o) => o.clone(),
@@ -117,18 +95,19 @@ pub fn handle(
                     .cloned()
                     .or_else(|| current.as_ref().and_then(|c| c.get(k).cloned()))
             };
-            let name = get("displayName")
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let text = |k: &str| {
+                get(k)
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            };
+            let name = text("displayName");
             if name.trim().is_empty() {
                 return (
                     Reply::bad_request("The displayName of an assignment filter is required."),
                     false,
                 );
             }
-            let platform = get("platform")
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let platform = text("platform");
             if !PLATFORMS.contains(&platform.as_str()) {
                 return (
                     Reply::bad_request(format!(
@@ -145,9 +124,7 @@ pub fn handle(
                     false,
                 );
             }
-            let rule = get("rule")
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let rule = text("rule");
             if rule.trim().is_empty() {
                 return (
                     Reply::bad_request("The rule of an assignment filter is required."),

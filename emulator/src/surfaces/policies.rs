@@ -19,7 +19,7 @@
 use crate::state::{Emulator, StoredPolicy, Tenant, graph_time, later_than, lock, new_guid};
 use crate::templates;
 use crate::wire::{
-    Ctx, GraphRequest, Query, Reply, collection, entity, object_body, page_of, project,
+    Call, Ctx, GraphRequest, Query, Reply, collection, entity, object_body, page_of, project,
 };
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -394,17 +394,9 @@ fn checked_body(
 
 /// Handles configuration policy and template operations. Returns the reply and whether the
 /// tenant changed.
-#[allow(clippy::too_many_arguments)]
-pub fn handle(
-    ctx: &Ctx<'_>,
-    req: &GraphRequest,
-    q: &Query,
-    op: &str,
-    t: &mut Tenant,
-    id: &str,
-    id2: &str,
-    body: Option<&Value>,
-) -> (Reply, bool) {
+pub fn handle(c: &Call<'_>, t: &mut Tenant) -> (Reply, bool) {
+    let (ctx, req, q, op, id, body) = c.parts();
+    let id2 = c.id2;
     let unchanged = |r: Reply| (r, false);
     match op {
         "policy.list" => {

@@ -11,7 +11,7 @@
 //! Intune built-in role ids are derived by the emulator (stable per name), not Microsoft's.
 
 use crate::state::{Tenant, graph_time, stable_guid};
-use crate::wire::{Ctx, GraphRequest, Query, Reply, collection, entity, object_body};
+use crate::wire::{Call, Ctx, GraphRequest, Query, Reply, collection, entity, object_body};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -249,15 +249,8 @@ fn bind_id(s: &str) -> Option<String> {
 }
 
 /// Handles RBAC operations; returns the reply and whether the tenant changed.
-pub fn handle(
-    ctx: &Ctx<'_>,
-    req: &GraphRequest,
-    q: &Query,
-    op: &str,
-    t: &mut Tenant,
-    id: &str,
-    body: Option<&Value>,
-) -> (Reply, bool) {
+pub fn handle(c: &Call<'_>, t: &mut Tenant) -> (Reply, bool) {
+    let (ctx, req, q, op, id, body) = c.parts();
     let other = ctx.emu.page_sizes().other;
     let body_obj = || object_body(body).cloned();
     macro_rules! try_body {
@@ -276,21 +269,14 @@ pub fn handle(
     const XASG: &str = "roleManagement/directory/roleAssignments";
     match op {
         // ---------------- Defender XDR
-        "defenderDef.list" => (
-            collection(
-                ctx,
-                req,
-                q,
-                DDEF,
-                t.defender_role_definitions.values().cloned().collect(),
-                other,
-            ),
-            false,
+        "defenderDef.list" => c.list(
+            DDEF,
+            t.defender_role_definitions.values().cloned().collect(),
+            other,
         ),
-        "defenderDef.get" => match t.defender_role_definitions.get(id) {
-            Some(v) => (entity(ctx, req, q, DDEF, v.clone()), false),
-            None => (not_found("Role definition", id), false),
-        },
+        "defenderDef.get" => c.read(DDEF, t.defender_role_definitions.get(id), || {
+            not_found("Role definition", id)
+        }),
         "defenderDef.create" => {
             let o = try_body!();
             let Some(name) = required_display_name(&o) else {
@@ -366,21 +352,14 @@ pub fn handle(
                 None => (not_found("Role definition", id), false),
             }
         }
-        "defenderAsg.list" => (
-            collection(
-                ctx,
-                req,
-                q,
-                DASG,
-                t.defender_role_assignments.values().cloned().collect(),
-                other,
-            ),
-            false,
+        "defenderAsg.list" => c.list(
+            DASG,
+            t.defender_role_assignments.values().cloned().collect(),
+            other,
         ),
-        "defenderAsg.get" => match t.defender_role_assignments.get(id) {
-            Some(v) => (entity(ctx, req, q, DASG, v.clone()), false),
-            None => (not_found("Role assignment", id), false),
-        },
+        "defenderAsg.get" => c.read(DASG, t.defender_role_assignments.get(id), || {
+            not_found("Role assignment", id)
+        }),
         "defenderAsg.create" | "defenderAsg.patch" => {
             let o = try_body!();
             let existing = if op == "defenderAsg.patch" {
@@ -444,21 +423,14 @@ pub fn handle(
             None => (not_found("Role assignment", id), false),
         },
         // ---------------- Intune RBAC
-        "intuneDef.list" => (
-            collection(
-                ctx,
-                req,
-                q,
-                IDEF,
-                t.intune_role_definitions.values().cloned().collect(),
-                other,
-            ),
-            false,
+        "intuneDef.list" => c.list(
+            IDEF,
+            t.intune_role_definitions.values().cloned().collect(),
+            other,
         ),
-        "intuneDef.get" => match t.intune_role_definitions.get(id) {
-            Some(v) => (entity(ctx, req, q, IDEF, v.clone()), false),
-            None => (not_found("Role definition", id), false),
-        },
+        "intuneDef.get" => c.read(IDEF, t.intune_role_definitions.get(id), || {
+            not_found("Role definition", id)
+        }),
         "intuneDef.create" => {
             let o = try_body!();
             if let Some(tags) = o.get("roleScopeTagIds")
@@ -586,7 +558,7 @@ pub fn handle(
                         .values()
                         .map(|a| show(a, q.expands("roleDefinition")))
                         .collect();
-                    (collection(ctx, req, q, IASG, items, other), false)
+                    c.list(IASG, items, other)
                 }
                 "intuneAsg.get" => match t.intune_role_assignments.get(id) {
                     Some(a) => (
@@ -703,10 +675,7 @@ pub fn handle(
             None => (not_found("Role assignment", id), false),
         },
         // ---------------- Entra directory
-        "dirDef.list" => (
-            collection(ctx, req, q, XDEF, directory_definitions(), other),
-            false,
-        ),
+        "dirDef.list" => c.list(XDEF, directory_definitions(), other),
         "dirDef.get" => match directory_definitions()
             .into_iter()
             .find(|d| d["id"] == id || d["templateId"] == id)
@@ -714,21 +683,14 @@ pub fn handle(
             Some(v) => (entity(ctx, req, q, XDEF, v), false),
             None => (dir_not_found(id), false),
         },
-        "dirAsg.list" => (
-            collection(
-                ctx,
-                req,
-                q,
-                XASG,
-                t.directory_role_assignments.values().cloned().collect(),
-                other,
-            ),
-            false,
+        "dirAsg.list" => c.list(
+            XASG,
+            t.directory_role_assignments.values().cloned().collect(),
+            other,
         ),
-        "dirAsg.get" => match t.directory_role_assignments.get(id) {
-            Some(v) => (entity(ctx, req, q, XASG, v.clone()), false),
-            None => (dir_not_found(id), false),
-        },
+        "dirAsg.get" => c.read(XASG, t.directory_role_assignments.get(id), || {
+            dir_not_found(id)
+        }),
         "dirAsg.create" => {
             let o = try_body!();
             let s = |k: &str| {

@@ -11,7 +11,7 @@
 //! `schedule.nextRunDateTime`) are ignored when sent. KQL itself is not parsed.
 
 use crate::state::{Tenant, graph_time, later_than, new_guid};
-use crate::wire::{Ctx, GraphRequest, Query, Reply, collection, entity, object_body};
+use crate::wire::{Call, Query, Reply, entity, object_body};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
@@ -301,32 +301,16 @@ fn not_found(id: &str) -> Reply {
 }
 
 /// Handles detection rule operations; returns the reply and whether the tenant changed.
-pub fn handle(
-    ctx: &Ctx<'_>,
-    req: &GraphRequest,
-    q: &Query,
-    op: &str,
-    t: &mut Tenant,
-    id: &str,
-    body: Option<&Value>,
-) -> (Reply, bool) {
+pub fn handle(c: &Call<'_>, t: &mut Tenant) -> (Reply, bool) {
+    let (ctx, req, _, op, id, body) = c.parts();
     let by = format!("app:{}", ctx.claims.appid);
     match op {
-        "rule.list" => (
-            collection(
-                ctx,
-                req,
-                q,
-                SET,
-                t.detection_rules.values().cloned().collect(),
-                ctx.emu.page_sizes().other,
-            ),
-            false,
+        "rule.list" => c.list(
+            SET,
+            t.detection_rules.values().cloned().collect(),
+            ctx.emu.page_sizes().other,
         ),
-        "rule.get" => match t.detection_rules.get(id) {
-            Some(r) => (entity(ctx, req, q, SET, r.clone()), false),
-            None => (not_found(id), false),
-        },
+        "rule.get" => c.read(SET, t.detection_rules.get(id), || not_found(id)),
         "rule.create" => {
             let o = match object_body(body) {
                 Ok(o) => o.clone(),

@@ -10,9 +10,7 @@
 //! `getRoleScopeTagsById` and auto-assignments are not served.
 
 use crate::state::Tenant;
-use crate::wire::{
-    Ctx, GraphRequest, Query, Reply, collection, created_entity, entity, object_body,
-};
+use crate::wire::{Call, Query, Reply, created_entity, entity, object_body};
 use serde_json::{Value, json};
 
 /// Entity set used in `@odata.context`.
@@ -78,22 +76,12 @@ fn not_found(id: &str) -> Reply {
 }
 
 /// Handles scope tag operations; returns the reply and whether the tenant changed.
-pub fn handle(
-    ctx: &Ctx<'_>,
-    req: &GraphRequest,
-    q: &Query,
-    op: &str,
-    t: &mut Tenant,
-    id: &str,
-    body: Option<&Value>,
-) -> (Reply, bool) {
+pub fn handle(c: &Call<'_>, t: &mut Tenant) -> (Reply, bool) {
+    let (ctx, req, _, op, id, body) = c.parts();
     let page = ctx.emu.page_sizes().other;
     match op {
-        "scopeTag.list" => (collection(ctx, req, q, SET, all(t), page), false),
-        "scopeTag.get" => match all(t).into_iter().find(|v| v["id"] == id) {
-            Some(v) => (entity(ctx, req, q, SET, v), false),
-            None => (not_found(id), false),
-        },
+        "scopeTag.list" => c.list(SET, all(t), page),
+        "scopeTag.get" => c.read(SET, all(t).iter().find(|v| v["id"] == id), || not_found(id)),
         "scopeTag.create" | "scopeTag.patch" => {
             let o = match object_body(body) {
                 Ok(o) => o.clone(),
