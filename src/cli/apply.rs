@@ -117,12 +117,19 @@ pub fn run(args: &ApplyArgs, color: bool) -> anyhow::Result<i32> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // A report that could not be written is refused before anything is written to a tenant.
+    if let Some(path) = &args.report {
+        crate::repo_files::Repo::open(&args.root)
+            .and_then(|repo| repo.contain_output(path))
+            .with_context(|| format!("cannot write the report to {}", path.display()))?;
+    }
     let report = match rt.block_on(execute(args, color))? {
         Some(r) => r,
         None => return Ok(exit::ERROR),
     };
     if let Some(path) = &args.report {
-        std::fs::write(path, crate::redact::scrub(&report.to_json()).as_bytes())
+        crate::repo_files::Repo::open(&args.root)
+            .and_then(|repo| repo.write_output(path, &crate::redact::scrub(&report.to_json())))
             .with_context(|| format!("cannot write the report to {}", path.display()))?;
     }
     let text = match args.format {

@@ -71,6 +71,12 @@ pub fn run(args: &PlanArgs, color: bool) -> anyhow::Result<i32> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // A plan file that could not be written is refused before Graph is read.
+    if let Some(out) = &args.out {
+        crate::repo_files::Repo::open(&args.root)
+            .and_then(|repo| repo.contain_output(out))
+            .with_context(|| format!("cannot write the plan to {}", out.display()))?;
+    }
     let plan = rt.block_on(make_plan(args))?;
     // Planning only reads; say which lock an apply of this plan will hold per tenant.
     if let Ok(lock) = crate::lock::LockConfig::from_env(&args.root, |k| std::env::var(k).ok()) {
@@ -85,7 +91,10 @@ pub fn run(args: &PlanArgs, color: bool) -> anyhow::Result<i32> {
         PlanFormat::Markdown => render_markdown(&plan, COMMENT_LIMIT),
     };
     if let Some(out) = &args.out {
-        std::fs::write(out, save(&plan))
+        // The one door for user files: `--out` stays inside the repository unless named
+        // absolutely outside it, and never follows a symlink out (issue 10).
+        crate::repo_files::Repo::open(&args.root)
+            .and_then(|repo| repo.write_output(out, &String::from_utf8_lossy(&save(&plan))))
             .with_context(|| format!("cannot write the plan to {}", out.display()))?;
     }
     let mut stdout = std::io::stdout().lock();

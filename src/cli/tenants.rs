@@ -376,6 +376,13 @@ pub async fn import_with(
         .out
         .clone()
         .unwrap_or_else(|| args.root.join("policies").join("imported").join(name));
+    // Imported YAML is repository content: inside the root unless named absolutely outside
+    // it, never through a symlink out (issue 10); every target is checked before any write.
+    let repo = crate::repo_files::Repo::open(&args.root)?;
+    let dir = repo.contain_output(&dir)?;
+    for d in &imported.documents {
+        repo.contain_output(&dir.join(format!("{}.yaml", d.name)))?;
+    }
     let written = write_documents(&dir, &imported, args.force)?;
     let mut text = String::new();
     for w in &written {

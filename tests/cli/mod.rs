@@ -11,6 +11,7 @@
 //! - [`workflow`]: the shipped GitHub Actions workflow's commands, in its order.
 
 mod connect;
+mod containment;
 mod endpoint;
 mod exit_codes;
 mod manners;
