@@ -7,7 +7,7 @@
 //! plan (failed, stale, skipped, inconsistent objects, unreachable tenants). The JSON report
 //! (`--format json` on stdout, or `--report FILE`) is for pipelines.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -136,9 +136,7 @@ pub fn run(args: &ApplyArgs, color: bool) -> anyhow::Result<i32> {
         ApplyFormat::Human => report.render_human(),
         ApplyFormat::Json => report.to_json(),
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(crate::redact::scrub(&text).as_bytes())?;
-    stdout.flush()?;
+    crate::redact::print_out(&text)?;
     Ok(if report.success {
         exit::OK
     } else {
@@ -154,7 +152,7 @@ async fn execute(args: &ApplyArgs, color: bool) -> anyhow::Result<Option<ApplyRe
         .map_err(|e| anyhow::anyhow!(e))?;
     opts.lock_timeout =
         crate::lock::timeout_from_env(|k| std::env::var(k).ok()).map_err(|e| anyhow::anyhow!(e))?;
-    eprintln!("Lock: {}", opts.lock.describe());
+    crate::errln!("Lock: {}", opts.lock.describe());
     if let Some(file) = &args.plan_file {
         if args.emulator {
             bail!(
@@ -266,18 +264,18 @@ async fn confirm_and_apply(
     color: bool,
 ) -> anyhow::Result<Option<ApplyReport>> {
     // The plan goes to stderr so that stdout stays the report (JSON for pipelines).
-    eprint!(
+    crate::errprint!(
         "{}",
         crate::redact::scrub(&render_human(plan, HumanOptions { color }))
     );
     if plan.errored {
         // Isolation: errored tenants are skipped and reported; the others are applied.
-        eprintln!(
+        crate::errln!(
             "The plan has errors: the tenants they are in are skipped; the others are applied."
         );
     }
     if !plan.summary.has_changes() {
-        eprintln!("No changes. Nothing to apply.");
+        crate::errln!("No changes. Nothing to apply.");
         return Ok(Some(ApplyReport::new(Vec::new())));
     }
     if !args.auto_approve {
@@ -285,7 +283,7 @@ async fn confirm_and_apply(
             bail!("no terminal to confirm on: pass --auto-approve, or apply a saved plan file");
         }
         if !super::confirm("Do you want to apply these changes?")? {
-            eprintln!("Apply cancelled.");
+            crate::errln!("Apply cancelled.");
             return Ok(None);
         }
     }

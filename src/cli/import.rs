@@ -5,7 +5,6 @@
 //! are listed on stderr with the reason; the exit code is 1 when anything was skipped or
 //! unreadable, so a script notices, 0 otherwise.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
@@ -91,10 +90,8 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<i32> {
     match &args.out {
         None => {
             let (out, err, code) = render(&report);
-            std::io::stdout()
-                .lock()
-                .write_all(crate::redact::scrub(&out).as_bytes())?;
-            anstream::eprint!("{err}");
+            crate::redact::print_out(&out)?;
+            crate::errprint!("{err}");
             Ok(code)
         }
         Some(dir) => {
@@ -118,9 +115,9 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<i32> {
             for ((_, p), target) in report.imported.iter().zip(&targets) {
                 repo.write_output(target, &p.yaml)
                     .with_context(|| format!("writing {}", target.display()))?;
-                anstream::eprintln!("wrote {}", target.display());
+                crate::errln!("wrote {}", target.display());
             }
-            anstream::eprint!("{}", problems(&report));
+            crate::errprint!("{}", problems(&report));
             Ok(exit_code(&report))
         }
     }

@@ -6,7 +6,6 @@
 //! repository, a failed tenant, an object in error), 2 with `--detailed-exitcode` when the
 //! plan has changes.
 
-use std::io::Write as _;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
@@ -80,7 +79,7 @@ pub fn run(args: &PlanArgs, color: bool) -> anyhow::Result<i32> {
     let plan = rt.block_on(make_plan(args))?;
     // Planning only reads; say which lock an apply of this plan will hold per tenant.
     if let Ok(lock) = crate::lock::LockConfig::from_env(&args.root, |k| std::env::var(k).ok()) {
-        eprintln!(
+        crate::errln!(
             "Lock: none held while planning; apply holds: {}",
             lock.describe()
         );
@@ -97,9 +96,7 @@ pub fn run(args: &PlanArgs, color: bool) -> anyhow::Result<i32> {
             .and_then(|repo| repo.write_output(out, &String::from_utf8_lossy(&save(&plan))))
             .with_context(|| format!("cannot write the plan to {}", out.display()))?;
     }
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(crate::redact::scrub(&text).as_bytes())?;
-    stdout.flush()?;
+    crate::redact::print_out(&text)?;
     Ok(exit_code(&plan, args.detailed_exitcode))
 }
 

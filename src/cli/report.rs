@@ -106,7 +106,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
     crate::repo_files::Repo::open(&args.root)
         .and_then(|repo| repo.write_output(&args.out, &crate::redact::scrub(&html)))
         .with_context(|| format!("cannot write the report to {}", args.out.display()))?;
-    eprintln!(
+    crate::errln!(
         "wrote {} ({} tenants, {} bytes)",
         args.out.display(),
         plan.tenants.len(),

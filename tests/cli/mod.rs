@@ -15,6 +15,7 @@ mod containment;
 mod endpoint;
 mod exit_codes;
 mod manners;
+mod redaction;
 mod workflow;
 
 use std::io::{BufRead as _, BufReader};
