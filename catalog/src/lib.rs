@@ -19,6 +19,8 @@
 //! yet seen in a real Graph payload. The field names follow Graph where Graph has one.
 
 use std::collections::HashMap;
+
+pub mod seen;
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
