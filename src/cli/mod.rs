@@ -277,7 +277,7 @@ pub fn confirm(question: &str) -> anyhow::Result<bool> {
 }
 
 fn write_stdout(text: &str) -> anyhow::Result<()> {
-    crate::redact::print_out(&text)?;
+    crate::redact::print_out(text)?;
     Ok(())
 }
 
