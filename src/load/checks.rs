@@ -213,6 +213,10 @@ fn unconfirmed_settings(
         .unwrap_or_else(|| "/kind".into());
     let mut found: Vec<(String, &String)> = used
         .iter()
+        // A definition the catalog does not know at all is another warning's business
+        // (`unknown-to-catalog`): this one is about what the catalog claims but no source
+        // confirms.
+        .filter(|id| cat.definition(id).is_some())
         .filter(|id| confirmation(&template.id, id) == Confirmation::Unconfirmed)
         .map(|id| (locate(id, &all).unwrap_or_else(|| section.clone()), id))
         .collect();
