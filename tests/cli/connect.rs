@@ -13,10 +13,6 @@ use super::*;
 /// would give them.
 const CONNECTING: &[(&str, &[&str])] = &[
     ("plan", &["plan", "--tenant", CONTOSO]),
-    (
-        "report",
-        &["report", "--tenant", CONTOSO, "-o", "fleet.html"],
-    ),
     ("apply", &["apply", "--auto-approve", "--tenant", CONTOSO]),
     (
         "import",
