@@ -7,7 +7,8 @@
 //! rampart may have written to (Defender and Intune always, so that removed access is
 //! revoked; Entra directory roles when the desired state uses them). Group names are resolved at the same time (the Graph
 //! client batches and caches them, once per tenant per run). Further pages and expanded
-//! settings that Graph paged are followed afterwards; a second small batch names group ids
+//! settings and assignments that Graph paged are followed afterwards (every nextLink, at every
+//! level, through the client's `complete_navigation`); a second small batch names group ids
 //! seen in assignments that the desired state does not name (for readable plans).
 //!
 //! [`plan_fleet`] runs tenants with bounded parallelism (never two tasks on one tenant);
@@ -54,8 +55,6 @@ pub enum FetchError {
     },
     #[error("tenant {tenant}: looking up groups failed: {message}")]
     Groups { tenant: String, message: String },
-    #[error("tenant {tenant}: Graph returned a link outside its base URL: {link}")]
-    ForeignLink { tenant: String, link: String },
     #[error("tenant {tenant}: unexpected answer for {what}")]
     Shape { tenant: String, what: &'static str },
 }
@@ -146,30 +145,17 @@ fn items(body: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// `{base}/beta/x?y` -> `/beta/x?y`; links elsewhere are refused (our token stays home).
-fn link_to_path(client: &GraphClient, link: &str) -> Result<String, FetchError> {
-    let base = client
-        .context()
-        .options()
-        .graph_url
-        .as_str()
-        .trim_end_matches('/')
-        .to_string();
-    match link.strip_prefix(&base) {
-        Some(rest) if rest.starts_with('/') => Ok(rest.to_string()),
-        _ => Err(FetchError::ForeignLink {
-            tenant: client.tenant_id().to_string(),
-            link: link.to_string(),
-        }),
-    }
-}
-
-/// A whole collection from its batched first page, following `@odata.nextLink`.
+/// A whole collection from its batched first page: the first page's items with their
+/// paged navigation collections completed (`settings@odata.nextLink` of an expanded policy),
+/// then every further page (`@odata.nextLink`), completed the same way by the client. Links
+/// outside the Graph base's origin are refused (our token stays home).
 async fn collection(client: &GraphClient, first: &Value) -> Result<Vec<Value>, FetchError> {
     let mut all = items(first);
+    for item in &mut all {
+        client.complete_navigation(item).await?;
+    }
     if let Some(link) = first.get("@odata.nextLink").and_then(Value::as_str) {
-        let path = link_to_path(client, link)?;
-        all.extend(client.get_all(&path).await?);
+        all.extend(client.follow_next_link(link).await?);
     }
     Ok(all)
 }
@@ -254,18 +240,9 @@ pub async fn fetch_tenant(
         })
     };
 
-    for mut p in collection(client, &page("policies")?).await? {
-        // Graph may page expanded settings (25 by default): read the rest.
-        if p.get("settings@odata.nextLink").is_some()
-            && let Some(id) = p.get("id").and_then(Value::as_str)
-        {
-            let all = client
-                .get_all(&format!(
-                    "/beta/deviceManagement/configurationPolicies/{id}/settings"
-                ))
-                .await?;
-            p["settings"] = Value::Array(all);
-        }
+    // Expanded settings and assignments Graph paged (25 settings by default) are already
+    // whole here: `collection` follows every nextLink at every level.
+    for p in collection(client, &page("policies")?).await? {
         match ObservedConfigurationPolicy::from_graph(&p) {
             Ok(o) => observed.configuration_policies.push(o),
             Err(e) => observed.unreadable.push(Unreadable::policy(&p, &e)),

@@ -6,6 +6,10 @@
 //! case where something does anyway (a symlinked detection query reading
 //! `/proc/self/environ`, a Graph error echoing a request, a future bug).
 //!
+//! Where: every command's output leaves through [`print_out`] / [`print_err`] (and the
+//! macros `outln!`, `errln!`, `errprint!`), log lines through [`stderr`], files through
+//! the writers that call [`scrub`] / [`scrub_bytes`]; no command scrubs on its own.
+//!
 //! The values are read once from the environment (the one place this module touches it;
 //! files named by `AZURE_FEDERATED_TOKEN_FILE` are read too, since their content is the
 //! assertion). Values shorter than [`MIN_LEN`] are not treated as secrets: replacing every
@@ -127,6 +131,45 @@ pub fn scrub_bytes(bytes: Vec<u8>) -> Vec<u8> {
         },
         Err(_) => bytes,
     }
+}
+
+/// Writes `text` to stdout, scrubbed, and flushes: the one door for every command's output.
+/// rampart's code prints nowhere else (a source check in `tests/cli/redaction.rs` keeps it
+/// so; the progress bar's text and log lines are scrubbed on their own way out).
+/// Formatting happens before this call, so a secret is never split across two writes.
+pub fn print_out(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(scrub(text).as_bytes())?;
+    out.flush()
+}
+
+/// As [`print_out`], to stderr (messages, prompts, progress lines). A failing stderr is
+/// ignored, as `eprintln!` would panic instead.
+pub fn print_err(text: &str) {
+    use std::io::Write as _;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(scrub(text).as_bytes());
+    let _ = err.flush();
+}
+
+/// `println!` through [`print_out`]; evaluates to `std::io::Result<()>`.
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::redact::print_out("\n") };
+    ($($t:tt)*) => { $crate::redact::print_out(&format!("{}\n", format_args!($($t)*))) };
+}
+
+/// `eprintln!` through [`print_err`].
+#[macro_export]
+macro_rules! errln {
+    ($($t:tt)*) => { $crate::redact::print_err(&format!("{}\n", format_args!($($t)*))) };
+}
+
+/// `eprint!` through [`print_err`].
+#[macro_export]
+macro_rules! errprint {
+    ($($t:tt)*) => { $crate::redact::print_err(&format!($($t)*)) };
 }
 
 /// A stderr writer for log lines that scrubs each write (the tracing formatter writes one

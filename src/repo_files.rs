@@ -253,6 +253,11 @@ impl Repo {
     /// its nearest existing ancestor is resolved and the rest appended (`..` in the rest is
     /// refused as outside).
     pub fn contain(&self, path: &Path) -> Result<PathBuf, FileError> {
+        self.contain_at(path, 0)
+    }
+
+    /// [`Repo::contain`], `depth` dangling symlinks deep (a loop of them ends as outside).
+    fn contain_at(&self, path: &Path, depth: u32) -> Result<PathBuf, FileError> {
         let outside = |target: PathBuf| FileError::Outside {
             path: self.display(path),
             target,
@@ -273,6 +278,29 @@ impl Repo {
         let real = loop {
             match std::fs::canonicalize(existing) {
                 Ok(r) => break r,
+                // A dangling symlink: where it points is where a write would go.
+                Err(_)
+                    if std::fs::symlink_metadata(existing).is_ok_and(|m| m.is_symlink())
+                        && depth < 40 =>
+                {
+                    let target =
+                        std::fs::read_link(existing).map_err(|source| FileError::Read {
+                            path: self.display(path),
+                            source,
+                        })?;
+                    let mut next = existing.parent().unwrap_or(Path::new("/")).join(target);
+                    for part in rest.iter().rev() {
+                        next.push(part);
+                    }
+                    return self.contain_at(&next, depth + 1).map_err(|e| match e {
+                        FileError::Outside { target, root, .. } => FileError::Outside {
+                            path: self.display(path),
+                            target,
+                            root,
+                        },
+                        e => e,
+                    });
+                }
                 Err(_) => {
                     let Some(parent) = existing.parent() else {
                         return Err(outside(absolute.clone()));
@@ -296,6 +324,48 @@ impl Repo {
         }
     }
 
+    /// Where an output file (a saved plan, an apply report, the HTML report, imported YAML)
+    /// really goes, checked: a relative path (as a pipeline writes `plan.json` next to the
+    /// checkout) and any path under the repository must resolve inside the root after
+    /// following symlinks, so neither `../x` nor a symlink committed to the repository
+    /// (`plan.json -> ~/.ssh/authorized_keys`) can lead a write out of it. An absolute path
+    /// outside the repository is the operator's explicit choice (a CI runner's temporary
+    /// directory) and is written as given. The path need not exist.
+    pub fn contain_output(&self, path: &Path) -> Result<PathBuf, FileError> {
+        match self.contain(path) {
+            Ok(real) => Ok(real),
+            Err(e @ FileError::Outside { .. }) => {
+                let explicit = path.is_absolute() && {
+                    let lexical = lexically_normal(path);
+                    let given = std::env::current_dir()
+                        .map(|d| lexically_normal(&d.join(&self.given)))
+                        .unwrap_or_else(|_| self.given.clone());
+                    !lexical.starts_with(&given) && !lexical.starts_with(&self.real)
+                };
+                if explicit {
+                    Ok(path.to_path_buf())
+                } else {
+                    Err(e)
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes an output file (see [`Repo::contain_output`]) atomically, creating its
+    /// directory.
+    pub fn write_output(&self, path: &Path, text: &str) -> Result<(), FileError> {
+        let real = self.contain_output(path)?;
+        let write = |source| FileError::Write {
+            path: self.display(path),
+            source,
+        };
+        if let Some(dir) = real.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(write)?;
+        }
+        write_atomically(&real, text).map_err(write)
+    }
+
     /// Reads and decodes a file under the root.
     pub fn read(&self, path: &Path) -> Result<Decoded, FileError> {
         let real = self.contain(path)?;
@@ -316,6 +386,21 @@ impl Repo {
             source,
         })
     }
+}
+
+/// `path` with `.` and `..` removed without touching the file system.
+fn lexically_normal(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// Reads and decodes a file that is not part of a repository (an export to import, an
@@ -451,6 +536,69 @@ mod tests {
         ));
         assert!(repo.contain(&root.join("profiles/new.yaml")).is_ok());
         std::fs::remove_dir_all(&outer).unwrap();
+    }
+
+    /// Issue 10: outputs (plan files, reports, imported YAML). Relative paths and paths
+    /// under the repository stay inside it, symlinks followed; an absolute path outside the
+    /// repository is the operator's explicit choice.
+    #[test]
+    fn outputs_stay_inside_unless_named_absolute_outside() {
+        let outer = tempfile_dir();
+        let root = outer.join("repo");
+        std::fs::create_dir_all(root.join("out")).unwrap();
+        std::fs::create_dir_all(outer.join("elsewhere")).unwrap();
+        let repo = Repo::open(&root).unwrap();
+        repo.write_output(&root.join("out/plan.json"), "{}")
+            .unwrap();
+        repo.write_output(&root.join("new/dir/report.json"), "{}")
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.join("new/dir/report.json")).unwrap(),
+            "{}"
+        );
+        // A symlink committed to the repository that leads out: refused, nothing written.
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(outer.join("elsewhere/victim"), root.join("plan.json"))
+                .unwrap();
+            std::os::unix::fs::symlink(outer.join("elsewhere"), root.join("linkdir")).unwrap();
+            for p in [root.join("plan.json"), root.join("linkdir/report.html")] {
+                assert!(
+                    matches!(repo.write_output(&p, "x"), Err(FileError::Outside { .. })),
+                    "{}",
+                    p.display()
+                );
+            }
+            assert!(!outer.join("elsewhere/victim").exists());
+            assert!(!outer.join("elsewhere/report.html").exists());
+        }
+        // `../` relative to the working directory inside the repository: refused.
+        let cwd = std::env::current_dir().unwrap();
+        let rel = pathdiff(&outer.join("elsewhere/p.json"), &cwd);
+        assert!(matches!(
+            repo.contain_output(&rel),
+            Err(FileError::Outside { .. })
+        ));
+        // Named absolutely outside the repository: written as given.
+        repo.write_output(&outer.join("elsewhere/p.json"), "{}")
+            .unwrap();
+        assert!(outer.join("elsewhere/p.json").exists());
+        std::fs::remove_dir_all(&outer).unwrap();
+    }
+
+    /// `to` relative to `from`, with `..` (both absolute).
+    fn pathdiff(to: &Path, from: &Path) -> PathBuf {
+        let to: Vec<_> = to.components().collect();
+        let from: Vec<_> = from.components().collect();
+        let common = to.iter().zip(&from).take_while(|(a, b)| a == b).count();
+        let mut out = PathBuf::new();
+        for _ in common..from.len() {
+            out.push("..");
+        }
+        for c in &to[common..] {
+            out.push(c.as_os_str());
+        }
+        out
     }
 
     fn tempfile_dir() -> PathBuf {

@@ -24,6 +24,8 @@
 pub mod snapshot;
 
 use std::collections::HashMap;
+
+pub mod seen;
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};

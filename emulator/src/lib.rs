@@ -227,7 +227,7 @@ pub enum SettingOracle {
     #[default]
     Catalog,
     /// The catalog's shapes, and additionally every definition must have been seen in a real
-    /// export of a policy of the same template (`data/seen_setting_ids.tsv`); narrower than
+    /// export of a policy of the same template (`rampart_catalog::seen`, `catalog/data/seen_setting_ids.tsv`); narrower than
     /// Graph (exports do not show every definition), so a refusal means "unconfirmed", not
     /// "wrong".
     Exports,

@@ -294,59 +294,12 @@ fn check_template_references(
     Ok(())
 }
 
-/// The oracle independent of any client's catalog: setting definition ids (with their
-/// `settingInstanceTemplateId`) seen in real Graph exports, `data/seen_setting_ids.tsv`.
-static SEEN: &str = include_str!("../data/seen_setting_ids.tsv");
-
-fn seen_rows() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
-    SEEN.lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| {
-            let mut f = l.split('\t');
-            Some((f.next()?, f.next()?, f.next()?))
-        })
-}
-
-/// Whether setting definition `definition_id` was seen in a real export of a policy made
-/// from template `template_id` (`""`: a plain settings-catalog policy).
-pub fn seen_in_export(template_id: &str, definition_id: &str) -> bool {
-    seen_rows().any(|(t, d, _)| t == template_id && d.eq_ignore_ascii_case(definition_id))
-}
-
-/// The `settingInstanceTemplateId`s real exports of `template_id` carry for a definition.
-pub fn seen_instance_template_ids(template_id: &str, definition_id: &str) -> Vec<&'static str> {
-    seen_rows()
-        .filter(|(t, d, r)| *t == template_id && d.eq_ignore_ascii_case(definition_id) && *r != "-")
-        .map(|(_, _, r)| r)
-        .collect()
-}
-
-/// How well a catalog definition is confirmed, strongest first: seen in a real export of
-/// the template, marked verified by the catalog, or confirmed by no source. What `validate`
-/// needs to warn on definitions no source has confirmed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Confirmation {
-    /// Seen in a real Graph export of a policy of the template.
-    SeenInExport,
-    /// Not seen in an export, but the catalog marks it verified (its `source` says how).
-    CatalogVerified,
-    /// Neither: inferred (e.g. from CSP naming).
-    Unconfirmed,
-}
-
-/// The [`Confirmation`] of `definition_id` in `template_id`.
-pub fn confirmation(template_id: &str, definition_id: &str) -> Confirmation {
-    if seen_in_export(template_id, definition_id) {
-        Confirmation::SeenInExport
-    } else if catalog()
-        .definition(definition_id)
-        .is_some_and(|d| d.verified)
-    {
-        Confirmation::CatalogVerified
-    } else {
-        Confirmation::Unconfirmed
-    }
-}
+// The oracle independent of any client's catalog lives in the shared catalog crate
+// (`rampart_catalog::seen`, with its data and the NCSC attribution), so the product's
+// `validate` reads the same rows without depending on the emulator.
+pub use rampart_catalog::seen::{
+    Confirmation, confirmation, seen_in_export, seen_instance_template_ids,
+};
 
 /// Every `settingDefinitionId` of `settings` (at any depth) that no real export of
 /// `template_id` shows: what [`crate::SettingOracle::Exports`] refuses.

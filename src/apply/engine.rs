@@ -199,17 +199,18 @@ async fn check_fresh(
             Err(e) => return Ok(Fresh::Stale(format!("{} can no longer be read: {e}", r.id))),
         };
         if fp != r.fingerprint {
-            let lm = v
-                .get("lastModifiedDateTime")
-                .and_then(Value::as_str)
-                .map(|now| {
-                    format!(
-                        " (lastModifiedDateTime {} -> {now})",
-                        r.last_modified.as_deref().unwrap_or("?")
-                    )
-                })
-                .unwrap_or_default();
-            return Ok(Fresh::Stale(format!("{} changed since the plan{lm}", r.id)));
+            // Name what moved; a timestamp that did not move is not shown as if it had.
+            let now = entity::field_digests(r.resource, &v).unwrap_or_default();
+            let why = entity::stale_reason(
+                &r.fields,
+                &now,
+                r.last_modified.as_deref(),
+                v.get("lastModifiedDateTime").and_then(Value::as_str),
+            );
+            return Ok(Fresh::Stale(format!(
+                "{} changed since the plan: {why}",
+                r.id
+            )));
         }
         // Directory role assignments carry no marker (and are never deleted).
         if o.action == Action::Delete

@@ -151,6 +151,68 @@ pub fn fingerprint(resource: Resource, v: &Value) -> Result<String, String> {
     })
 }
 
+/// The planner's per-field digests of a fresh read of `resource` (see
+/// [`crate::plan::ObservedRef::fields`]), to name what moved since the plan.
+pub fn field_digests(
+    resource: Resource,
+    v: &Value,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let e = |e: crate::plan::observed::ObservedError| e.to_string();
+    let value = match resource {
+        Resource::ConfigurationPolicy => {
+            serde_json::to_value(ObservedConfigurationPolicy::from_graph(v).map_err(e)?)
+        }
+        Resource::DetectionRule => {
+            serde_json::to_value(ObservedDetectionRule::from_graph(v).map_err(e)?)
+        }
+        Resource::DefenderRoleDefinition
+        | Resource::IntuneRoleDefinition
+        | Resource::DirectoryRoleDefinition => {
+            serde_json::to_value(ObservedRoleDefinition::from_graph(v).map_err(e)?)
+        }
+        Resource::DefenderRoleAssignment
+        | Resource::IntuneRoleAssignment
+        | Resource::DirectoryRoleAssignment => {
+            let system = resource_system(resource).unwrap_or(RbacSystem::Directory);
+            serde_json::to_value(ObservedRoleAssignment::from_graph(system, v).map_err(e)?)
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(crate::plan::normalise::field_digests(&value))
+}
+
+/// Why a re-read object is stale, in words: the fields whose digests moved since the plan
+/// (`planned`: the plan's, `now`: the fresh read's), and `lastModifiedDateTime` only when
+/// it moved too. A plan without field digests (made before they existed) says so.
+pub fn stale_reason(
+    planned: &std::collections::BTreeMap<String, String>,
+    now: &std::collections::BTreeMap<String, String>,
+    last_modified_before: Option<&str>,
+    last_modified_now: Option<&str>,
+) -> String {
+    let mut out = if planned.is_empty() {
+        "its content differs from what the plan observed".to_string()
+    } else {
+        let keys: std::collections::BTreeSet<&String> = planned.keys().chain(now.keys()).collect();
+        let moved: Vec<&str> = keys
+            .into_iter()
+            .filter(|k| planned.get(*k) != now.get(*k))
+            .map(String::as_str)
+            .collect();
+        if moved.is_empty() {
+            "its content differs from what the plan observed".to_string()
+        } else {
+            format!("changed: {}", moved.join(", "))
+        }
+    };
+    if let (Some(b), Some(n)) = (last_modified_before, last_modified_now)
+        && b != n
+    {
+        out.push_str(&format!(" (lastModifiedDateTime {b} -> {n})"));
+    }
+    out
+}
+
 /// The ownership marker's name in an entity's description.
 pub fn marker_of(v: &Value) -> Option<String> {
     let d = v.get("description").and_then(Value::as_str)?;
@@ -265,6 +327,37 @@ mod tests {
         );
         assert!(EntityPath::parse("/beta/groups").is_none());
         assert!(EntityPath::parse("/beta/deviceManagement/configurationPoliciesX/1").is_none());
+    }
+
+    #[test]
+    fn stale_reason_names_the_fields_that_moved() {
+        let m = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let planned = m(&[("name", "a"), ("settings", "b"), ("assignments", "c")]);
+        let now = m(&[("name", "a"), ("settings", "x"), ("assignments", "y")]);
+        let t = "2026-01-01T00:00:00Z";
+        // The same timestamp is not printed as if it had moved.
+        assert_eq!(
+            stale_reason(&planned, &now, Some(t), Some(t)),
+            "changed: assignments, settings"
+        );
+        assert_eq!(
+            stale_reason(&planned, &now, Some(t), Some("2026-01-02T00:00:00Z")),
+            "changed: assignments, settings (lastModifiedDateTime 2026-01-01T00:00:00Z -> 2026-01-02T00:00:00Z)"
+        );
+        let gone = m(&[("name", "a"), ("settings", "b")]);
+        assert_eq!(
+            stale_reason(&planned, &gone, None, None),
+            "changed: assignments"
+        );
+        assert_eq!(
+            stale_reason(&m(&[]), &now, None, None),
+            "its content differs from what the plan observed"
+        );
     }
 
     #[test]

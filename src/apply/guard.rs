@@ -206,6 +206,7 @@ mod tests {
             path: format!("/beta/security/rules/detectionRules/{name}"),
             last_modified: None,
             fingerprint: "sha256:x".into(),
+            fields: Default::default(),
         });
         if action == Action::Delete {
             o.requests.push(PlannedRequest {

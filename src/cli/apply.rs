@@ -7,7 +7,7 @@
 //! plan (failed, stale, skipped, inconsistent objects, unreachable tenants). The JSON report
 //! (`--format json` on stdout, or `--report FILE`) is for pipelines.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -130,21 +130,26 @@ pub fn run(args: &ApplyArgs, color: bool) -> anyhow::Result<i32> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // A report that could not be written is refused before anything is written to a tenant.
+    if let Some(path) = &args.report {
+        crate::repo_files::Repo::open(&args.root)
+            .and_then(|repo| repo.contain_output(path))
+            .with_context(|| format!("cannot write the report to {}", path.display()))?;
+    }
     let report = match rt.block_on(execute(args, color))? {
         Some(r) => r,
         None => return Ok(exit::ERROR),
     };
     if let Some(path) = &args.report {
-        std::fs::write(path, crate::redact::scrub(&report.to_json()).as_bytes())
+        crate::repo_files::Repo::open(&args.root)
+            .and_then(|repo| repo.write_output(path, &crate::redact::scrub(&report.to_json())))
             .with_context(|| format!("cannot write the report to {}", path.display()))?;
     }
     let text = match args.format {
         ApplyFormat::Human => report.render_human(),
         ApplyFormat::Json => report.to_json(),
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(crate::redact::scrub(&text).as_bytes())?;
-    stdout.flush()?;
+    crate::redact::print_out(&text)?;
     Ok(if report.success {
         exit::OK
     } else {
@@ -160,7 +165,7 @@ async fn execute(args: &ApplyArgs, color: bool) -> anyhow::Result<Option<ApplyRe
         .map_err(|e| anyhow::anyhow!(e))?;
     opts.lock_timeout =
         crate::lock::timeout_from_env(|k| std::env::var(k).ok()).map_err(|e| anyhow::anyhow!(e))?;
-    eprintln!("Lock: {}", opts.lock.describe());
+    crate::errln!("Lock: {}", opts.lock.describe());
     if let Some(file) = &args.plan_file {
         if args.emulator {
             bail!(
@@ -272,18 +277,18 @@ async fn confirm_and_apply(
     color: bool,
 ) -> anyhow::Result<Option<ApplyReport>> {
     // The plan goes to stderr so that stdout stays the report (JSON for pipelines).
-    eprint!(
+    crate::errprint!(
         "{}",
         crate::redact::scrub(&render_human(plan, HumanOptions { color }))
     );
     if plan.errored {
         // Isolation: errored tenants are skipped and reported; the others are applied.
-        eprintln!(
+        crate::errln!(
             "The plan has errors: the tenants they are in are skipped; the others are applied."
         );
     }
     if !plan.summary.has_changes() {
-        eprintln!("No changes. Nothing to apply.");
+        crate::errln!("No changes. Nothing to apply.");
         return Ok(Some(ApplyReport::new(Vec::new())));
     }
     if !args.auto_approve {
@@ -291,7 +296,7 @@ async fn confirm_and_apply(
             bail!("no terminal to confirm on: pass --auto-approve, or apply a saved plan file");
         }
         if !super::confirm("Do you want to apply these changes?")? {
-            eprintln!("Apply cancelled.");
+            crate::errln!("Apply cancelled.");
             return Ok(None);
         }
     }

@@ -98,7 +98,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<i32> {
             serde_json::to_string_pretty(&v)?
         }
     };
-    println!("{json}");
+    crate::outln!("{json}")?;
     Ok(super::exit::OK)
 }
 

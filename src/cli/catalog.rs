@@ -10,7 +10,7 @@
 //! baselines and other families are not); the snapshot is rewritten whole each time.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -124,7 +124,7 @@ fn refresh(args: &RefreshArgs) -> anyhow::Result<i32> {
         read_snapshot(&client).await
     })?;
     let path = write_snapshot(&args.root, &snapshot)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = String::new();
     writeln!(
         out,
         "wrote {} ({} templates, {} setting definitions)",
@@ -137,7 +137,7 @@ fn refresh(args: &RefreshArgs) -> anyhow::Result<i32> {
             writeln!(out, "warning: {w}")?;
         }
     }
-    out.flush()?;
+    crate::redact::print_out(&out)?;
     Ok(super::exit::OK)
 }
 

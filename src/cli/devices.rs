@@ -53,12 +53,12 @@ pub fn run_vulnerabilities(args: &VulnerabilitiesArgs) -> anyhow::Result<i32> {
             "perTenant": crate::soc::grid::json_doc(&per_tenant),
             "topCves": crate::soc::grid::json_doc(&top),
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(if per_tenant.failures.is_empty() { 0 } else { 1 });
     }
     let code = print(&per_tenant, args.format)?;
     if matches!(args.format, GridFormat::Table | GridFormat::Markdown) {
-        println!("\nTop CVEs across the fleet:\n");
+        crate::outln!("\nTop CVEs across the fleet:\n")?;
     }
     print(&top, args.format)?;
     Ok(code)

@@ -257,16 +257,19 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<i32> {
         let token = running.admin().issue_token(first, &args.app_id)?;
         let r =
             emulator::bench_requests(&running.graph_url(), &token, "/v1.0/groups", n, 32).await?;
-        println!(
+        crate::outln!(
             "{} GET /v1.0/groups ({} ok) in {:.2} s with 32 connections: {:.0} requests/s",
-            r.requests, r.ok, r.seconds, r.per_second
-        );
+            r.requests,
+            r.ok,
+            r.seconds,
+            r.per_second
+        )?;
         running.shutdown().await;
         return Ok(super::exit::OK);
     }
     if !running.addr().ip().is_loopback() {
         // The admin endpoints and the development app secret are for loopback use.
-        anstream::eprintln!(
+        crate::errln!(
             "warning: listening on {}, not loopback: /_emulator/ endpoints are unauthenticated",
             running.addr()
         );
@@ -276,23 +279,23 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<i32> {
         .first()
         .cloned()
         .unwrap_or_else(|| DEFAULT_TENANT.to_string());
-    println!("rampart Graph emulator listening on {base}");
-    println!("  Graph:  {base}/beta/...  and  {base}/v1.0/...");
-    println!("  Token:  POST {base}/{{tenant}}/oauth2/v2.0/token");
-    println!("  Admin:  {base}/_emulator/requests | counters | tenants | faults");
-    println!(
+    crate::outln!("rampart Graph emulator listening on {base}")?;
+    crate::outln!("  Graph:  {base}/beta/...  and  {base}/v1.0/...")?;
+    crate::outln!("  Token:  POST {base}/{{tenant}}/oauth2/v2.0/token")?;
+    crate::outln!("  Admin:  {base}/_emulator/requests | counters | tenants | faults")?;
+    crate::outln!(
         "  {} tenant(s), e.g. {example}; app {} (secret: the --app-secret value)",
         tenants.len(),
         args.app_id
-    );
-    println!();
-    println!("  curl -s {base}/{example}/oauth2/v2.0/token \\");
-    println!(
+    )?;
+    crate::outln!()?;
+    crate::outln!("  curl -s {base}/{example}/oauth2/v2.0/token \\")?;
+    crate::outln!(
         "    -d grant_type=client_credentials -d client_id={} \\",
         args.app_id
-    );
-    println!("    --data-urlencode client_secret=\"$SECRET\" \\");
-    println!("    --data-urlencode scope=https://graph.microsoft.com/.default");
+    )?;
+    crate::outln!("    --data-urlencode client_secret=\"$SECRET\" \\")?;
+    crate::outln!("    --data-urlencode scope=https://graph.microsoft.com/.default")?;
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;

@@ -3,7 +3,6 @@
 //! and `vulnerabilities` ([`SocArgs`]). Exit code 1 when any tenant failed (its rows are
 //! missing; the others' are printed).
 
-use std::io::Write;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
@@ -145,15 +144,13 @@ pub fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> a
 
 /// Prints `grid` and failures (on stderr for CSV/JSON lines); returns the exit code.
 pub fn print(grid: &Grid, format: GridFormat) -> anyhow::Result<i32> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(render(grid, format).as_bytes())?;
-    out.flush()?;
+    crate::redact::print_out(&render(grid, format))?;
     if matches!(format, GridFormat::Csv | GridFormat::Jsonl) {
         for f in &grid.failures {
-            anstream::eprintln!("error: {} ({}): {}", f.tenant, f.tenant_id, f.message);
+            crate::errln!("error: {} ({}): {}", f.tenant, f.tenant_id, f.message);
         }
         for n in &grid.notes {
-            anstream::eprintln!("note: {n}");
+            crate::errln!("note: {n}");
         }
     }
     Ok(if grid.failures.is_empty() {

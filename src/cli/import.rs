@@ -5,7 +5,6 @@
 //! are listed on stderr with the reason; the exit code is 1 when anything was skipped or
 //! unreadable, so a script notices, 0 otherwise.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
@@ -91,31 +90,34 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<i32> {
     match &args.out {
         None => {
             let (out, err, code) = render(&report);
-            std::io::stdout()
-                .lock()
-                .write_all(crate::redact::scrub(&out).as_bytes())?;
-            anstream::eprint!("{err}");
+            crate::redact::print_out(&out)?;
+            crate::errprint!("{err}");
             Ok(code)
         }
         Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            // Check every target first so a refusal writes nothing.
+            // Offline conversion has no --root: the repository is the working directory.
+            // Every target is checked first (inside it, no symlink out) so a refusal writes
+            // nothing.
+            let repo = crate::repo_files::Repo::open(std::path::Path::new("."))?;
             let targets: Vec<PathBuf> = report
                 .imported
                 .iter()
                 .map(|(_, p)| dir.join(format!("{}.yaml", p.name)))
                 .collect();
+            for t in &targets {
+                repo.contain_output(t)?;
+            }
             if !args.force
                 && let Some(existing) = targets.iter().find(|t| t.exists())
             {
                 bail!("{} exists; use --force to overwrite", existing.display());
             }
             for ((_, p), target) in report.imported.iter().zip(&targets) {
-                std::fs::write(target, &p.yaml)
+                repo.write_output(target, &p.yaml)
                     .with_context(|| format!("writing {}", target.display()))?;
-                anstream::eprintln!("wrote {}", target.display());
+                crate::errln!("wrote {}", target.display());
             }
-            anstream::eprint!("{}", problems(&report));
+            crate::errprint!("{}", problems(&report));
             Ok(exit_code(&report))
         }
     }

@@ -5,7 +5,8 @@
 //! (an unknown filter or enum value, a refused classification/determination pair, an id
 //! not in the selected tenants) is an error before any write.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::fmt::Write as _;
+use std::io::{BufRead, IsTerminal};
 
 use anyhow::bail;
 
@@ -239,7 +240,7 @@ fn run_update(entity: Entity, args: &UpdateArgs) -> anyhow::Result<i32> {
                 .map(|f| format!("{} ({}): {}", f.tenant, f.tenant_id, f.message))
                 .collect();
             for line in &unread {
-                anstream::eprintln!("error: cannot read {line}; it is left untouched");
+                crate::errln!("error: cannot read {line}; it is left untouched");
             }
             let chosen = if args.ids.is_empty() {
                 items
@@ -260,10 +261,8 @@ fn run_update(entity: Entity, args: &UpdateArgs) -> anyhow::Result<i32> {
             };
             let ups = updates(&chosen, &changes).map_err(|e| errors("refused update", e))?;
             let plan = plan_grid(entity, &ups);
-            let mut out = std::io::stdout().lock();
             if ups.is_empty() {
-                writeln!(
-                    out,
+                crate::outln!(
                     "Nothing to change: every selected {} already has these values.",
                     entity.noun()
                 )?;
@@ -273,12 +272,13 @@ fn run_update(entity: Entity, args: &UpdateArgs) -> anyhow::Result<i32> {
                     crate::cli::exit::ERROR
                 });
             }
-            out.write_all(render(&plan, args.format).as_bytes())?;
-            writeln!(out, "\n{}", plan_sentence(entity, &ups))?;
-            out.flush()?;
-            drop(out);
+            crate::redact::print_out(&format!(
+                "{}\n{}\n",
+                render(&plan, args.format),
+                plan_sentence(entity, &ups)
+            ))?;
             if !args.auto_approve {
-                eprint!("Type `yes` to write these changes: ");
+                crate::errprint!("Type `yes` to write these changes: ");
                 let mut line = String::new();
                 std::io::stdin().lock().read_line(&mut line)?;
                 if line.trim() != "yes" {
@@ -290,7 +290,7 @@ fn run_update(entity: Entity, args: &UpdateArgs) -> anyhow::Result<i32> {
                     .await;
             result.failures.extend(failures.iter().cloned());
             result.failures.sort_by(|a, b| a.tenant.cmp(&b.tenant));
-            let mut out = std::io::stdout().lock();
+            let mut out = String::new();
             if args.format == GridFormat::Table {
                 for f in &result.failures {
                     writeln!(out, "failed: {} ({}): {}", f.tenant, f.tenant_id, f.message)?;
@@ -303,9 +303,9 @@ fn run_update(entity: Entity, args: &UpdateArgs) -> anyhow::Result<i32> {
                     result.rows.len() - ok
                 )?;
             } else {
-                out.write_all(render(&result, args.format).as_bytes())?;
+                out.push_str(&render(&result, args.format));
             }
-            out.flush()?;
+            crate::redact::print_out(&out)?;
             Ok(if result.failures.is_empty() {
                 crate::cli::exit::OK
             } else {

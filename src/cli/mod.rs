@@ -165,7 +165,7 @@ pub fn run() -> i32 {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => exit::OK,
         Err(err) => {
-            anstream::eprintln!("error: {}", crate::redact::scrub(&format!("{err:#}")));
+            crate::errln!("error: {err:#}");
             exit::ERROR
         }
     }
@@ -310,24 +310,20 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
 /// Asks `question` on stderr and reads the answer from the terminal; true only for a typed
 /// `yes` (as Terraform). Errors: no terminal on stdin.
 pub fn confirm(question: &str) -> anyhow::Result<bool> {
-    use std::io::{BufRead as _, Write as _};
+    use std::io::BufRead as _;
     let stdin = std::io::stdin();
     anyhow::ensure!(
         stdin.is_terminal(),
         "no terminal to confirm on: pass --auto-approve"
     );
-    eprint!("\n{question} Only `yes` will be accepted: ");
-    std::io::stderr().flush()?;
+    crate::errprint!("\n{question} Only `yes` will be accepted: ");
     let mut answer = String::new();
     stdin.lock().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")
 }
 
 fn write_stdout(text: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(crate::redact::scrub(text).as_bytes())?;
-    stdout.flush()?;
+    crate::redact::print_out(text)?;
     Ok(())
 }
 

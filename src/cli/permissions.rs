@@ -3,7 +3,6 @@
 //! configuration needs (only the surfaces it uses), and the admin-consent URLs of the
 //! multi-tenant app, overall and per tenant. Offline: reads the repository only.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::bail;
@@ -116,8 +115,6 @@ pub fn render(args: &PermissionsArgs) -> anyhow::Result<String> {
 /// Runs `rampart permissions`.
 pub fn run(args: &PermissionsArgs) -> anyhow::Result<i32> {
     let text = render(args)?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
+    crate::redact::print_out(&text)?;
     Ok(exit::OK)
 }

@@ -7,7 +7,6 @@
 //! plan has changes, 3 with `--detailed-exitcode` when every change is pending promotion to
 //! its ring (the repository tracks a rollout; see `crate::rollout`).
 
-use std::io::Write as _;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
@@ -72,10 +71,16 @@ pub fn run(args: &PlanArgs, color: bool) -> anyhow::Result<i32> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // A plan file that could not be written is refused before Graph is read.
+    if let Some(out) = &args.out {
+        crate::repo_files::Repo::open(&args.root)
+            .and_then(|repo| repo.contain_output(out))
+            .with_context(|| format!("cannot write the plan to {}", out.display()))?;
+    }
     let plan = rt.block_on(make_plan(args))?;
     // Planning only reads; say which lock an apply of this plan will hold per tenant.
     if let Ok(lock) = crate::lock::LockConfig::from_env(&args.root, |k| std::env::var(k).ok()) {
-        eprintln!(
+        crate::errln!(
             "Lock: none held while planning; apply holds: {}",
             lock.describe()
         );
@@ -86,12 +91,13 @@ pub fn run(args: &PlanArgs, color: bool) -> anyhow::Result<i32> {
         PlanFormat::Markdown => render_markdown(&plan, COMMENT_LIMIT),
     };
     if let Some(out) = &args.out {
-        std::fs::write(out, save(&plan))
+        // The one door for user files: `--out` stays inside the repository unless named
+        // absolutely outside it, and never follows a symlink out (issue 10).
+        crate::repo_files::Repo::open(&args.root)
+            .and_then(|repo| repo.write_output(out, &String::from_utf8_lossy(&save(&plan))))
             .with_context(|| format!("cannot write the plan to {}", out.display()))?;
     }
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(crate::redact::scrub(&text).as_bytes())?;
-    stdout.flush()?;
+    crate::redact::print_out(&text)?;
     Ok(exit_code(&plan, args.detailed_exitcode))
 }
 

@@ -57,14 +57,15 @@ impl Reporter {
         match &i.bar {
             Some(bar) => {
                 bar.inc(1);
-                bar.set_message(tenant.to_string());
+                // The bar draws to the terminal itself: its text is scrubbed here.
+                bar.set_message(crate::redact::scrub(tenant).into_owned());
                 if n == i.total {
                     bar.finish_and_clear();
                 }
             }
             None => {
                 let state = if ok { i.verb } else { "FAILED" };
-                eprintln!("[{n}/{}] {tenant}: {state}", i.total);
+                crate::errln!("[{n}/{}] {tenant}: {state}", i.total);
             }
         }
     }

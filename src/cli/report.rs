@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 
 use crate::desired::TenantDesired;
-use crate::onboard::profile_edit::write_atomically;
 use crate::plan::{Plan, inputs_digest, load};
 use crate::report::{Placement, Report, RunInfo, TenantPlacement, render_html};
 
@@ -55,6 +54,10 @@ pub struct ReportArgs {
 
 /// Runs `rampart report`; returns the exit code.
 pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
+    // Refused before any reading when the page could not be written (issue 10).
+    crate::repo_files::Repo::open(&args.root)
+        .and_then(|repo| repo.contain_output(&args.out))
+        .with_context(|| format!("cannot write the report to {}", args.out.display()))?;
     let (plan, plan_file) = match &args.plan {
         Some(file) => {
             let fresh_only = !args.select.profiles.is_empty()
@@ -99,9 +102,10 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
     };
     let report = Report::build(&plan, &placement, run);
     let html = render_html(&report);
-    write_atomically(&args.out, &html)
+    crate::repo_files::Repo::open(&args.root)
+        .and_then(|repo| repo.write_output(&args.out, &crate::redact::scrub(&html)))
         .with_context(|| format!("cannot write the report to {}", args.out.display()))?;
-    eprintln!(
+    crate::errln!(
         "wrote {} ({} tenants, {} bytes)",
         args.out.display(),
         plan.tenants.len(),

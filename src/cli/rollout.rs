@@ -14,7 +14,7 @@
 //! re-plans every lower ring, which costs one read of each of their tenants per ring.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -291,7 +291,7 @@ impl Ctx {
                     return Ok(report);
                 }
                 for w in &words {
-                    eprintln!(
+                    crate::errln!(
                         "!!! ring {ring}: PROMOTION FORCED past a gate that was not met: {w}"
                     );
                 }
@@ -434,7 +434,7 @@ async fn run_rings(
         .map_err(|e| anyhow::anyhow!(e))?;
     options.lock_timeout =
         crate::lock::timeout_from_env(|k| std::env::var(k).ok()).map_err(|e| anyhow::anyhow!(e))?;
-    eprintln!("Lock: {}", options.lock.describe());
+    crate::errln!("Lock: {}", options.lock.describe());
     let Prepared {
         all,
         soaks,
@@ -476,7 +476,7 @@ async fn run_rings(
         untouched: Vec::new(),
     };
     for (i, ring) in rings.iter().enumerate() {
-        eprintln!("Ring {ring}: checking its gate, then planning...");
+        crate::errln!("Ring {ring}: checking its gate, then planning...");
         let r = ctx.ring(*ring).await?;
         let stop = matches!(
             r.outcome,
@@ -506,9 +506,7 @@ fn print(
         RolloutFormat::Human => report.render_human(),
         RolloutFormat::Json => report.to_json(),
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(crate::redact::scrub(&text).as_bytes())?;
-    stdout.flush()?;
+    crate::redact::print_out(&text)?;
     Ok(())
 }
 
@@ -578,7 +576,7 @@ pub fn apply_ring(args: &ApplyArgs) -> anyhow::Result<i32> {
             "Promote ring(s) {ring} (gate, apply, verify, record)?"
         ))?
     {
-        eprintln!("Apply cancelled.");
+        crate::errln!("Apply cancelled.");
         return Ok(exit::ERROR);
     }
     let options = ApplyOptions {

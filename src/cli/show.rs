@@ -2,7 +2,6 @@
 //! after variable substitution, as YAML or JSON. Refuses (exit 1, diagnostics on stderr)
 //! when the repository does not validate.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
@@ -87,9 +86,7 @@ pub fn run(cmd: &ShowCommand) -> anyhow::Result<i32> {
     match cmd {
         ShowCommand::Desired(args) => {
             let text = render_desired(args)?;
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(crate::redact::scrub(&text).as_bytes())?;
-            stdout.flush()?;
+            crate::redact::print_out(&text)?;
             Ok(super::exit::OK)
         }
     }

@@ -2,7 +2,6 @@
 //! file's format and rampart versions are checked on load; an errored plan is shown with
 //! its errors (and exit 1, as `plan` would have).
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -38,9 +37,7 @@ pub fn render_plan_file(args: &ShowPlanArgs, color: bool) -> anyhow::Result<(Str
 /// Runs `rampart show FILE`; returns the exit code.
 pub fn run(args: &ShowPlanArgs, color: bool) -> anyhow::Result<i32> {
     let (text, errored) = render_plan_file(args, color)?;
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(crate::redact::scrub(&text).as_bytes())?;
-    stdout.flush()?;
+    crate::redact::print_out(&text)?;
     Ok(if errored {
         super::exit::ERROR
     } else {

@@ -11,7 +11,7 @@
 //! - `import --tenant T [--out DIR] [--adopt]`: see [`crate::onboard::tenant_import`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
@@ -248,9 +248,7 @@ fn run_verify(args: &VerifyArgs) -> anyhow::Result<i32> {
         OutputFormat::Human => render_human(&report),
         OutputFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
+    crate::redact::print_out(&text)?;
     Ok(if report.ok { exit::OK } else { exit::ERROR })
 }
 
@@ -285,7 +283,8 @@ pub fn add(args: &AddArgs) -> anyhow::Result<AddOutcome> {
 
 fn run_add(args: &AddArgs) -> anyhow::Result<i32> {
     let outcome = add(args)?;
-    let mut out = std::io::stdout().lock();
+    use std::fmt::Write as _;
+    let mut out = String::new();
     writeln!(
         out,
         "Added tenant `{}` to {}.",
@@ -305,15 +304,13 @@ fn run_add(args: &AddArgs) -> anyhow::Result<i32> {
         "\nNext (these talk to the tenant):\n  rampart tenants verify --tenant {0}\n  rampart import --tenant {0}\n  rampart plan --tenant {0}",
         outcome.tenant_name
     )?;
-    out.flush()?;
+    crate::redact::print_out(&out)?;
     Ok(exit::OK)
 }
 
 pub fn run_import(args: &ImportTenantArgs) -> anyhow::Result<i32> {
     let (text, code) = runtime()?.block_on(import(args, false))?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
+    crate::redact::print_out(&text)?;
     Ok(code)
 }
 
@@ -393,13 +390,10 @@ pub async fn import_with(
         );
         if !args.auto_approve {
             // The plan first, then the question, exactly as `apply` does.
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-            drop(out);
+            crate::redact::print_out(&text)?;
             text.clear();
             if !super::confirm("Do you want to adopt this object?")? {
-                eprintln!("Adoption cancelled.");
+                crate::errln!("Adoption cancelled.");
                 return Ok((text, exit::ERROR));
             }
         }
@@ -427,6 +421,13 @@ pub async fn import_with(
         .out
         .clone()
         .unwrap_or_else(|| args.root.join("policies").join("imported").join(name));
+    // Imported YAML is repository content: inside the root unless named absolutely outside
+    // it, never through a symlink out (issue 10); every target is checked before any write.
+    let repo = crate::repo_files::Repo::open(&args.root)?;
+    let dir = repo.contain_output(&dir)?;
+    for d in &imported.documents {
+        repo.contain_output(&dir.join(format!("{}.yaml", d.name)))?;
+    }
     let written = write_documents(&dir, &imported, args.force)?;
     let mut text = String::new();
     for w in &written {
@@ -533,13 +534,10 @@ pub async fn import_with(
     }
     if !args.auto_approve {
         // Show what was done and the plan, then ask, exactly as `apply` does.
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())?;
-        out.flush()?;
-        drop(out);
+        crate::redact::print_out(&text)?;
         text.clear();
         if !super::confirm("Do you want to adopt these objects?")? {
-            eprintln!("Adoption cancelled.");
+            crate::errln!("Adoption cancelled.");
             return Ok((text, exit::ERROR));
         }
     }

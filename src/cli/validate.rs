@@ -1,7 +1,6 @@
 //! `rampart validate [PATHS..]`: load and check the policy repository (every file, every
 //! tenant), print every diagnostic in the chosen format, exit 1 on any error.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use crate::diag::{self, Format};
@@ -86,8 +85,6 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<i32> {
     let color = matches!(args.format, Format::Human)
         && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
     let (text, code) = render(args, color);
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(crate::redact::scrub(&text).as_bytes())?;
-    stdout.flush()?;
+    crate::redact::print_out(&text)?;
     Ok(code)
 }

@@ -16,7 +16,9 @@
 //! - counted in [`RequestStats`]; reported as `tracing` events (target `rampart::graph`).
 //!
 //! Paging follows `@odata.nextLink` as is, but only within the Graph base URL's origin:
-//! the token is never sent elsewhere. `$batch` sends up to 20 sub-requests per round trip
+//! the token is never sent elsewhere. Every read completes what Graph paged at every level:
+//! the collection's pages, and inside each entity the `$expand`ed navigation collections
+//! Graph cut after a page (`settings@odata.nextLink`), so no caller can forget one. `$batch` sends up to 20 sub-requests per round trip
 //! and retries each throttled sub-request on its own (`dependsOn` is not used).
 //!
 //! Paths are given with their API version: `/beta/deviceManagement/configurationPolicies`.
@@ -507,54 +509,133 @@ impl GraphClient {
         &self.auth
     }
 
-    /// GET one resource.
+    /// GET one resource. Navigation collections Graph paged inside it
+    /// (`settings@odata.nextLink`, `assignments@odata.nextLink` of an `$expand`) are
+    /// followed to their end and merged, so the caller sees the whole entity.
     pub async fn get(&self, path: &str) -> Result<Value, GraphError> {
         let a = self.send(Method::Get, Target::Path(path), None, 1).await?;
-        self.finish(a).map(|r| r.body)
+        let mut v = self.finish(a)?.body;
+        self.complete_navigation(&mut v).await?;
+        Ok(v)
     }
 
     /// GET a collection, following `@odata.nextLink` to the end; returns every item of
-    /// every page's `value`.
+    /// every page's `value`, each with its paged navigation collections completed (see
+    /// [`GraphClient::complete_navigation`]).
     pub async fn get_all(&self, path: &str) -> Result<Vec<Value>, GraphError> {
-        let mut items = Vec::new();
-        let mut target = Target::Path(path);
-        loop {
-            let a = self.send(Method::Get, target, None, 1).await?;
-            let ctx = a.ctx.clone();
-            let page = self.finish(a)?.body;
-            let Some(obj) = page.as_object() else {
-                return Err(GraphError::InvalidResponse {
-                    ctx: Box::new(ctx),
-                    reason: "a collection page is not a JSON object".into(),
-                });
+        self.get_all_from(Target::Path(path)).await
+    }
+
+    /// Follows an absolute `@odata.nextLink` (of the Graph base's origin) to the end and
+    /// returns every item, navigation collections completed.
+    pub async fn follow_next_link(&self, link: &str) -> Result<Vec<Value>, GraphError> {
+        let refused = || GraphError::ForeignLink {
+            ctx: Box::new(RequestContext {
+                tenant: self.tenant_id().to_string(),
+                method: Method::Get.as_str().to_string(),
+                path: link.to_string(),
+                client_request_id: String::new(),
+                request_id: None,
+                attempts: 0,
+            }),
+            link: link.to_string(),
+        };
+        let url = Url::parse(link).map_err(|_| refused())?;
+        if !same_origin(&url, &self.ctx.shared.options.graph_url) {
+            return Err(refused());
+        }
+        self.get_all_from(Target::Absolute(url)).await
+    }
+
+    /// Completes every navigation collection Graph paged inside an entity: for each
+    /// `<name>@odata.nextLink` (an `$expand`ed collection cut after one page; Graph does
+    /// this to a policy's `settings` after 25), the link is followed to its end, its items
+    /// appended to `<name>`, and the link removed. Items read that way are completed in
+    /// turn, so every level is whole. The entity's own collection link (`@odata.nextLink`,
+    /// with nothing before the `@`) belongs to the list it came from, and is left alone.
+    /// Links outside the Graph base's origin are refused ([`GraphError::ForeignLink`]).
+    pub fn complete_navigation<'a>(
+        &'a self,
+        entity: &'a mut Value,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), GraphError>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            let Some(obj) = entity.as_object_mut() else {
+                return Ok(());
             };
-            match obj.get("value") {
-                Some(Value::Array(v)) => items.extend(v.iter().cloned()),
-                None | Some(Value::Null) => {}
-                Some(_) => {
+            let paged: Vec<(String, String)> = obj
+                .iter()
+                .filter_map(|(k, v)| {
+                    let nav = k.strip_suffix("@odata.nextLink")?;
+                    (!nav.is_empty()).then(|| (nav.to_string(), v.as_str().unwrap_or("").into()))
+                })
+                .collect();
+            for (nav, link) in paged {
+                let rest = self.follow_next_link(&link).await?;
+                obj.remove(&format!("{nav}@odata.nextLink"));
+                match obj.get_mut(&nav) {
+                    Some(Value::Array(items)) => items.extend(rest),
+                    _ => {
+                        obj.insert(nav, Value::Array(rest));
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn get_all_from<'a>(
+        &'a self,
+        first: Target<'a>,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Vec<Value>, GraphError>> + Send + 'a>,
+    > {
+        Box::pin(async move {
+            let mut items = Vec::new();
+            let mut target = first;
+            loop {
+                let a = self.send(Method::Get, target, None, 1).await?;
+                let ctx = a.ctx.clone();
+                let page = self.finish(a)?.body;
+                let Some(obj) = page.as_object() else {
                     return Err(GraphError::InvalidResponse {
                         ctx: Box::new(ctx),
-                        reason: "`value` is not an array".into(),
+                        reason: "a collection page is not a JSON object".into(),
                     });
-                }
-            }
-            match obj.get("@odata.nextLink").and_then(Value::as_str) {
-                Some(link) => {
-                    let url = Url::parse(link).map_err(|_| GraphError::ForeignLink {
-                        ctx: Box::new(ctx.clone()),
-                        link: link.to_string(),
-                    })?;
-                    if !same_origin(&url, &self.ctx.shared.options.graph_url) {
-                        return Err(GraphError::ForeignLink {
+                };
+                match obj.get("value") {
+                    Some(Value::Array(v)) => {
+                        for mut item in v.iter().cloned() {
+                            self.complete_navigation(&mut item).await?;
+                            items.push(item);
+                        }
+                    }
+                    None | Some(Value::Null) => {}
+                    Some(_) => {
+                        return Err(GraphError::InvalidResponse {
                             ctx: Box::new(ctx),
-                            link: link.to_string(),
+                            reason: "`value` is not an array".into(),
                         });
                     }
-                    target = Target::Absolute(url);
                 }
-                None => return Ok(items),
+                match obj.get("@odata.nextLink").and_then(Value::as_str) {
+                    Some(link) => {
+                        let url = Url::parse(link).map_err(|_| GraphError::ForeignLink {
+                            ctx: Box::new(ctx.clone()),
+                            link: link.to_string(),
+                        })?;
+                        if !same_origin(&url, &self.ctx.shared.options.graph_url) {
+                            return Err(GraphError::ForeignLink {
+                                ctx: Box::new(ctx),
+                                link: link.to_string(),
+                            });
+                        }
+                        target = Target::Absolute(url);
+                    }
+                    None => return Ok(items),
+                }
             }
-        }
+        })
     }
 
     /// POST (never retried on ambiguous failures).

@@ -118,6 +118,132 @@ pub(crate) fn policy_settings(
         .map_err(|e| path_errors(e, ctx))
 }
 
+/// Issue 14 gap 13: a warning per setting definition the policy uses that no source
+/// confirms: not seen in any real export of the template (`rampart_catalog::seen`, an oracle
+/// independent of the catalog) and not marked verified by the catalog. Such an id was
+/// inferred (from the CSP naming convention) and Intune may refuse it. Each warning is at
+/// the key that names the definition (else at the section), names the definition and the
+/// catalog's `source`, once per definition per document.
+fn unconfirmed_settings(
+    template: &Template,
+    settings: &[SettingInstance],
+    json: &Value,
+    ctx: &DocCtx<'_>,
+    out: &mut Vec<Diagnostic>,
+) {
+    use crate::catalog::seen::{Confirmation, confirmation};
+    fn ids(list: &[SettingInstance], out: &mut BTreeSet<String>) {
+        use crate::settings::SettingValue as V;
+        for s in list {
+            out.insert(s.definition_id.clone());
+            match &s.value {
+                V::Choice(c) => ids(&c.children, out),
+                V::ChoiceCollection(cs) => cs.iter().for_each(|c| ids(&c.children, out)),
+                V::GroupCollection(gs) => gs.iter().for_each(|g| ids(&g.children, out)),
+                V::Group(g) => ids(&g.children, out),
+                V::Simple(_) | V::SimpleCollection(_) => {}
+            }
+        }
+    }
+    /// Every key with its pointer and the keys above it (document order).
+    fn keys(v: &Value, ptr: &str, above: &[String], out: &mut Vec<(String, Vec<String>)>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    let p = format!("{ptr}/{}", k.replace('~', "~0").replace('/', "~1"));
+                    let mut path = above.to_vec();
+                    path.push(k.clone());
+                    out.push((p.clone(), path.clone()));
+                    keys(x, &p, &path, out);
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    keys(x, &format!("{ptr}/{i}"), above, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let squash = |s: &str| -> String {
+        s.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    // The key that names a definition: its raw id, its catalog name, or a readable name
+    // the id ends with; among several (`shielded` under each firewall profile), the one
+    // with the most keys above it that the id also contains (`public` in `publicprofile`).
+    let locate = |id: &str, all: &[(String, Vec<String>)]| -> Option<String> {
+        let cat = Catalog::builtin();
+        let squashed = squash(id);
+        let name = cat
+            .definition(id)
+            .map(|d| squash(&d.name))
+            .unwrap_or_default();
+        all.iter()
+            .filter(|(_, path)| {
+                let k = path.last().map(String::as_str).unwrap_or("");
+                let sk = squash(k);
+                k.eq_ignore_ascii_case(id)
+                    || (!sk.is_empty() && (sk == name || squashed.ends_with(&sk)))
+            })
+            .max_by_key(|(p, path)| {
+                let hits = path
+                    .iter()
+                    .filter(|k| squashed.contains(&squash(k)))
+                    .count();
+                (hits, std::cmp::Reverse(p.clone()))
+            })
+            .map(|(p, _)| p.clone())
+    };
+    let cat = Catalog::builtin();
+    let mut used = BTreeSet::new();
+    ids(settings, &mut used);
+    let mut all = Vec::new();
+    for section in ["settings", "rules", "profiles"] {
+        if let Some(v) = json.get(section) {
+            keys(v, &format!("/{section}"), &[], &mut all);
+        }
+    }
+    let section = ["settings", "rules", "profiles"]
+        .into_iter()
+        .find(|s| json.get(s).is_some())
+        .map(|s| format!("/{s}"))
+        .unwrap_or_else(|| "/kind".into());
+    let mut found: Vec<(String, &String)> = used
+        .iter()
+        // A definition the catalog does not know at all is another warning's business
+        // (`unknown-to-catalog`): this one is about what the catalog claims but no source
+        // confirms.
+        .filter(|id| cat.definition(id).is_some())
+        .filter(|id| confirmation(&template.id, id) == Confirmation::Unconfirmed)
+        .map(|id| (locate(id, &all).unwrap_or_else(|| section.clone()), id))
+        .collect();
+    found.sort();
+    for (pointer, id) in found {
+        let source = cat
+            .definition(id)
+            .map(|d| d.source.as_str())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("no source recorded");
+        let at_key = pointer != section;
+        out.push(
+            Diagnostic::warning(
+                "unconfirmed-setting",
+                format!(
+                    "setting definition `{id}` is confirmed by no source: not seen in a real export of template `{}` and not verified in the catalog (catalog source: {source})",
+                    template.alias
+                ),
+            )
+            .at(ctx.span(&pointer, at_key))
+            .with_help(
+                "Intune may refuse an inferred id; check it against an export of a policy made in the portal (or Graph's settingDefinitions) and mark it verified in the catalog",
+            ),
+        );
+    }
+}
+
 fn configuration_policy(
     kind: Kind,
     p: &ConfigurationPolicyFile,
@@ -136,7 +262,8 @@ fn configuration_policy(
     } else {
         match policy_settings(kind, p, json, ctx) {
             Err(mut ds) => out.append(&mut ds),
-            // The catalog is never a limit: what it does not know is a warning.
+            // The catalog is never a limit: what it does not know is a warning; what no
+            // source has confirmed is a warning too.
             Ok((template, instances)) => {
                 for w in crate::settings::coverage_warnings(template, &instances, json) {
                     out.push(
@@ -145,6 +272,7 @@ fn configuration_policy(
                             .with_help_opt(w.help),
                     );
                 }
+                unconfirmed_settings(template, &instances, json, ctx, out);
             }
         }
     }

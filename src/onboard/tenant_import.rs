@@ -220,21 +220,8 @@ pub async fn import_tenant(
                 what: "configuration policies",
                 source,
             })?;
-    for p in policies.iter_mut() {
-        if p.get("settings@odata.nextLink").is_some() {
-            let id = s(p, "id").to_string();
-            let all = client
-                .get_all(&format!(
-                    "/beta/deviceManagement/configurationPolicies/{id}/settings"
-                ))
-                .await
-                .map_err(|source| ImportTenantError::Graph {
-                    what: "policy settings",
-                    source,
-                })?;
-            p["settings"] = Value::Array(all);
-        }
-    }
+    // Paged `settings`/`assignments` of each expanded policy are whole: the client's
+    // `get_all` follows every nextLink at every level.
     let mut groups = BTreeMap::new();
     name_groups(client, &mut policies, &mut groups).await;
     policies.sort_by(|a, b| {

@@ -348,6 +348,7 @@ fn policy_ref(o: &ObservedConfigurationPolicy) -> ObservedRef {
         id: o.id.clone(),
         last_modified: o.last_modified.clone(),
         fingerprint: o.fingerprint(),
+        fields: normalise::field_digests(&serde_json::to_value(o).unwrap_or_default()),
     }
 }
 
@@ -604,6 +605,7 @@ fn rule_ref(o: &ObservedDetectionRule) -> ObservedRef {
         id: o.id.clone(),
         last_modified: o.last_modified.clone(),
         fingerprint: o.fingerprint(),
+        fields: normalise::field_digests(&serde_json::to_value(o).unwrap_or_default()),
     }
 }
 
@@ -761,6 +763,7 @@ fn def_ref(system: RbacSystem, d: &ObservedRoleDefinition) -> ObservedRef {
         id: d.id.clone(),
         last_modified: None,
         fingerprint: d.fingerprint(),
+        fields: normalise::field_digests(&serde_json::to_value(d).unwrap_or_default()),
     }
 }
 
@@ -772,6 +775,7 @@ fn assignment_ref(system: RbacSystem, a: &ObservedRoleAssignment) -> ObservedRef
         id: a.id.clone(),
         last_modified: None,
         fingerprint: a.fingerprint(),
+        fields: normalise::field_digests(&serde_json::to_value(a).unwrap_or_default()),
     }
 }
 

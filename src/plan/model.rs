@@ -7,6 +7,8 @@
 //! first, then by address; field changes sorted by path. The same inputs give the same
 //! bytes.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::desired::{Address, Kind};
@@ -438,6 +440,12 @@ pub struct ObservedRef {
     /// `sha256:<hex>` of the canonical JSON of the normalised observed object (see
     /// `observed::*::fingerprint`); apply recomputes it from a fresh read.
     pub fingerprint: String,
+    /// A short digest (`sha256` prefix, 16 hex digits) of each top-level field of the same
+    /// normalised object, so that apply can name the fields that moved when it refuses a
+    /// stale object, rather than only "changed". Informative only: the freshness check is
+    /// the whole `fingerprint`. Empty in plans made before it existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
 }
 
 /// One field's change. `before`/`after` are JSON values: strings, numbers, lists; `null`

@@ -72,6 +72,23 @@ pub fn digest(value: &Value) -> String {
     digest_bytes(canonical_json(value).as_bytes())
 }
 
+/// A short digest (the first 16 hex digits of `sha256`) of each top-level field of a
+/// normalised object (`lastModified` and `id` left out, as they never move alone): what apply compares
+/// to name the fields that moved since the plan. Not a security check (the whole
+/// fingerprint is); short so that plans of large fleets stay small.
+pub fn field_digests(value: &Value) -> std::collections::BTreeMap<String, String> {
+    let Value::Object(m) = value else {
+        return Default::default();
+    };
+    m.iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "lastModified" | "id"))
+        .map(|(k, v)| {
+            let d = digest(v);
+            (k.clone(), d["sha256:".len()..][..16].to_string())
+        })
+        .collect()
+}
+
 /// `sha256:<hex>` of bytes.
 pub fn digest_bytes(bytes: &[u8]) -> String {
     let hash = Sha256::digest(bytes);

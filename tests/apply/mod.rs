@@ -278,6 +278,10 @@ async fn a_stale_object_is_refused_and_nothing_is_written_to_it() {
         .find(|o| o.outcome == Outcome::Stale)
         .expect("stale object reported");
     assert_eq!(stale.address, victim.address.to_string());
+    // The refusal names what moved (only the name), never "lastModifiedDateTime X -> X".
+    let why = stale.messages.join("; ");
+    assert!(why.contains("changed: name"), "{why}");
+    assert!(!why.contains("settings"), "{why}");
     let to_victim: Vec<_> = writes(&emu)
         .into_iter()
         .filter(|w| w.path.contains(&victim_id))

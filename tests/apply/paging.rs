@@ -1,15 +1,15 @@
 //! Issue 14, gap 12 (product side): Graph pages an expanded policy's `settings` and says so
 //! with `settings@odata.nextLink`. The plan follows it; apply's re-read before writing
-//! (`src/apply/entity.rs` `read_path`, `$expand=settings,assignments`) does not, so an update
-//! of a policy with more settings than one page is refused as stale against real Graph
-//! (the real OpenIntuneBaseline antivirus export has 27 settings; Graph pages by 25).
+//! (`src/apply/entity.rs` `read_path`, `$expand=settings,assignments`) did not, so an update
+//! of a policy with more settings than one page was refused as stale against real Graph
+//! (the real OpenIntuneBaseline antivirus export has 27 settings; Graph pages by 25). The
+//! client now completes every paged navigation collection on every read.
 //! The emulator pages expanded settings here after 1, so every baseline policy shows it.
 
 use super::*;
 use rampart_emulator::PageSizes;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "product bug (issue 14 gap 12, owned by src/apply): apply's re-read does not follow settings@odata.nextLink"]
 async fn apply_follows_the_settings_next_link_of_an_expanded_policy() {
     let mut fleet = fleet(desired(1, 300), FaultConfig::none(), 1, |_| None).await;
     let emu = fleet.emulator.admin().clone();

@@ -131,6 +131,82 @@ fn adoption_without_a_terminal_or_auto_approve_is_refused_before_any_request() {
     assert!(!repo.path().join("policies/imported").exists());
 }
 
+/// Issue 9: the successful half of confirmed adoption, through the binary against a served
+/// emulator. A policy made in the portal (a real NCSC export, no marker) is imported, the
+/// profile selects the imported label, and `import --adopt --auto-approve` writes the marker
+/// into that policy (and nothing else); a second plan then sees it as managed and in step.
+#[test]
+fn adoption_with_auto_approve_marks_the_imported_objects_and_writes_nothing_else() {
+    let repo = repo();
+    let seeded = repo.path().join("seed-policies").join(CONTOSO);
+    std::fs::create_dir_all(&seeded).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/exports/ncsc/2025-NCSC-ASR.json"),
+        seeded.join("asr.json"),
+    )
+    .unwrap();
+    let policies_dir = repo.path().join("seed-policies");
+    let emu = Emulator::start_with(
+        repo.path(),
+        &["--seed-policies", policies_dir.to_str().unwrap()],
+    );
+    let env = emu.env();
+    // Import only: documents written, nothing written to the tenant.
+    let o = run(repo.path(), &["import", "--tenant", CONTOSO], &env);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(stdout(&o).contains("Imported 1 object"), "{}", text(&o));
+    assert!(emu.requests().iter().all(|r| !is_write(r)));
+    // The profile of contoso selects what was imported.
+    let profile = repo.path().join("profiles/ring1-broad.yaml");
+    let yaml = std::fs::read_to_string(&profile).unwrap().replace(
+        "  - { label: soc }\n",
+        "  - { label: soc }\n  - { label: imported-contoso }\n",
+    );
+    std::fs::write(&profile, yaml).unwrap();
+    let o = run(
+        repo.path(),
+        &[
+            "import",
+            "--tenant",
+            CONTOSO,
+            "--force",
+            "--adopt",
+            "--auto-approve",
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(stdout(&o).contains("Adoption plan:"), "{}", text(&o));
+    let writes: Vec<serde_json::Value> = emu.requests().into_iter().filter(is_write).collect();
+    assert!(!writes.is_empty(), "nothing adopted: {}", text(&o));
+    for w in &writes {
+        let path = w["path"].as_str().unwrap_or_default();
+        assert!(
+            path.contains("/deviceManagement/configurationPolicies/"),
+            "adoption wrote elsewhere: {w}"
+        );
+    }
+    // Adopted: the next plan of contoso offers no adoption and changes nothing in it.
+    let o = run(
+        repo.path(),
+        &["plan", "--tenant", CONTOSO, "--format", "json"],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("plan JSON");
+    let objects = plan["tenants"][0]["objects"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let adopted = objects
+        .iter()
+        .find(|o| o["address"]["name"] == "contoso-2025-ncsc-asr")
+        .unwrap_or_else(|| panic!("the adopted policy is not planned: {}", stdout(&o)));
+    assert_eq!(adopted["action"], "no-op", "{adopted}");
+    assert_eq!(plan["summary"]["adoptionCandidates"], 0, "{}", stdout(&o));
+}
+
 #[test]
 fn apply_reports_each_finished_tenant_when_not_on_a_terminal() {
     let (repo, emu) = served();

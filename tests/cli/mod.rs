@@ -11,9 +11,11 @@
 //! - [`workflow`]: the shipped GitHub Actions workflow's commands, in its order.
 
 mod connect;
+mod containment;
 mod endpoint;
 mod exit_codes;
 mod manners;
+mod redaction;
 mod workflow;
 
 use std::io::{BufRead as _, BufReader};

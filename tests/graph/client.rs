@@ -43,6 +43,66 @@ async fn get_all_follows_absolute_next_links() {
     );
 }
 
+/// Issue 14 gap 12: every reader follows every nextLink at every level. An expanded
+/// entity's `settings@odata.nextLink` and `assignments@odata.nextLink` (each over several
+/// pages) are completed by `get`, by every item of `get_all`, and by `complete_navigation`.
+#[tokio::test]
+async fn navigation_next_links_are_followed_at_every_level() {
+    let mock = start_mock(None, |s| {
+        let base = s.header("host").map(|h| format!("http://{h}")).unwrap();
+        let p = |id: &str| {
+            json!({"id": id,
+                "settings": [{"n": 1}],
+                "settings@odata.nextLink": format!("{base}/beta/p/{id}/settings?$skiptoken=1"),
+                "assignments": [{"a": 1}],
+                "assignments@odata.nextLink": format!("{base}/beta/p/{id}/assignments?$skiptoken=1")})
+        };
+        let path = s.path.as_str();
+        if let Some(rest) = path.strip_prefix("/beta/p/") {
+            let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+            return match tail {
+                "" => Reply::ok(p(id)),
+                "settings?$skiptoken=1" => Reply::ok(json!({"value": [{"n": 2}],
+                    "@odata.nextLink": format!("{base}/beta/p/{id}/settings?$skiptoken=2")})),
+                "settings?$skiptoken=2" => Reply::ok(json!({"value": [{"n": 3}]})),
+                "assignments?$skiptoken=1" => Reply::ok(json!({"value": [{"a": 2}]})),
+                _ => Reply::status(404),
+            };
+        }
+        match path {
+            "/beta/list" => Reply::ok(json!({"value": [p("x")],
+                "@odata.nextLink": format!("{base}/beta/list?$skiptoken=2")})),
+            "/beta/list?$skiptoken=2" => Reply::ok(json!({"value": [p("y")]})),
+            "/beta/foreign" => Reply::ok(json!({"id": "z", "settings": [],
+                "settings@odata.nextLink": "https://evil.example.com/beta/p/z/settings"})),
+            _ => Reply::status(404),
+        }
+    })
+    .await;
+    let (ctx, _) = context(&mock.base, |_| {});
+    let c = client_for(&ctx, T);
+    let whole = |v: &Value| {
+        assert_eq!(v["settings"], json!([{"n": 1}, {"n": 2}, {"n": 3}]), "{v}");
+        assert_eq!(v["assignments"], json!([{"a": 1}, {"a": 2}]), "{v}");
+        assert!(v.get("settings@odata.nextLink").is_none(), "{v}");
+        assert!(v.get("assignments@odata.nextLink").is_none(), "{v}");
+    };
+    whole(&c.get("/beta/p/one").await.unwrap());
+    let items = c.get_all("/beta/list").await.unwrap();
+    assert_eq!(items.len(), 2);
+    items.iter().for_each(whole);
+    // A first page that arrived another way ($batch) is completed the same way.
+    let mut v = json!({"id": "b", "settings": [{"n": 1}],
+        "settings@odata.nextLink": format!("{}/beta/p/b/settings?$skiptoken=1", mock.base),
+        "assignments": [{"a": 1}],
+        "assignments@odata.nextLink": format!("{}/beta/p/b/assignments?$skiptoken=1", mock.base)});
+    c.complete_navigation(&mut v).await.unwrap();
+    whole(&v);
+    // The token never follows a nested link to another host either.
+    let err = c.get("/beta/foreign").await.unwrap_err();
+    assert!(matches!(err, GraphError::ForeignLink { .. }), "{err}");
+}
+
 #[tokio::test]
 async fn next_link_to_another_host_is_not_followed() {
     let mock = start_mock(None, |_| {

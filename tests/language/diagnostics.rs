@@ -407,3 +407,49 @@ fn human_format_in_colour() {
     assert!(!plain.contains('\u{1b}'));
     drop(dir);
 }
+
+/// Issue 14 gap 13: a definition no source confirms (not in any real export of the
+/// template, not verified in the catalog) is a warning at the key naming it, with the
+/// definition and the catalog's source; every one in one run, nothing fails.
+#[test]
+fn unconfirmed_setting_definitions_are_warned_each_at_its_key() {
+    let policy = "\
+kind: FirewallPolicy
+name: fw
+displayName: fw
+template: firewall
+profiles:
+  domain:
+    enabled: true
+    shielded: true
+  public:
+    enabled: true
+    shielded: false
+";
+    let out = render(&[("policies/fw.yaml", policy)], Format::Concise);
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("unconfirmed-setting"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("policies/fw.yaml:8:5:"), "{out}");
+    assert!(
+        lines[0].contains("vendor_msft_firewall_mdmstore_domainprofile_shielded"),
+        "{out}"
+    );
+    assert!(lines[1].starts_with("policies/fw.yaml:11:5:"), "{out}");
+    assert!(
+        lines[1].contains("vendor_msft_firewall_mdmstore_publicprofile_shielded"),
+        "{out}"
+    );
+    assert!(lines[1].contains("catalog source: "), "{out}");
+    // A confirmed setting alone gives no warning.
+    let out = render(
+        &[(
+            "policies/fw.yaml",
+            "kind: FirewallPolicy\nname: fw\ndisplayName: fw\ntemplate: firewall\nprofiles:\n  domain:\n    enabled: true\n",
+        )],
+        Format::Concise,
+    );
+    assert!(!out.contains("unconfirmed-setting"), "{out}");
+}
