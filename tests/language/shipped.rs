@@ -15,7 +15,20 @@ pub fn root() -> PathBuf {
 fn shipped_examples_have_no_diagnostics() {
     let v = rampart::resolve::validate(&root(), &[]);
     let text = rampart::diag::render(&v.diagnostics, &v.loaded.sources, Format::Concise, false);
-    assert!(v.diagnostics.is_empty(), "{text}");
+    // No errors. The only warnings are `unconfirmed-setting`: the EDR, LAPS and macOS
+    // antivirus examples (issue 13) use setting ids that no real tenant export shows yet
+    // (they come from public code), and the warning says exactly that to users.
+    assert!(!v.has_errors(), "{text}");
+    for d in &v.diagnostics {
+        assert_eq!(d.code, "unconfirmed-setting", "{text}");
+        let path = d.span.as_ref().map(|s| s.path.as_str()).unwrap_or("");
+        assert!(
+            ["edr.yaml", "laps.yaml", "macos-antivirus.yaml"]
+                .iter()
+                .any(|f| path.ends_with(f)),
+            "an unconfirmed setting outside the unverified-family examples: {text}"
+        );
+    }
     // Every kind is shipped, and the three profiles reach their five tenants.
     let kinds: std::collections::BTreeSet<&str> =
         v.loaded.documents.iter().map(|d| d.kind.as_str()).collect();
@@ -40,7 +53,7 @@ fn validate_exits_0_on_the_shipped_examples() {
     };
     let (text, code) = render(&args, false);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("no problems found"), "{text}");
+    assert!(text.contains("0 errors"), "{text}");
 }
 
 #[test]
