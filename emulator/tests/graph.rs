@@ -702,6 +702,28 @@ fn strip(v: &Value) -> Value {
     rampart_emulator::surfaces::policies::strip_annotations(v)
 }
 
+/// `v` with every `children` array sorted by `settingDefinitionId` (then by its JSON), at
+/// every level.
+fn children_sorted(v: &Value) -> Value {
+    match v {
+        Value::Array(a) => Value::Array(a.iter().map(children_sorted).collect()),
+        Value::Object(o) => {
+            let mut out = serde_json::Map::new();
+            for (k, x) in o {
+                let mut x = children_sorted(x);
+                if k == "children"
+                    && let Value::Array(a) = &mut x
+                {
+                    a.sort_by_key(|c| (c["settingDefinitionId"].to_string(), c.to_string()));
+                }
+                out.insert(k.clone(), x);
+            }
+            Value::Object(out)
+        }
+        _ => v.clone(),
+    }
+}
+
 #[tokio::test]
 async fn real_fixture_policies_round_trip() {
     // The vendored real exports (UK NCSC, UTF-16 as exported); missing is a failure.
@@ -757,7 +779,14 @@ async fn real_fixture_policies_round_trip() {
         for s in want.as_array_mut().unwrap() {
             s.as_object_mut().unwrap().remove("@odata.type");
         }
-        assert_eq!(back["settings"], want, "{}", f.display());
+        // Content is kept whole; the order of group children is not (Graph returns ASR
+        // rule children in its own order, issue 13), so children compare as sets.
+        assert_eq!(
+            children_sorted(&back["settings"]),
+            children_sorted(&want),
+            "{}",
+            f.display()
+        );
         for k in [
             "name",
             "description",
