@@ -213,14 +213,14 @@ fn subschema<'a>(root: &'a Value, path: &Location, drop: usize) -> Option<&'a Va
     Some(cur)
 }
 
-fn is_variable_string(v: &Value) -> bool {
-    matches!(v, Value::String(s) if s.contains("${"))
+fn is_variable_string(v: &Value, ctx: &DocCtx<'_>) -> bool {
+    matches!(v, Value::String(s) if ctx.has_variable(s))
 }
 
 fn report(e: &ValidationError<'_>, root: &Value, ctx: &DocCtx<'_>, out: &mut Vec<Diagnostic>) {
     let pointer = e.instance_path().as_str().to_string();
     let instance: &Value = e.instance();
-    if is_variable_string(instance) {
+    if is_variable_string(instance, ctx) {
         return;
     }
     match e.kind() {
