@@ -853,8 +853,25 @@ pub(crate) fn cross_document(loaded: &Loaded, out: &mut Vec<Diagnostic>) {
     // Tenants across profiles: one id, one name.
     let mut by_id: BTreeMap<String, (&str, &super::LoadedDocument, usize)> = BTreeMap::new();
     let mut by_name: BTreeMap<&str, (String, &super::LoadedDocument, usize)> = BTreeMap::new();
-    for prof in loaded.profiles() {
-        let Some(DocumentFile::DistributionProfile(p)) = &prof.file else {
+    // A profile with a shape error elsewhere (say `ring: high`) still has its references
+    // and tenants checked, from the repaired copy the per-document checks use: one error
+    // must not hide another in the same run.
+    let repaired: Vec<(&super::LoadedDocument, Option<DocumentFile>)> = loaded
+        .profiles()
+        .map(|prof| {
+            let own = match &prof.file {
+                Some(_) => None,
+                None => {
+                    let (json, _, _) = super::schema_errors::repaired(&prof.kind, &prof.json);
+                    crate::config::from_json(&prof.kind, &json).ok()
+                }
+            };
+            (prof, own)
+        })
+        .collect();
+    for (prof, own) in &repaired {
+        let prof = *prof;
+        let Some(DocumentFile::DistributionProfile(p)) = prof.file.as_ref().or(own.as_ref()) else {
             continue;
         };
         for (i, r) in p.policies.iter().enumerate() {

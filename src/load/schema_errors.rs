@@ -84,9 +84,13 @@ pub(crate) fn repaired(kind: &str, json: &Value) -> (Value, Vec<String>, bool) {
                 ValidationErrorKind::Type { kind } => {
                     let first = match kind {
                         TypeKind::Single(t) => t.to_string(),
-                        TypeKind::Multiple(set) => {
-                            set.iter().next().map(|t| t.to_string()).unwrap_or_default()
-                        }
+                        // `["integer", "null"]` (an optional field): a neutral value of
+                        // the non-null type, which every field converts.
+                        TypeKind::Multiple(set) => set
+                            .iter()
+                            .map(|t| t.to_string())
+                            .find(|t| t != "null")
+                            .unwrap_or_default(),
                     };
                     let neutral = match first.as_str() {
                         "string" => Value::String("x".into()),

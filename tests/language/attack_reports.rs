@@ -329,3 +329,23 @@ fn a_custom_role_action_listed_twice_is_an_error() {
         assert_eq!(n, dups, "{actions}: {:?}", places(&v));
     }
 }
+
+#[test]
+fn a_profile_with_a_shape_error_still_gets_its_cross_document_checks() {
+    for (bad, code) in [
+        // Ring of the wrong type, plus a reference to no policy.
+        ("ring: high\n", "unknown-policy"),
+        // An unknown field and a wrong type together.
+        ("ring: high\nfoo: 1\n", "unknown-policy"),
+    ] {
+        let profile = PROFILE
+            .replace("name: ring0\n", &format!("name: ring0\n{bad}"))
+            .replace("  - encoded-powershell", "  - encoded-powershel");
+        let (_d, v) = run(&[("policies/r.yaml", RULE), ("profiles/p.yaml", &profile)]);
+        assert!(
+            codes(&v).iter().any(|c| c == code),
+            "{bad}: {:?}",
+            places(&v)
+        );
+    }
+}
