@@ -338,6 +338,7 @@ pub fn load_text_in(
         let ctx = DocCtx {
             path: display,
             spans: &spans,
+            substituted: false,
         };
         let loaded_doc = load_document(&ctx, json.clone(), repo, dir, &mut loaded.diagnostics);
         loaded.incomplete |= loaded_doc.is_none();
@@ -357,11 +358,27 @@ pub fn load_text_in(
 pub(crate) struct DocCtx<'a> {
     pub path: &'a str,
     pub spans: &'a SpanIndex,
+    /// Whether the document's variables have been substituted (resolution's per-tenant
+    /// copy): its strings are then data, and a `${` in them is literal text that is checked
+    /// like any other value, never skipped as "checked after substitution" nor re-scanned
+    /// for variables.
+    pub substituted: bool,
 }
 
 impl DocCtx<'_> {
     pub fn span(&self, pointer: &str, at_key: bool) -> Span {
         Span::new(self.path, self.spans.lookup(pointer, at_key))
+    }
+
+    /// Whether a string still holds a variable to be substituted per tenant (so its
+    /// checks wait for resolution).
+    pub fn has_variable(&self, s: &str) -> bool {
+        !self.substituted && s.contains("${")
+    }
+
+    /// [`Self::has_variable`] over every string of a value.
+    pub fn contains_variable(&self, v: &Value) -> bool {
+        !self.substituted && contains_variable(v)
     }
 }
 
@@ -412,8 +429,19 @@ fn load_document(
     let name = map.get("name").and_then(Value::as_str).map(str::to_string);
     let schema_diags = schema_errors::check(&kind, &json, ctx);
     let mut valid = !schema_diags.iter().any(Diagnostic::is_error);
-    diags.extend(schema_diags);
-    let name = name?;
+    // The semantic checks' diagnostics, merged with the schema's at the end: one fault is
+    // said once, so a schema error at the very place a semantic check explains better
+    // (`protocol: tcp`: not an integer, but a name with a known number) is left out.
+    let mut semantic: Vec<Diagnostic> = Vec::new();
+    let name = match name {
+        Some(n) => n,
+        None => {
+            diags.extend(schema_diags);
+            return None;
+        }
+    };
+    let outer = &mut *diags;
+    let diags = &mut semantic;
     let mut query_file_text = None;
     if kind == "DetectionRule"
         && let Some(Value::String(file)) = map.get("queryFile")
@@ -464,6 +492,13 @@ fn load_document(
             }
         }
     }
+    outer.extend(schema_diags.into_iter().filter(|d| {
+        !d.is_error()
+            || !semantic
+                .iter()
+                .any(|x| x.is_error() && x.span.is_some() && x.span == d.span)
+    }));
+    outer.extend(semantic);
     Some(LoadedDocument {
         path: ctx.path.to_string(),
         index: 0,

@@ -145,6 +145,8 @@ pub fn resolve(loaded: &Loaded) -> Resolution {
     let mut undefined: BTreeMap<(Span, String), BTreeSet<String>> = BTreeMap::new();
     // A document without variables builds the same object for every tenant: build once.
     let mut shared: BTreeMap<(&str, usize), DesiredObject> = BTreeMap::new();
+    // tenant id -> (tenant name, the detection rules selected for it)
+    let mut rule_titles: BTreeMap<String, (String, Vec<RuleTitles<'_>>)> = BTreeMap::new();
     for prof in loaded.profiles() {
         let Some(DocumentFile::DistributionProfile(p)) = &prof.file else {
             continue;
@@ -202,6 +204,15 @@ pub fn resolve(loaded: &Loaded) -> Resolution {
                 let Some(kind) = Kind::parse(&doc.kind) else {
                     continue;
                 };
+                if kind == Kind::DetectionRule {
+                    // Taken whether or not the rule builds: an error elsewhere in a rule must
+                    // not hide that its title clashes with another's (all errors in one run).
+                    let list = &mut rule_titles.entry(id.clone()).or_default().1;
+                    if !list.iter().any(|r| std::ptr::eq(r.doc, *doc)) {
+                        list.push(RuleTitles::of(doc, &vctx));
+                    }
+                    rule_titles.entry(id.clone()).or_default().0 = t.name.clone();
+                }
                 let cache_key = (doc.path.as_str(), doc.index);
                 let cached = shared.get(&cache_key).cloned();
                 let built = match cached {
@@ -262,7 +273,7 @@ pub fn resolve(loaded: &Loaded) -> Resolution {
             }
         }
     }
-    duplicate_rule_titles(loaded, &res.tenants, &mut res.diagnostics);
+    duplicate_rule_titles(&rule_titles, &mut res.diagnostics);
     for ((span, var), tenants) in undefined {
         let list: Vec<&String> = tenants.iter().collect();
         let shown = if list.len() > 3 {
@@ -292,67 +303,113 @@ pub fn resolve(loaded: &Loaded) -> Resolution {
     res
 }
 
+/// A selected detection rule's display name and alert title for one tenant, after
+/// variables (`None` where a variable is undefined or the field is not a string).
+struct RuleTitles<'a> {
+    doc: &'a LoadedDocument,
+    display_name: Option<String>,
+    alert_title: Option<String>,
+}
+
+impl<'a> RuleTitles<'a> {
+    fn of(doc: &'a LoadedDocument, vctx: &VarContext) -> Self {
+        let field = |pointer: &str| {
+            let v = doc.json.pointer(pointer)?;
+            match substitute(v, vctx).ok()? {
+                Value::String(s) => Some(s),
+                _ => None,
+            }
+        };
+        RuleTitles {
+            doc,
+            // As built: the display name defaults to the rule's name.
+            display_name: field("/displayName").or_else(|| {
+                doc.json
+                    .get("displayName")
+                    .is_none()
+                    .then(|| doc.name.clone())
+            }),
+            alert_title: field("/alert/title"),
+        }
+    }
+}
+
 /// Defender requires a custom detection rule's display name and its alert title to be
 /// unique in a tenant (graph-api-2.md, detection rules); two rules of one tenant sharing
 /// either would be refused (or, today, both created). Compared case-insensitively, after
-/// variables. Reported once per pair of documents, at the second, naming the tenants.
+/// variables, over every selected rule whether or not it has other errors. Reported once
+/// per pair of documents, at the later one in load order (files by path, then position),
+/// with a label at the earlier, naming the tenants.
 fn duplicate_rule_titles(
-    loaded: &Loaded,
-    tenants: &BTreeMap<String, TenantDesired>,
+    rules: &BTreeMap<String, (String, Vec<RuleTitles<'_>>)>,
     out: &mut Vec<Diagnostic>,
 ) {
-    // (field pointer, first rule, second rule) -> tenant names
-    let mut clashes: BTreeMap<(&'static str, String, String), BTreeSet<String>> = BTreeMap::new();
-    for t in tenants.values() {
-        for (field, pointer) in [
-            ("/displayName", "/displayName"),
-            ("/alert/title", "/detectionAction/alertTemplate/title"),
-        ] {
-            let mut seen: BTreeMap<String, &str> = BTreeMap::new();
-            for obj in t.objects.values() {
-                let DesiredObject::DetectionRule(r) = obj else {
-                    continue;
+    type Key<'a> = (&'static str, (&'a str, usize), (&'a str, usize));
+    // (field, first document, second document) -> (documents, tenant names)
+    #[allow(clippy::type_complexity)]
+    let mut clashes: BTreeMap<Key<'_>, (&LoadedDocument, &LoadedDocument, BTreeSet<String>)> =
+        BTreeMap::new();
+    for (tenant, list) in rules.values() {
+        let mut list: Vec<&RuleTitles<'_>> = list.iter().collect();
+        list.sort_by_key(|r| (r.doc.path.as_str(), r.doc.index));
+        for field in ["/displayName", "/alert/title"] {
+            let mut seen: BTreeMap<String, &LoadedDocument> = BTreeMap::new();
+            for r in &list {
+                let v = if field == "/displayName" {
+                    &r.display_name
+                } else {
+                    &r.alert_title
                 };
-                let Some(v) = r.body.pointer(pointer).and_then(Value::as_str) else {
+                let Some(v) = v else {
                     continue;
                 };
                 let key = v.trim().to_lowercase();
                 match seen.get(&key) {
                     Some(first) => {
                         clashes
-                            .entry((field, first.to_string(), r.name.clone()))
-                            .or_default()
-                            .insert(t.tenant.name.clone());
+                            .entry((
+                                field,
+                                (first.path.as_str(), first.index),
+                                (r.doc.path.as_str(), r.doc.index),
+                            ))
+                            .or_insert_with(|| (first, r.doc, BTreeSet::new()))
+                            .2
+                            .insert(tenant.clone());
                     }
                     None => {
-                        seen.insert(key, &r.name);
+                        seen.insert(key, r.doc);
                     }
                 }
             }
         }
     }
-    let doc = |name: &str| {
-        loaded
-            .policies()
-            .find(|d| d.kind == Kind::DetectionRule.as_str() && d.name == name)
-    };
-    for ((field, first, second), tenants) in clashes {
-        let (Some(a), Some(b)) = (doc(&first), doc(&second)) else {
-            continue;
-        };
+    for ((field, _, _), (a, b, tenants)) in clashes {
         let what = if field == "/displayName" {
             "display name"
         } else {
             "alert title"
         };
+        // A display name left out defaults to the rule's name: point there.
+        let at = |d: &LoadedDocument| {
+            if d.json.pointer(field).is_some() {
+                d.span(field, false)
+            } else {
+                d.span("/name", false)
+            }
+        };
         let names: Vec<&str> = tenants.iter().map(String::as_str).collect();
         out.push(
             Diagnostic::error(
                 "duplicate-rule-title",
-                format!("detection rules `{first}` and `{second}` have the same {what} in tenant {}", names.join(", ")),
+                format!(
+                    "detection rules `{}` and `{}` have the same {what} in tenant {}",
+                    a.name,
+                    b.name,
+                    names.join(", ")
+                ),
             )
-            .at(b.span(field, false))
-            .with_label(a.span(field, false), format!("same {what} here"))
+            .at(at(b))
+            .with_label(at(a), format!("same {what} here"))
             .with_help(format!("Defender requires each custom detection rule's {what} to be unique in a tenant; change one")),
         );
     }
@@ -398,11 +455,12 @@ fn build_object(doc: &LoadedDocument, vctx: &VarContext) -> Result<DesiredObject
     if !doc.valid {
         return Err(BuildError::Diagnostics(Vec::new()));
     }
+    let has_vars = crate::load::contains_variable(&doc.json);
     let ctx = DocCtx {
         path: &doc.path,
         spans: &doc.spans,
+        substituted: has_vars,
     };
-    let has_vars = crate::load::contains_variable(&doc.json);
     let json = if has_vars {
         match substitute(&doc.json, vctx) {
             Ok(j) => j,

@@ -112,6 +112,15 @@ pub enum EmulatorError {
         /// Parser message.
         message: String,
     },
+    /// Another emulator (another process, or another `Emulator` in this one) already
+    /// serves this state directory; two would overwrite each other's tenant files.
+    #[error(
+        "the state directory {path} is in use by another emulator; stop it first, or give this one another --state-dir"
+    )]
+    StateDirInUse {
+        /// The state directory.
+        path: PathBuf,
+    },
     /// No such tenant.
     #[error("unknown tenant {0}")]
     UnknownTenant(String),

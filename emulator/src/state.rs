@@ -272,6 +272,9 @@ pub(crate) struct Inner {
     pub(crate) setting_oracle: super::SettingOracle,
     pub(crate) limiter: Mutex<WriteLimiter>,
     pub(crate) log: Mutex<Log>,
+    /// `DIR/lock`, held with an exclusive lock for the emulator's life (released when the
+    /// file is closed, also on a crash): one emulator per state directory.
+    pub(crate) _state_lock: Option<std::fs::File>,
 }
 
 /// The emulator state, usable in-process without HTTP. Clone freely.
@@ -338,7 +341,14 @@ pub(crate) fn new_guid() -> String {
 
 impl Emulator {
     /// Creates an emulator, loading `state_dir` if it holds a saved state.
+    ///
+    /// Fails with [`EmulatorError::StateDirInUse`] when another emulator holds the state
+    /// directory's lock.
     pub fn new(config: &super::EmulatorConfig) -> Result<Self, EmulatorError> {
+        let state_lock = match &config.state_dir {
+            Some(dir) => Some(lock_state_dir(dir)?),
+            None => None,
+        };
         let key = match &config.state_dir {
             Some(dir) => signing_key(dir)?,
             None => {
@@ -362,6 +372,7 @@ impl Emulator {
             setting_oracle: config.setting_oracle,
             limiter: Mutex::new(WriteLimiter::default()),
             log: Mutex::new(Log::default()),
+            _state_lock: state_lock,
         };
         let emu = Emulator {
             inner: Arc::new(inner),
@@ -515,6 +526,23 @@ impl Emulator {
             secret_hashes: seed.secrets.iter().map(|s| token::secret_hash(s)).collect(),
             federated_credentials: seed.federated_credentials.clone(),
         };
+        write(&self.inner.apps).insert(app.app_id.clone(), app);
+        self.persist_apps()
+    }
+
+    /// Replaces the client secrets of app `app_id` (registering it when it is not yet):
+    /// what a restart with an explicit `--app-secret` does, so that a rotated secret is the
+    /// only one accepted. Federated credentials and consents are kept.
+    pub fn set_app_secrets(&self, app_id: &str, secrets: &[String]) -> Result<(), EmulatorError> {
+        let existing = self.app(app_id);
+        let Some(mut app) = existing else {
+            return self.add_app(&AppSeed {
+                app_id: app_id.to_string(),
+                secrets: secrets.to_vec(),
+                ..AppSeed::default()
+            });
+        };
+        app.secret_hashes = secrets.iter().map(|s| token::secret_hash(s)).collect();
         write(&self.inner.apps).insert(app.app_id.clone(), app);
         self.persist_apps()
     }
@@ -747,6 +775,31 @@ impl Emulator {
 
 /// The token signing key kept in `dir/signing-key` (64 hex digits, created with mode 0600
 /// on Unix), so tokens issued before a restart stay valid after it, as Entra's do.
+/// Takes the exclusive lock of `DIR/lock` (created if missing), or says the directory is in
+/// use. The lock is advisory (flock / LockFileEx): it keeps emulators off each other's state,
+/// not other programs.
+fn lock_state_dir(dir: &Path) -> Result<std::fs::File, EmulatorError> {
+    let io = |path: &Path, source| EmulatorError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(EmulatorError::StateDirInUse {
+            path: dir.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(&path, e)),
+    }
+}
+
 fn signing_key(dir: &Path) -> Result<[u8; 32], EmulatorError> {
     let path = dir.join("signing-key");
     let io = |source| EmulatorError::Io {

@@ -10,6 +10,7 @@ mod login;
 mod routes;
 mod security;
 mod state;
+mod state_dir;
 
 use rampart_emulator::{
     ALL_ROLES, AppSeed, EmulatorConfig, FaultConfig, FederatedCredential, RunningEmulator,

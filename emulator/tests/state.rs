@@ -39,7 +39,8 @@ async fn state_survives_a_restart() {
         assert!(!text.contains(SECRET), "{} holds a secret", e.display());
         assert!(
             e.extension().is_some_and(|x| x == "json")
-                || e.file_name().is_some_and(|n| n == "signing-key"),
+                || e.file_name()
+                    .is_some_and(|n| n == "signing-key" || n == "lock"),
             "temporary file left: {}",
             e.display()
         );

@@ -12,6 +12,8 @@ use rampart_emulator::{
 
 /// Client id of the app the emulator registers unless a seed file brings its own apps.
 pub const DEFAULT_APP_ID: &str = "7e57a990-0000-4000-8000-000000000001";
+/// The app secret of a fresh state when --app-secret is not given (a development value).
+pub const DEFAULT_APP_SECRET: &str = "rampart-emulator";
 /// Tenant created when nothing else seeds one (the "contoso" of the docs).
 pub const DEFAULT_TENANT: &str = "6f1c2b9e-0d4a-4e55-9a61-3c2f8e7d1a01";
 
@@ -69,13 +71,10 @@ pub struct EmulatorArgs {
     #[arg(long, default_value = DEFAULT_APP_ID)]
     pub app_id: String,
     /// Client secret of that app (a development value; use your own for shared setups).
-    #[arg(
-        long,
-        env = "RAMPART_EMULATOR_APP_SECRET",
-        default_value = "rampart-emulator",
-        hide_env_values = true
-    )]
-    pub app_secret: String,
+    /// Default: `rampart-emulator` on a fresh state; on a restart, the secrets already
+    /// stored. Given on a restart, it replaces the stored secrets (a rotation).
+    #[arg(long, env = "RAMPART_EMULATOR_APP_SECRET", hide_env_values = true)]
+    pub app_secret: Option<String>,
     /// Fixed latency added to every Graph request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
@@ -182,15 +181,24 @@ pub fn run(args: &EmulatorArgs) -> anyhow::Result<i32> {
 }
 
 /// Seeds according to the arguments (only when the state holds no tenants yet).
+/// On a restart (the state holds tenants), only an explicit `--app-secret` is applied: it
+/// replaces the app's stored secrets, so the old secret stops working as a rotation expects.
 pub fn seed(emu: &emulator::Emulator, args: &EmulatorArgs) -> anyhow::Result<()> {
     if !emu.tenant_ids().is_empty() {
+        if let Some(secret) = &args.app_secret {
+            emu.set_app_secrets(&args.app_id, std::slice::from_ref(secret))?;
+        }
         return Ok(());
     }
     let roles: Vec<String> = emulator::ALL_ROLES.iter().map(|r| r.to_string()).collect();
     emu.add_app(&AppSeed {
         app_id: args.app_id.clone(),
         display_name: "rampart emulator app".into(),
-        secrets: vec![args.app_secret.clone()],
+        secrets: vec![
+            args.app_secret
+                .clone()
+                .unwrap_or_else(|| DEFAULT_APP_SECRET.to_string()),
+        ],
         ..AppSeed::default()
     })?;
     let consent = || [(args.app_id.clone(), roles.clone())].into();
@@ -249,6 +257,7 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<i32> {
         ..EmulatorConfig::default()
     };
     let emu = emulator::Emulator::new(&config)?;
+    let restarted = !emu.tenant_ids().is_empty();
     seed(&emu, &args)?;
     let running = emulator::start_with(emu, config.listen, None).await?;
     let tenants = running.admin().tenant_ids();
@@ -283,8 +292,13 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<i32> {
     crate::outln!("  Graph:  {base}/beta/...  and  {base}/v1.0/...")?;
     crate::outln!("  Token:  POST {base}/{{tenant}}/oauth2/v2.0/token")?;
     crate::outln!("  Admin:  {base}/_emulator/requests | counters | tenants | faults")?;
+    let secret = match (&args.app_secret, restarted) {
+        (Some(_), _) => "the --app-secret value",
+        (None, false) => "the default, rampart-emulator",
+        (None, true) => "as stored in the state directory; --app-secret replaces it",
+    };
     crate::outln!(
-        "  {} tenant(s), e.g. {example}; app {} (secret: the --app-secret value)",
+        "  {} tenant(s), e.g. {example}; app {} (secret: {secret})",
         tenants.len(),
         args.app_id
     )?;
@@ -306,6 +320,61 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+
+    fn args(extra: &[&str], dir: &std::path::Path) -> EmulatorArgs {
+        let mut argv = vec!["emulator", "--state-dir", dir.to_str().expect("utf-8")];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).expect("args").args
+    }
+
+    /// The secrets a restarted state accepts after seeding with `extra`.
+    fn accepts(emu: &emulator::Emulator, secret: &str) -> bool {
+        emu.app(DEFAULT_APP_ID).is_some_and(|a| {
+            a.secret_hashes
+                .iter()
+                .any(|h| emulator::token::secret_matches(h, secret))
+        })
+    }
+
+    #[test]
+    fn an_explicit_app_secret_on_restart_replaces_the_stored_one() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let open = || {
+            emulator::Emulator::new(&EmulatorConfig {
+                state_dir: Some(dir.path().to_path_buf()),
+                ..EmulatorConfig::default()
+            })
+            .expect("emulator")
+        };
+        // Fresh: the default, or the given secret.
+        let emu = open();
+        seed(&emu, &args(&[], dir.path())).expect("seed");
+        assert!(accepts(&emu, DEFAULT_APP_SECRET));
+        drop(emu);
+        // Restart without --app-secret: the stored secret stays.
+        let emu = open();
+        seed(&emu, &args(&[], dir.path())).expect("seed");
+        assert!(accepts(&emu, DEFAULT_APP_SECRET));
+        drop(emu);
+        // Restart with --app-secret, twice: each replaces the one before.
+        for (old, new) in [
+            (DEFAULT_APP_SECRET, "rotated-1"),
+            ("rotated-1", "rotated-2"),
+        ] {
+            let emu = open();
+            seed(&emu, &args(&["--app-secret", new], dir.path())).expect("seed");
+            assert!(accepts(&emu, new), "{new}");
+            assert!(!accepts(&emu, old), "{old} still accepted");
+            drop(emu);
+        }
+    }
 
     #[test]
     fn write_limit_forms() {

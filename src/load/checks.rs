@@ -7,14 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::roles::{DIRECTORY_ROLES, INTUNE_ROLES};
-use super::{DocCtx, Loaded, contains_variable, policy_names};
+use super::{DocCtx, Loaded, policy_names};
 use crate::catalog::{Catalog, Template};
 use crate::config::{
     AssignmentFile, ConfigurationPolicyFile, DetectionRuleFile, DistributionProfileFile,
     DocumentFile, PolicyRefFile, RoleAssignmentFile, SystemFile,
 };
 use crate::desired::Kind;
-use crate::diag::{self, Diagnostic, PathError};
+use crate::diag::{self, Diagnostic, PathError, Span};
 use crate::settings::SettingInstance;
 
 /// `schedule.frequency` values the service accepts (graph-api.md §2.3; `PT0S` = NRT).
@@ -54,10 +54,21 @@ pub(crate) fn document(
         DocumentFile::RoleAssignment(r) => role_assignment(r, ctx, &mut out),
         DocumentFile::DistributionProfile(p) => profile(p, ctx, &mut out),
     }
-    super::check_variable_syntax(json, ctx, &mut out);
+    // A substituted copy holds data only: a `${` there came from a value and is literal.
+    if !ctx.substituted {
+        super::check_variable_syntax(json, ctx, &mut out);
+    }
     if !matches!(file, DocumentFile::DistributionProfile(_)) {
         string_lengths(json, ctx, &mut out);
     }
+    // One fault, one diagnostic: a generic `wrong-type` at the very place a specific check
+    // already explains (`protocol: tcp` is `invalid-protocol`, with its number) goes.
+    let specific: Vec<Option<Span>> = out
+        .iter()
+        .filter(|d| d.is_error() && d.code != "wrong-type" && d.span.is_some())
+        .map(|d| d.span.clone())
+        .collect();
+    out.retain(|d| d.code != "wrong-type" || !specific.contains(&d.span));
     out
 }
 
@@ -253,7 +264,7 @@ fn configuration_policy(
 ) {
     let sections_have_vars = ["settings", "rules", "profiles"]
         .iter()
-        .any(|k| json.get(k).is_some_and(contains_variable));
+        .any(|k| json.get(k).is_some_and(|v| ctx.contains_variable(v)));
     if sections_have_vars {
         // Checked per tenant, after substitution.
         if let Err(d) = template_of(kind, p) {
@@ -307,7 +318,7 @@ fn included_and_excluded(list: &[AssignmentFile], ctx: &DocCtx<'_>, out: &mut Ve
         let Some(ex) = a.exclude_group.as_deref() else {
             continue;
         };
-        if ex.contains("${") {
+        if ctx.has_variable(ex) {
             continue;
         }
         if let Some(j) = list.iter().position(|b| {
@@ -690,9 +701,35 @@ fn role_assignment(r: &RoleAssignmentFile, ctx: &DocCtx<'_>, out: &mut Vec<Diagn
                     .at(ctx.span("/customRole/actions", false)),
             );
         }
+        // A repeated action grants nothing more; Graph's role definitions keep each action
+        // once, so a repeat would show as drift on every plan. Compared case-insensitively
+        // (action strings are).
+        let mut seen_actions: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, a) in c.actions.iter().enumerate() {
+            if ctx.has_variable(a) {
+                continue;
+            }
+            match seen_actions.get(&a.trim().to_ascii_lowercase()) {
+                Some(j) => out.push(
+                    Diagnostic::error(
+                        "duplicate-action",
+                        format!("action `{a}` is listed twice in this custom role"),
+                    )
+                    .at(ctx.span(&format!("/customRole/actions/{i}"), false))
+                    .with_label(
+                        ctx.span(&format!("/customRole/actions/{j}"), false),
+                        "first listed here",
+                    )
+                    .with_help("remove one of them"),
+                ),
+                None => {
+                    seen_actions.insert(a.trim().to_ascii_lowercase(), i);
+                }
+            }
+        }
         if r.system == SystemFile::Defender {
             for (i, a) in c.actions.iter().enumerate() {
-                if a.contains("${") {
+                if ctx.has_variable(a) {
                     continue;
                 }
                 let at = ctx.span(&format!("/customRole/actions/{i}"), false);
@@ -944,8 +981,25 @@ pub(crate) fn cross_document(loaded: &Loaded, out: &mut Vec<Diagnostic>) {
     // Tenants across profiles: one id, one name.
     let mut by_id: BTreeMap<String, (&str, &super::LoadedDocument, usize)> = BTreeMap::new();
     let mut by_name: BTreeMap<&str, (String, &super::LoadedDocument, usize)> = BTreeMap::new();
-    for prof in loaded.profiles() {
-        let Some(DocumentFile::DistributionProfile(p)) = &prof.file else {
+    // A profile with a shape error elsewhere (say `ring: high`) still has its references
+    // and tenants checked, from the repaired copy the per-document checks use: one error
+    // must not hide another in the same run.
+    let repaired: Vec<(&super::LoadedDocument, Option<DocumentFile>)> = loaded
+        .profiles()
+        .map(|prof| {
+            let own = match &prof.file {
+                Some(_) => None,
+                None => {
+                    let (json, _, _) = super::schema_errors::repaired(&prof.kind, &prof.json);
+                    crate::config::from_json(&prof.kind, &json).ok()
+                }
+            };
+            (prof, own)
+        })
+        .collect();
+    for (prof, own) in &repaired {
+        let prof = *prof;
+        let Some(DocumentFile::DistributionProfile(p)) = prof.file.as_ref().or(own.as_ref()) else {
             continue;
         };
         for (i, r) in p.policies.iter().enumerate() {

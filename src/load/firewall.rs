@@ -78,7 +78,7 @@ pub(crate) fn check_rules(json: &Value, ctx: &DocCtx<'_>, out: &mut Vec<Diagnost
     for (i, rule) in rules.iter().enumerate() {
         let ptr = format!("/rules/{i}");
         for field in ["localPorts", "remotePorts"] {
-            for (j, v) in items(rule.get(field)) {
+            for (j, v) in items(rule.get(field), ctx) {
                 if let Err(m) = port_range(&v) {
                     out.push(
                         Diagnostic::error("invalid-port", m)
@@ -92,7 +92,7 @@ pub(crate) fn check_rules(json: &Value, ctx: &DocCtx<'_>, out: &mut Vec<Diagnost
             }
         }
         for field in ["localAddresses", "remoteAddresses"] {
-            let entries = items(rule.get(field));
+            let entries = items(rule.get(field), ctx);
             for (j, v) in &entries {
                 if let Err(m) = address(v) {
                     let help = match diag::did_you_mean(v, ADDRESS_KEYWORDS) {
@@ -118,8 +118,9 @@ pub(crate) fn check_rules(json: &Value, ctx: &DocCtx<'_>, out: &mut Vec<Diagnost
                 }
             }
         }
+        ports_need_tcp_or_udp(rule, &ptr, ctx, out);
         if let Some(Value::String(p)) = rule.get("protocol")
-            && !p.contains("${")
+            && !ctx.has_variable(p)
         {
             let number = PROTOCOLS
                 .iter()
@@ -143,9 +144,49 @@ pub(crate) fn check_rules(json: &Value, ctx: &DocCtx<'_>, out: &mut Vec<Diagnost
     }
 }
 
+/// Windows accepts `localPorts`/`remotePorts` only on a TCP (6) or UDP (17) rule
+/// (INetFwRule::put_LocalPorts: "only for TCP and UDP"; the CSP's `LocalPortRanges` and
+/// `RemotePortRanges` say the same): ports with another protocol number are an error at
+/// the protocol. A rule without `protocol` (any protocol) is not flagged here: unverified
+/// whether the CSP refuses it or applies the ports to TCP and UDP.
+fn ports_need_tcp_or_udp(rule: &Value, ptr: &str, ctx: &DocCtx<'_>, out: &mut Vec<Diagnostic>) {
+    let Some(n) = rule.get("protocol").and_then(Value::as_u64) else {
+        return;
+    };
+    if n == 6 || n == 17 {
+        return;
+    }
+    let with_ports: Vec<&str> = ["localPorts", "remotePorts"]
+        .into_iter()
+        .filter(|f| {
+            rule.get(*f)
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+        })
+        .collect();
+    let Some(first) = with_ports.first() else {
+        return;
+    };
+    let name = PROTOCOLS
+        .iter()
+        .find(|(_, k)| u64::from(*k) == n)
+        .map(|(p, _)| format!(" ({p})"))
+        .unwrap_or_default();
+    out.push(
+        Diagnostic::error(
+            "ports-need-tcp-or-udp",
+            format!("this rule gives `{first}` but its protocol is {n}{name}; ports apply only to TCP (6) and UDP (17)"),
+        )
+        .at(ctx.span(&format!("{ptr}/protocol"), false))
+        .with_label(ctx.span(&format!("{ptr}/{first}"), false), "ports given here")
+        .with_help("set `protocol: 6` or `protocol: 17`, or remove the ports"),
+    );
+}
+
 /// The string entries of a list (numbers as written), with their pointer suffix `/j`;
-/// strings with variables are left out.
-fn items(v: Option<&Value>) -> Vec<(String, String)> {
+/// strings with variables still to substitute are left out. Entries are kept as written:
+/// the CSP does not trim, so `" 80"` is refused rather than quietly repaired.
+fn items(v: Option<&Value>, ctx: &DocCtx<'_>) -> Vec<(String, String)> {
     let Some(Value::Array(a)) = v else {
         return Vec::new();
     };
@@ -153,7 +194,7 @@ fn items(v: Option<&Value>) -> Vec<(String, String)> {
         .enumerate()
         .filter_map(|(j, x)| {
             let s = match x {
-                Value::String(s) if !s.contains("${") => s.trim().to_string(),
+                Value::String(s) if !ctx.has_variable(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
                 _ => return None,
             };
@@ -162,15 +203,20 @@ fn items(v: Option<&Value>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn port(s: &str) -> Result<u32, String> {
-    match s.parse::<u64>() {
+/// One port number, plain ASCII digits only (no sign, no spaces), 1-65535.
+fn port(s: &str) -> Option<Result<u32, String>> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match s.parse::<u64>() {
         Ok(n) if (1..=65535).contains(&n) => Ok(n as u32),
         Ok(n) => Err(format!("port {n} is out of range: ports are 1-65535")),
-        Err(_) => Err(format!("`{s}` is not a port")),
-    }
+        // Only digits, so only too long to parse.
+        Err(_) => Err(format!("port {s} is out of range: ports are 1-65535")),
+    })
 }
 
-/// A port, a `low-high` range, or a keyword.
+/// A port, a `low-high` range, or a keyword. Messages speak of the whole value.
 pub(crate) fn port_range(s: &str) -> Result<(), String> {
     if PORT_KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(s)) {
         return Ok(());
@@ -180,15 +226,32 @@ pub(crate) fn port_range(s: &str) -> Result<(), String> {
             "`{s}` holds several ports; write one per list item"
         ));
     }
-    match s.split_once('-') {
-        Some((lo, hi)) => {
-            let (lo, hi) = (port(lo.trim())?, port(hi.trim())?);
-            if lo > hi {
-                return Err(format!("port range `{s}` runs backwards ({lo} > {hi})"));
+    if s.trim() != s || s.is_empty() {
+        return Err(format!("`{s}` is not a port: remove the spaces around it"));
+    }
+    let parts: Vec<&str> = s.split('-').collect();
+    match parts.as_slice() {
+        [one] => match port(one) {
+            Some(r) => r.map(|_| ()),
+            None => Err(format!(
+                "`{s}` is not a port: write digits only (1-65535), a range `low-high`, or a keyword"
+            )),
+        },
+        [lo, hi] => match (port(lo), port(hi)) {
+            (Some(lo), Some(hi)) => {
+                let (lo, hi) = (lo?, hi?);
+                if lo > hi {
+                    return Err(format!("port range `{s}` runs backwards ({lo} > {hi})"));
+                }
+                Ok(())
             }
-            Ok(())
-        }
-        None => port(s).map(|_| ()),
+            _ => Err(format!(
+                "`{s}` is not a port range: a range is two ports `low-high`, each 1-65535"
+            )),
+        },
+        _ => Err(format!(
+            "`{s}` is not a port range: a range has exactly one `-` between two ports"
+        )),
     }
 }
 

@@ -84,9 +84,13 @@ pub(crate) fn repaired(kind: &str, json: &Value) -> (Value, Vec<String>, bool) {
                 ValidationErrorKind::Type { kind } => {
                     let first = match kind {
                         TypeKind::Single(t) => t.to_string(),
-                        TypeKind::Multiple(set) => {
-                            set.iter().next().map(|t| t.to_string()).unwrap_or_default()
-                        }
+                        // `["integer", "null"]` (an optional field): a neutral value of
+                        // the non-null type, which every field converts.
+                        TypeKind::Multiple(set) => set
+                            .iter()
+                            .map(|t| t.to_string())
+                            .find(|t| t != "null")
+                            .unwrap_or_default(),
                     };
                     let neutral = match first.as_str() {
                         "string" => Value::String("x".into()),
@@ -213,14 +217,14 @@ fn subschema<'a>(root: &'a Value, path: &Location, drop: usize) -> Option<&'a Va
     Some(cur)
 }
 
-fn is_variable_string(v: &Value) -> bool {
-    matches!(v, Value::String(s) if s.contains("${"))
+fn is_variable_string(v: &Value, ctx: &DocCtx<'_>) -> bool {
+    matches!(v, Value::String(s) if ctx.has_variable(s))
 }
 
 fn report(e: &ValidationError<'_>, root: &Value, ctx: &DocCtx<'_>, out: &mut Vec<Diagnostic>) {
     let pointer = e.instance_path().as_str().to_string();
     let instance: &Value = e.instance();
-    if is_variable_string(instance) {
+    if is_variable_string(instance, ctx) {
         return;
     }
     match e.kind() {

@@ -2,6 +2,7 @@
 //! snapshots, each renderer at least once), resolution (variables, overrides, union and
 //! conflict across profiles), schema drift, and the shipped examples.
 
+mod attack_reports;
 mod cli;
 mod diagnostics;
 mod docs;
