@@ -326,9 +326,21 @@ pub async fn fetch_tenant_with(
         requests.push(BatchRequest::get(format!("{s:?}-assignments"), assigns));
     }
     let names = desired_group_names(desired);
-    // The lists and the group look-ups travel at the same time.
-    let (answers, groups) = tokio::join!(client.batch(requests), client.resolve_groups(&names));
-    let answers = answers?;
+    // The group look-ups travel in the same `$batch` as the other v1.0 lists (directory
+    // roles), and the v1.0 and beta batches at the same time: one round trip of latency,
+    // and one per API version.
+    let (beta, mut v1): (Vec<BatchRequest>, Vec<BatchRequest>) = requests
+        .into_iter()
+        .partition(|r| r.url.starts_with("/beta/"));
+    let group_requests = GraphClient::group_lookups(&names);
+    let lookups = group_requests.len();
+    v1.splice(0..0, group_requests);
+    let (answers, v1_answers) = tokio::join!(client.batch(beta), client.batch(v1));
+    let mut answers = answers?;
+    let mut v1_answers = v1_answers?;
+    let rest = v1_answers.split_off(lookups.min(v1_answers.len()));
+    let groups = client.record_group_answers(names, v1_answers);
+    answers.extend(rest);
     let mut by_id: HashMap<String, Value> = HashMap::new();
     let mut skipped: BTreeSet<String> = BTreeSet::new();
     for a in answers {

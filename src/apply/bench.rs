@@ -234,6 +234,33 @@ impl EmulatedFleet {
         .await)
     }
 
+    /// Plans the whole fleet reading policies as `reads` says, with its own Graph context
+    /// (returned, for its counters).
+    pub async fn plan_with(
+        &self,
+        parallelism: usize,
+        reads: crate::fetch::PolicyReads,
+    ) -> Result<(Plan, GraphContext), FleetError> {
+        let ctx = self.context()?;
+        let mut tenants = Vec::new();
+        for d in &self.desired {
+            tenants.push((d.clone(), self.authenticator.tenant_auth(&d.tenant.id)?));
+        }
+        let plan = crate::fetch::plan_fleet_with(
+            &ctx,
+            tenants,
+            NonZeroUsize::new(parallelism.max(1)).unwrap_or(NonZeroUsize::MIN),
+            CreatedFrom {
+                source: "emulator".into(),
+                ..CreatedFrom::default()
+            },
+            None,
+            reads,
+        )
+        .await;
+        Ok((plan, ctx))
+    }
+
     /// Plans the whole fleet.
     pub async fn plan(&self, parallelism: usize) -> Result<Plan, FleetError> {
         self.plan_where(parallelism, |_| true).await
