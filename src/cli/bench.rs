@@ -189,6 +189,9 @@ pub struct BenchPlanRun {
     /// Bytes of the saved plan (`plan --out`), and per object.
     pub plan_bytes: u64,
     pub plan_bytes_per_object: f64,
+    /// The same, gzip-compressed (`plan --out FILE.gz`).
+    pub plan_gzip_bytes: u64,
+    pub plan_gzip_bytes_per_object: f64,
     /// rampart's own peak RSS during this run (MiB; reset before the run).
     pub rampart_peak_memory_mib: f64,
     /// CPU time (user + system) of rampart and of the emulator process during the run.
@@ -360,7 +363,10 @@ fn bench_plan(
                 (*reads).into(),
             ));
             let wall = started.elapsed();
-            let plan_bytes = crate::plan::saved::save(&plan).len() as u64;
+            let saved = crate::plan::saved::save(&plan);
+            let plan_bytes = saved.len() as u64;
+            let plan_gzip_bytes = crate::plan::saved::gzip(&saved).len() as u64;
+            drop(saved);
             let rampart_cpu_ms = cpu_ms("self") - cpu.0;
             let emulator_cpu_ms = cpu_ms(&pid) - cpu.1;
             let totals = ctx.stats().total();
@@ -396,7 +402,9 @@ fn bench_plan(
                 changes_in_plan: plan.summary.has_changes(),
                 errored: plan.errored,
                 plan_bytes,
-                plan_bytes_per_object: plan_bytes as f64 / all_objects,
+                plan_bytes_per_object: (plan_bytes as f64 / all_objects).round(),
+                plan_gzip_bytes,
+                plan_gzip_bytes_per_object: (plan_gzip_bytes as f64 / all_objects).round(),
                 rampart_peak_memory_mib: peak_memory_mib("self"),
                 rampart_cpu_ms,
                 emulator_cpu_ms,

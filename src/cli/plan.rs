@@ -85,7 +85,13 @@ pub fn run(args: &PlanArgs, color: bool) -> anyhow::Result<i32> {
         PlanFormat::Markdown => render_markdown(&plan, COMMENT_LIMIT),
     };
     if let Some(out) = &args.out {
-        std::fs::write(out, save(&plan))
+        // `*.gz`: gzip-compressed (`show` and `apply` read both).
+        let bytes = if out.extension().is_some_and(|e| e == "gz") {
+            crate::plan::saved::save_gzip(&plan)
+        } else {
+            save(&plan)
+        };
+        std::fs::write(out, bytes)
             .with_context(|| format!("cannot write the plan to {}", out.display()))?;
     }
     let mut stdout = std::io::stdout().lock();

@@ -126,3 +126,33 @@ async fn batched_reads_stay_within_budget_at_two_policies_per_expand_page() {
     assert!(expanded > batched, "expanded {expanded}, batched {batched}");
     fleet.emulator.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_plans_are_compact_and_read_back_plain_gzip_or_pretty() {
+    let fleet = fifty_object_fleet(1).await;
+    let plan = fleet.plan(1).await.expect("plan");
+    fleet.emulator.shutdown().await;
+    let compact = rampart::plan::saved::save(&plan);
+    assert_eq!(
+        compact.iter().filter(|b| **b == b'\n').count(),
+        1,
+        "one line"
+    );
+    let gz = rampart::plan::saved::save_gzip(&plan);
+    assert_eq!(gz, rampart::plan::saved::save_gzip(&plan), "deterministic");
+    assert!(
+        gz.len() * 4 < compact.len(),
+        "{} vs {}",
+        gz.len(),
+        compact.len()
+    );
+    let pretty = serde_json::to_vec_pretty(&plan).expect("json");
+    for bytes in [&compact, &gz, &pretty] {
+        let back = rampart::plan::load(bytes).expect("loads");
+        assert_eq!(rampart::plan::saved::save(&back), compact);
+    }
+    // Not a plan, compressed or not: refused clearly.
+    let junk = rampart::plan::saved::gzip(b"{\"formatVersion\": 999}");
+    assert!(rampart::plan::load(&junk).is_err());
+    assert!(rampart::plan::load(&gz[..gz.len() / 2]).is_err());
+}
