@@ -32,6 +32,10 @@ pub struct Selection {
     /// Only objects of this kind (repeatable).
     #[arg(long = "kind")]
     pub kinds: Vec<String>,
+    /// Only the tenants of shard K of N (a stable partition by tenant id, for a CI matrix;
+    /// `show --merge` joins the shard plans).
+    #[arg(long, value_name = "K/N", value_parser = crate::plan::shard::Shard::parse)]
+    pub shard: Option<crate::plan::shard::Shard>,
 }
 
 /// " (did you mean `x`?)" or nothing.
@@ -175,7 +179,15 @@ impl Selection {
                 self.describe()
             );
         }
-        Ok(selected)
+        // A shard may hold no tenant (more shards than tenants): an empty run, not an error,
+        // so every job of a CI matrix succeeds.
+        Ok(match self.shard {
+            Some(shard) => selected
+                .into_iter()
+                .filter(|d| shard.contains(&d.tenant.id))
+                .collect(),
+            None => selected,
+        })
     }
 
     fn describe(&self) -> String {

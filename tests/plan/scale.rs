@@ -156,3 +156,97 @@ async fn saved_plans_are_compact_and_read_back_plain_gzip_or_pretty() {
     assert!(rampart::plan::load(&junk).is_err());
     assert!(rampart::plan::load(&gz[..gz.len() / 2]).is_err());
 }
+
+/// `plan --shard K/N` partitions the tenants; `show --merge` gives back the unsharded
+/// plan byte for byte (and the same Markdown comment), for several N.
+#[test]
+fn shard_plans_merge_into_the_unsharded_plan_byte_for_byte() {
+    use crate::cli::{Emulator, repo, run, text};
+    let repo = repo();
+    let emu = Emulator::start(repo.path());
+    let dir = repo.path();
+    let o = run(dir, &["plan", "--out", "full.json"], &emu.env());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let full = std::fs::read(dir.join("full.json")).expect("plan");
+    let o = run(dir, &["show", "--format", "markdown", "full.json"], &[]);
+    let full_md = o.stdout.clone();
+    let full_tenants = rampart::plan::load(&full).expect("loads").tenants.len();
+    for n in [1u32, 2, 3, 7] {
+        let mut files = Vec::new();
+        let mut tenants = 0;
+        for k in 1..=n {
+            let file = format!("shard-{k}-of-{n}.json");
+            let shard = format!("{k}/{n}");
+            let o = run(
+                dir,
+                &["plan", "--shard", &shard, "--out", &file],
+                &emu.env(),
+            );
+            assert_eq!(o.status.code(), Some(0), "{shard}: {}", text(&o));
+            let p = rampart::plan::load(&std::fs::read(dir.join(&file)).unwrap()).unwrap();
+            for t in &p.tenants {
+                assert_eq!(rampart::plan::shard::Shard::of(&t.tenant_id, n), k);
+            }
+            tenants += p.tenants.len();
+            files.push(file);
+        }
+        assert_eq!(
+            tenants, full_tenants,
+            "N={n}: every tenant on exactly one shard"
+        );
+        let mut args = vec!["show", "--merge"];
+        args.extend(files.iter().map(String::as_str));
+        args.extend(["--out", "merged.json", "--format", "markdown"]);
+        let o = run(dir, &args, &[]);
+        assert_eq!(o.status.code(), Some(0), "N={n}: {}", text(&o));
+        assert_eq!(o.stdout, full_md, "N={n}: the same Markdown comment");
+        assert!(
+            std::fs::read(dir.join("merged.json")).unwrap() == full,
+            "N={n}: merged plan differs from the unsharded one"
+        );
+    }
+    // A tenant twice (the same shard given two times) is refused, as is a lone file
+    // given more company without --merge.
+    let o = run(
+        dir,
+        &["show", "--merge", "shard-1-of-2.json", "shard-1-of-2.json"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("more than one plan"), "{}", text(&o));
+    let o = run(
+        dir,
+        &["show", "shard-1-of-2.json", "shard-2-of-2.json"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    for bad in ["0/2", "3/2", "1/0", "x/2", "2"] {
+        let o = run(dir, &["plan", "--shard", bad], &emu.env());
+        assert_ne!(o.status.code(), Some(0), "{bad}: {}", text(&o));
+    }
+}
+
+#[test]
+fn shards_are_stable_and_about_even() {
+    use rampart::plan::shard::Shard;
+    let ids: Vec<String> = (0..4000)
+        .map(|i| format!("00000000-0000-4000-8000-{i:012x}"))
+        .collect();
+    for n in [2u32, 5, 16] {
+        let mut counts = vec![0usize; n as usize];
+        for id in &ids {
+            let k = Shard::of(id, n);
+            assert_eq!(
+                k,
+                Shard::of(&id.to_uppercase(), n),
+                "case does not move a tenant"
+            );
+            counts[(k - 1) as usize] += 1;
+        }
+        let even = ids.len() / n as usize;
+        for c in counts {
+            assert!(c > even * 3 / 4 && c < even * 5 / 4, "N={n}: {c} vs {even}");
+        }
+    }
+    assert_eq!(Shard::parse("2/4"), Ok(Shard { index: 2, count: 4 }));
+}
