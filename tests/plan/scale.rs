@@ -220,6 +220,25 @@ fn shard_plans_merge_into_the_unsharded_plan_byte_for_byte() {
         &[],
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // A shard's plan applies on its own (compressed, as the sharded workflow saves it),
+    // and touches only its shard's tenants.
+    let o = run(
+        dir,
+        &["plan", "--shard", "1/2", "--out", "s1.json.gz"],
+        &emu.env(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(dir, &["apply", "s1.json.gz"], &emu.env());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for (shard, changes) in [("1/2", false), ("2/2", true)] {
+        let o = run(
+            dir,
+            &["plan", "--shard", shard, "--detailed-exitcode"],
+            &emu.env(),
+        );
+        let want = if changes { 2 } else { 0 };
+        assert_eq!(o.status.code(), Some(want), "{shard}: {}", text(&o));
+    }
     for bad in ["0/2", "3/2", "1/0", "x/2", "2"] {
         let o = run(dir, &["plan", "--shard", bad], &emu.env());
         assert_ne!(o.status.code(), Some(0), "{bad}: {}", text(&o));
