@@ -12,7 +12,10 @@
 //! policy-read strategy asked for (`--parallelism 25,100`, `--policy-reads
 //! batched,expanded`), resetting the peak RSS between runs (`/proc/self/clear_refs`), and
 //! prints per run: the ratio to the lower bound, requests and round trips per tenant and
-//! per object, the saved plan's bytes per object. Both processes share the machine's cores,
+//! per object, the saved plan's bytes per object. The lower bound is the larger of round
+//! trips x latency / parallelism and ceil(tenants / parallelism) x one tenant's critical
+//! path (its sequential latencies, measured by planning one tenant alone before the
+//! runs). Both processes share the machine's cores,
 //! so figures at high parallelism are pessimistic. CPU times come from `/proc/{pid}/stat`
 //! (Linux; 0 elsewhere).
 //!
@@ -177,9 +180,10 @@ pub struct BenchPlanRun {
     pub requests_per_object: f64,
     /// round trips x latency / parallelism.
     pub throughput_bound_ms: u64,
-    /// One tenant's round trips one after another x latency (an upper estimate of the
-    /// per-tenant critical path: some of a tenant's round trips run concurrently, so the
-    /// ratio can fall under 1).
+    /// Latencies one tenant's plan waits for one after another, measured by planning one
+    /// tenant alone (round trips that travel together count once).
+    pub latency_steps_per_tenant: u64,
+    /// `latency_steps_per_tenant` x latency: the per-tenant critical path.
     pub per_tenant_path_ms: u64,
     /// max(throughput bound, ceil(tenants / parallelism) waves x the per-tenant path).
     pub lower_bound_ms: u64,
@@ -342,6 +346,40 @@ fn bench_plan(
     let (options, authenticator) = fleet_credentials(&ready.graph_url, &ready.login_url)?;
     let mut runs = Vec::new();
     for reads in &args.policy_reads {
+        // One tenant alone at a long latency (1 s, through the emulator's admin API; the
+        // run before it fetches the token): how many latencies its plan waits for one
+        // after another. Some of its round trips travel together, so this per-tenant
+        // critical path has fewer steps than round trips; the long latency keeps
+        // rampart's and the emulator's CPU time from counting as a step.
+        let mut steps = 1u64;
+        if let Some(d) = desired.first()
+            && args.latency_ms > 0
+        {
+            let ctx = GraphContext::builder(options.clone())
+                .http(authenticator.http().clone())
+                .build()?;
+            const CALIBRATION_MS: u64 = 1000;
+            for latency in [args.latency_ms, CALIBRATION_MS] {
+                rt.block_on(set_latency(authenticator.http(), &ready.graph_url, latency))?;
+                let one = vec![(d.clone(), authenticator.tenant_auth(&d.tenant.id)?)];
+                let started = Instant::now();
+                rt.block_on(crate::fetch::plan_fleet_with(
+                    &ctx,
+                    one,
+                    NonZeroUsize::MIN,
+                    CreatedFrom::default(),
+                    None,
+                    (*reads).into(),
+                ));
+                let ms = started.elapsed().as_millis() as f64;
+                steps = ((ms / latency as f64).round() as u64).max(1);
+            }
+            rt.block_on(set_latency(
+                authenticator.http(),
+                &ready.graph_url,
+                args.latency_ms,
+            ))?;
+        }
         for &p in &args.parallelism {
             let parallelism = NonZeroUsize::new(p.max(1)).unwrap_or(NonZeroUsize::MIN);
             let ctx = GraphContext::builder(options.clone())
@@ -374,7 +412,7 @@ fn bench_plan(
             let lat = args.latency_ms as f64;
             let rt_per_tenant = totals.round_trips as f64 / n;
             let throughput = totals.round_trips as f64 * lat / parallelism.get() as f64;
-            let path = rt_per_tenant * lat;
+            let path = steps as f64 * lat;
             let waves = args.tenants.div_ceil(parallelism.get()) as f64;
             let lower = throughput.max(waves * path);
             let wall_ms = wall.as_millis() as u64;
@@ -392,6 +430,7 @@ fn bench_plan(
                 round_trips_per_object: totals.round_trips as f64 / all_objects,
                 requests_per_object: totals.requests as f64 / all_objects,
                 throughput_bound_ms: throughput.round() as u64,
+                latency_steps_per_tenant: steps,
                 per_tenant_path_ms: path.round() as u64,
                 lower_bound_ms: lower.round() as u64,
                 ratio: if lower > 0.0 {
@@ -423,6 +462,19 @@ fn bench_plan(
         runs,
         emulator_peak_memory_mib,
     })
+}
+
+/// Sets the emulator process's latency (`PUT /_emulator/faults`).
+async fn set_latency(http: &reqwest::Client, base: &str, ms: u64) -> anyhow::Result<()> {
+    http.put(format!("{}/_emulator/faults", base.trim_end_matches('/')))
+        .json(&FaultConfig {
+            latency_ms: ms,
+            ..FaultConfig::none()
+        })
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok(())
 }
 
 /// Resets this process's peak RSS (`VmHWM`) to its current RSS (Linux `clear_refs` 5);
