@@ -2,14 +2,23 @@
 //! few round trips as Graph allows, and plans a whole fleet.
 //!
 //! Per tenant, one `$batch` carries every first page the plan needs: configuration
-//! policies of the three endpoint-security template families with `$expand=settings,
-//! assignments`, detection rules, and role definitions/assignments of every RBAC system
+//! policies of the three endpoint-security template families, detection rules, and role definitions/assignments of every RBAC system
 //! rampart may have written to (Defender and Intune always, so that removed access is
 //! revoked; Entra directory roles when the desired state uses them). Group names are resolved at the same time (the Graph
 //! client batches and caches them, once per tenant per run). Further pages and expanded
 //! settings and assignments that Graph paged are followed afterwards (every nextLink, at every
 //! level, through the client's `complete_navigation`); a second small batch names group ids
 //! seen in assignments that the desired state does not name (for readable plans).
+//!
+//! Configuration policies are read one of two ways ([`PolicyReads`]). `Batched` (the
+//! default) lists only their ids (`$select=id`, which Graph pages by 25 or by `$top`), then
+//! reads each policy with `$expand=settings,assignments` inside `$batch`es of 20 sent at the
+//! same time: the cost does not depend on how few policies Graph puts in an expanded list's
+//! page. `Expanded` lists them with `$expand` directly: one request per page, which is cheap
+//! only when Graph's pages are large (public reports say they hold 1-2 policies; unverified).
+//! Either way every `@odata.nextLink` is followed: the list's, and an expanded policy's
+//! `settings@odata.nextLink` and `assignments@odata.nextLink`. `rampart bench plan
+//! --policy-reads` measures both.
 //!
 //! [`plan_fleet`] runs tenants with bounded parallelism (never two tasks on one tenant);
 //! one tenant's failure becomes a failed [`TenantPlan`] and never stops the others; the
@@ -65,17 +74,47 @@ impl From<GraphError> for FetchError {
     }
 }
 
-/// The configuration-policy list path: the managed families, settings and assignments
-/// expanded (one request per page instead of one per policy).
-pub fn policies_path() -> String {
+/// How configuration policies are read; see the module doc.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PolicyReads {
+    /// List ids, then `GET {id}?$expand=settings,assignments` in concurrent `$batch`es.
+    #[default]
+    Batched,
+    /// List with `$expand=settings,assignments` (one request per list page).
+    Expanded,
+}
+
+fn families_filter() -> String {
     let filter = families()
         .map(|f| format!("templateReference/templateFamily eq '{f}'"))
         .collect::<Vec<_>>()
         .join(" or ");
+    crate::graph::client::percent_encode_query(&filter)
+}
+
+/// The configuration-policy list path: the managed families, settings and assignments
+/// expanded (one request per page instead of one per policy).
+pub fn policies_path() -> String {
     format!(
         "/beta/deviceManagement/configurationPolicies?$filter={}&$expand=settings,assignments",
-        crate::graph::client::percent_encode_query(&filter)
+        families_filter()
     )
+}
+
+/// The configuration-policy list path of [`PolicyReads::Batched`]: the managed families, ids
+/// only, 100 per page (`$top`; whether Graph honours it on this list is unverified, and a
+/// smaller page only costs more nextLinks).
+pub fn policy_ids_path() -> String {
+    format!(
+        "/beta/deviceManagement/configurationPolicies?$filter={}&$select=id&$top=100",
+        families_filter()
+    )
+}
+
+/// One policy with its settings and assignments expanded (Graph: policy-get with
+/// `$expand`; an expanded `settings` may be paged behind `settings@odata.nextLink`).
+pub fn policy_path(id: &str) -> String {
+    format!("/beta/deviceManagement/configurationPolicies/{id}?$expand=settings,assignments")
 }
 
 /// The detection-rule list path.
@@ -160,11 +199,78 @@ async fn collection(client: &GraphClient, first: &Value) -> Result<Vec<Value>, F
     Ok(all)
 }
 
+/// The configuration policies of a tenant, whole (settings and assignments with every
+/// page), from the batched first page of the list `reads` chose.
+async fn read_policies(
+    client: &GraphClient,
+    first: &Value,
+    reads: PolicyReads,
+) -> Result<Vec<Value>, FetchError> {
+    let tenant = client.tenant_id().to_string();
+    let listed = collection(client, first).await?;
+    let mut policies = match reads {
+        PolicyReads::Expanded => listed,
+        PolicyReads::Batched => {
+            let ids: Vec<String> = listed
+                .iter()
+                .filter_map(|p| p.get("id").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect();
+            // One `$batch` per 20 policies, all at once: the tenant waits one latency
+            // for them, not one per batch.
+            let batches = ids.chunks(crate::graph::client::MAX_BATCH).map(|chunk| {
+                client.batch(
+                    chunk
+                        .iter()
+                        .map(|id| BatchRequest::get(id.clone(), policy_path(id)))
+                        .collect(),
+                )
+            });
+            let mut out = Vec::with_capacity(ids.len());
+            for answer in futures::future::try_join_all(batches)
+                .await?
+                .into_iter()
+                .flatten()
+            {
+                // Deleted between the list and the read: Graph no longer holds it.
+                if answer.status == 404 {
+                    continue;
+                }
+                out.push(
+                    answer
+                        .into_result(&tenant)
+                        .map_err(|source| FetchError::Batch {
+                            tenant: tenant.clone(),
+                            what: "reading configuration policies",
+                            source: Box::new(source),
+                        })?,
+                );
+            }
+            out
+        }
+    };
+    // Graph may page an expanded navigation (settings by 25): the client reads the rest of
+    // each (every nextLink, at every level).
+    for p in &mut policies {
+        client.complete_navigation(p).await?;
+    }
+    Ok(policies)
+}
+
 /// Reads one tenant. Errors are about the tenant as a whole (permission, network...);
 /// objects that cannot be parsed become `unreadable` entries for the planner.
 pub async fn fetch_tenant(
     client: &GraphClient,
     desired: &TenantDesired,
+) -> Result<ObservedTenant, FetchError> {
+    fetch_tenant_with(client, desired, PolicyReads::default()).await
+}
+
+/// [`fetch_tenant`] with the policy reads chosen.
+pub async fn fetch_tenant_with(
+    client: &GraphClient,
+    desired: &TenantDesired,
+    reads: PolicyReads,
 ) -> Result<ObservedTenant, FetchError> {
     let tenant = client.tenant_id().to_string();
     let used = rbac_systems(desired);
@@ -176,7 +282,13 @@ pub async fn fetch_tenant(
     let mut systems = used.clone();
     systems.extend([RbacSystem::Defender, RbacSystem::Intune]);
     let mut requests = vec![
-        BatchRequest::get("policies", policies_path()),
+        BatchRequest::get(
+            "policies",
+            match reads {
+                PolicyReads::Batched => policy_ids_path(),
+                PolicyReads::Expanded => policies_path(),
+            },
+        ),
         BatchRequest::get("rules", RULES_PATH),
     ];
     for s in &systems {
@@ -185,9 +297,21 @@ pub async fn fetch_tenant(
         requests.push(BatchRequest::get(format!("{s:?}-assignments"), assigns));
     }
     let names = desired_group_names(desired);
-    // The lists and the group look-ups travel at the same time.
-    let (answers, groups) = tokio::join!(client.batch(requests), client.resolve_groups(&names));
-    let answers = answers?;
+    // The group look-ups travel in the same `$batch` as the other v1.0 lists (directory
+    // roles), and the v1.0 and beta batches at the same time: one round trip of latency,
+    // and one per API version.
+    let (beta, mut v1): (Vec<BatchRequest>, Vec<BatchRequest>) = requests
+        .into_iter()
+        .partition(|r| r.url.starts_with("/beta/"));
+    let group_requests = GraphClient::group_lookups(&names);
+    let lookups = group_requests.len();
+    v1.splice(0..0, group_requests);
+    let (answers, v1_answers) = tokio::join!(client.batch(beta), client.batch(v1));
+    let mut answers = answers?;
+    let mut v1_answers = v1_answers?;
+    let rest = v1_answers.split_off(lookups.min(v1_answers.len()));
+    let groups = client.record_group_answers(names, v1_answers);
+    answers.extend(rest);
     let mut by_id: HashMap<String, Value> = HashMap::new();
     let mut skipped: BTreeSet<String> = BTreeSet::new();
     for a in answers {
@@ -240,9 +364,9 @@ pub async fn fetch_tenant(
         })
     };
 
-    // Expanded settings and assignments Graph paged (25 settings by default) are already
-    // whole here: `collection` follows every nextLink at every level.
-    for p in collection(client, &page("policies")?).await? {
+    // Expanded settings and assignments Graph paged (25 settings by default) are made
+    // whole in `read_policies`: every nextLink at every level.
+    for p in read_policies(client, &page("policies")?, reads).await? {
         match ObservedConfigurationPolicy::from_graph(&p) {
             Ok(o) => observed.configuration_policies.push(o),
             Err(e) => observed.unreadable.push(Unreadable::policy(&p, &e)),
@@ -348,6 +472,26 @@ pub async fn plan_fleet(
     created_from: CreatedFrom,
     progress: Option<Progress>,
 ) -> Plan {
+    plan_fleet_with(
+        ctx,
+        tenants,
+        parallelism,
+        created_from,
+        progress,
+        PolicyReads::default(),
+    )
+    .await
+}
+
+/// [`plan_fleet`] with the policy reads chosen (the benchmark compares them).
+pub async fn plan_fleet_with(
+    ctx: &GraphContext,
+    tenants: Vec<(TenantDesired, TenantAuth)>,
+    parallelism: NonZeroUsize,
+    created_from: CreatedFrom,
+    progress: Option<Progress>,
+    reads: PolicyReads,
+) -> Plan {
     let desired: Vec<TenantDesired> = tenants.iter().map(|(d, _)| d.clone()).collect();
     let digest = inputs_digest(&desired);
     let ids: Vec<String> = tenants.iter().map(|(d, _)| d.tenant.id.clone()).collect();
@@ -369,7 +513,7 @@ pub async fn plan_fleet(
                     return TenantPlan::failed(&id, &id, "no credential for this tenant");
                 };
                 let client = ctx.client(auth.clone());
-                let plan = match fetch_tenant(&client, desired).await {
+                let plan = match fetch_tenant_with(&client, desired, reads).await {
                     Ok(observed) => diff_tenant(desired, &observed),
                     Err(e) => {
                         TenantPlan::failed(&desired.tenant.name, &desired.tenant.id, e.to_string())

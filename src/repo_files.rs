@@ -355,6 +355,11 @@ impl Repo {
     /// Writes an output file (see [`Repo::contain_output`]) atomically, creating its
     /// directory.
     pub fn write_output(&self, path: &Path, text: &str) -> Result<(), FileError> {
+        self.write_output_bytes(path, text.as_bytes())
+    }
+
+    /// As [`Repo::write_output`], for bytes that are not text (a gzip-compressed plan).
+    pub fn write_output_bytes(&self, path: &Path, bytes: &[u8]) -> Result<(), FileError> {
         let real = self.contain_output(path)?;
         let write = |source| FileError::Write {
             path: self.display(path),
@@ -363,7 +368,7 @@ impl Repo {
         if let Some(dir) = real.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(write)?;
         }
-        write_atomically(&real, text).map_err(write)
+        write_bytes_atomically(&real, bytes).map_err(write)
     }
 
     /// Reads and decodes a file under the root.
@@ -437,6 +442,11 @@ pub fn read_text(path: &Path) -> Result<String, FileError> {
 /// synced, then renamed over the target, so a reader (or a crash) sees the old file or the
 /// new one, never half of it.
 pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    write_bytes_atomically(path, text.as_bytes())
+}
+
+/// As [`write_atomically`], for any bytes.
+pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -448,7 +458,7 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{file_name}.rampart-{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         if let Ok(meta) = std::fs::metadata(path) {
             std::fs::set_permissions(&tmp, meta.permissions())?;

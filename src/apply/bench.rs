@@ -78,6 +78,59 @@ pub fn fleet_tenant(template: &TenantDesired, i: usize) -> TenantDesired {
     d
 }
 
+/// `template` grown to `objects` objects (or left as is when it already holds as many):
+/// copies of its configuration policies under new names (`{name}-copy-{k}`, display name
+/// `{display name} (copy {k})`), so a benchmark can build fleets of e.g. 50 objects per
+/// tenant from the shipped baseline. Copies keep their settings and assignments.
+pub fn grown_template(template: &TenantDesired, objects: usize) -> TenantDesired {
+    let mut out = template.clone();
+    let policies: Vec<_> = template
+        .objects
+        .values()
+        .filter_map(|o| match o {
+            crate::desired::DesiredObject::ConfigurationPolicy(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    if policies.is_empty() {
+        return out;
+    }
+    let mut k = 0usize;
+    while out.objects.len() < objects {
+        let mut p = policies[k % policies.len()].clone();
+        let copy = k / policies.len() + 1;
+        p.name = format!("{}-copy-{copy}", p.name);
+        p.display_name = format!("{} (copy {copy})", p.display_name);
+        out.objects.insert(
+            (p.kind, p.name.clone()),
+            crate::desired::DesiredObject::ConfigurationPolicy(p),
+        );
+        k += 1;
+    }
+    out
+}
+
+/// Graph options and an authenticator for the fleet's app against an emulator serving
+/// Graph at `graph_url` and tokens at `login_url` (in this process or another).
+pub fn fleet_credentials(
+    graph_url: &str,
+    login_url: &str,
+) -> Result<(GraphOptions, Arc<Authenticator>), FleetError> {
+    let options = GraphOptions::with_graph_url(graph_url)?;
+    let mut config = AuthConfig::new(AuthMethod::Secret);
+    config.client_id = Some(FLEET_APP_ID.into());
+    config.client_secret = Some(FLEET_APP_SECRET.to_string().into());
+    config.login_url = crate::graph::urls::checked_base_url("login URL", login_url)?;
+    let http = build_http_client(&options).map_err(|e| {
+        crate::graph::error::GraphError::InvalidRequest {
+            tenant: "-".into(),
+            reason: format!("cannot build the HTTP client: {e}"),
+        }
+    })?;
+    let authenticator = Arc::new(Authenticator::new(config, http)?);
+    Ok((options, authenticator))
+}
+
 /// The shipped baseline's desired state for one ring-0 tenant (every kind of object),
 /// loaded from `root/policies` and `root/profiles`.
 pub fn baseline_template(root: &Path) -> Result<TenantDesired, FleetError> {
@@ -140,18 +193,8 @@ impl EmulatedFleet {
                 ..TenantSeed::default()
             })?;
         }
-        let options = GraphOptions::with_graph_url(&running.graph_url())?;
-        let mut config = AuthConfig::new(AuthMethod::Secret);
-        config.client_id = Some(FLEET_APP_ID.into());
-        config.client_secret = Some(FLEET_APP_SECRET.to_string().into());
-        config.login_url = crate::graph::urls::checked_base_url("login URL", &running.login_url())?;
-        let http = build_http_client(&options).map_err(|e| {
-            crate::graph::error::GraphError::InvalidRequest {
-                tenant: "-".into(),
-                reason: format!("cannot build the HTTP client: {e}"),
-            }
-        })?;
-        let authenticator = Arc::new(Authenticator::new(config, http)?);
+        let (options, authenticator) =
+            fleet_credentials(&running.graph_url(), &running.login_url())?;
         Ok(EmulatedFleet {
             emulator: running,
             options,
@@ -189,6 +232,33 @@ impl EmulatedFleet {
             None,
         )
         .await)
+    }
+
+    /// Plans the whole fleet reading policies as `reads` says, with its own Graph context
+    /// (returned, for its counters).
+    pub async fn plan_with(
+        &self,
+        parallelism: usize,
+        reads: crate::fetch::PolicyReads,
+    ) -> Result<(Plan, GraphContext), FleetError> {
+        let ctx = self.context()?;
+        let mut tenants = Vec::new();
+        for d in &self.desired {
+            tenants.push((d.clone(), self.authenticator.tenant_auth(&d.tenant.id)?));
+        }
+        let plan = crate::fetch::plan_fleet_with(
+            &ctx,
+            tenants,
+            NonZeroUsize::new(parallelism.max(1)).unwrap_or(NonZeroUsize::MIN),
+            CreatedFrom {
+                source: "emulator".into(),
+                ..CreatedFrom::default()
+            },
+            None,
+            reads,
+        )
+        .await;
+        Ok((plan, ctx))
     }
 
     /// Plans the whole fleet.

@@ -53,6 +53,7 @@ pub fn selected(
             kinds: vec![],
             // One rule for rings everywhere: the tenant's lowest ring, did-you-mean on a miss.
             ring: args.ring.map(|r| r.to_string()),
+            shard: None,
         },
         parallelism: args.parallelism,
         format: PlanFormat::Human,

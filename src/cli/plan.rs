@@ -92,9 +92,16 @@ pub fn run(args: &PlanArgs, color: bool) -> anyhow::Result<i32> {
     };
     if let Some(out) = &args.out {
         // The one door for user files: `--out` stays inside the repository unless named
-        // absolutely outside it, and never follows a symlink out (issue 10).
+        // absolutely outside it, and never follows a symlink out (issue 10). `*.gz`:
+        // gzip-compressed (`show` and `apply` read both).
         crate::repo_files::Repo::open(&args.root)
-            .and_then(|repo| repo.write_output(out, &String::from_utf8_lossy(&save(&plan))))
+            .and_then(|repo| {
+                if out.extension().is_some_and(|e| e == "gz") {
+                    repo.write_output_bytes(out, &crate::plan::saved::save_gzip(&plan))
+                } else {
+                    repo.write_output(out, &String::from_utf8_lossy(&save(&plan)))
+                }
+            })
             .with_context(|| format!("cannot write the plan to {}", out.display()))?;
     }
     crate::redact::print_out(&text)?;

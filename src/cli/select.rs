@@ -36,6 +36,10 @@ pub struct Selection {
     /// is the lowest `ring` among its profiles.
     #[arg(long = "ring", value_name = "N|..N", allow_hyphen_values = true)]
     pub ring: Option<String>,
+    /// Only the tenants of shard K of N (a stable partition by tenant id, for a CI matrix;
+    /// `show --merge` joins the shard plans).
+    #[arg(long, value_name = "K/N", value_parser = crate::plan::shard::Shard::parse)]
+    pub shard: Option<crate::plan::shard::Shard>,
 }
 
 /// Checks `--ring` against the rings the profiles declare: not a ring number, or a ring no
@@ -219,7 +223,15 @@ impl Selection {
                 self.describe()
             );
         }
-        Ok(selected)
+        // A shard may hold no tenant (more shards than tenants): an empty run, not an error,
+        // so every job of a CI matrix succeeds.
+        Ok(match self.shard {
+            Some(shard) => selected
+                .into_iter()
+                .filter(|d| shard.contains(&d.tenant.id))
+                .collect(),
+            None => selected,
+        })
     }
 
     fn describe(&self) -> String {

@@ -14,18 +14,90 @@ use super::plan::PlanFormat;
 /// Show a saved plan.
 #[derive(Clone, Debug, clap::Args)]
 pub struct ShowPlanArgs {
-    /// The plan file written by `rampart plan --out`.
-    pub file: PathBuf,
+    /// The plan file written by `rampart plan --out` (several with `--merge`).
+    #[arg(required = true, num_args = 1.., value_name = "FILE")]
+    pub files: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
+    /// Merge the shard plans of one run (`plan --shard K/N`) into one plan: the plan an
+    /// unsharded run makes, byte for byte.
+    #[arg(long)]
+    pub merge: bool,
+    /// With `--merge`: also save the merged plan here (`*.gz`: compressed), for `apply`.
+    #[arg(long, requires = "merge")]
+    pub out: Option<PathBuf>,
+    /// With `--merge`: the repository root whose inputs the shards were planned from (the
+    /// merged plan's inputs digest covers every tenant's desired state).
+    #[arg(long, default_value = ".", requires = "merge")]
+    pub root: PathBuf,
 }
 
-/// The text `show` prints for a plan file.
+fn load_file(file: &std::path::Path) -> anyhow::Result<crate::plan::Plan> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    load(&bytes).with_context(|| format!("{} cannot be shown", file.display()))
+}
+
+/// The shard plans `files` merged (see `crate::plan::shard`), the digest over the desired
+/// states `root` resolves to for the merged tenants.
+pub fn merge_files(files: &[PathBuf], root: &std::path::Path) -> anyhow::Result<crate::plan::Plan> {
+    let plans = files
+        .iter()
+        .map(|f| load_file(f))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let validated = crate::resolve::validate(root, &[]);
+    if validated.has_errors() {
+        anyhow::bail!(
+            "the repository at {} does not validate: run `rampart validate`",
+            root.display()
+        );
+    }
+    let mut missing = Vec::new();
+    let plan = crate::plan::shard::merge(plans, |ids| {
+        let desired: Vec<_> = ids
+            .iter()
+            .filter_map(|id| {
+                let d = validated.tenants.values().find(|t| &t.tenant.id == id);
+                if d.is_none() {
+                    missing.push(id.clone());
+                }
+                d.cloned()
+            })
+            .collect();
+        crate::plan::inputs_digest(&desired)
+    })?;
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "the plans hold tenants no profile under {} names: {}",
+            root.display(),
+            missing.join(", ")
+        );
+    }
+    Ok(plan)
+}
+
+/// The text `show` prints for a plan file (or the merged shard plans).
 pub fn render_plan_file(args: &ShowPlanArgs, color: bool) -> anyhow::Result<(String, bool)> {
-    let bytes = std::fs::read(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
-    let plan = load(&bytes).with_context(|| format!("{} cannot be shown", args.file.display()))?;
+    let plan = if args.merge {
+        let plan = merge_files(&args.files, &args.root)?;
+        if let Some(out) = &args.out {
+            let bytes = if out.extension().is_some_and(|e| e == "gz") {
+                crate::plan::saved::save_gzip(&plan)
+            } else {
+                crate::plan::save(&plan)
+            };
+            std::fs::write(out, bytes)
+                .with_context(|| format!("cannot write the plan to {}", out.display()))?;
+        }
+        plan
+    } else {
+        match args.files.as_slice() {
+            [file] => load_file(file)?,
+            _ => anyhow::bail!(
+                "`rampart show` takes one plan file; to join shard plans, add --merge"
+            ),
+        }
+    };
     let text = match args.format {
         PlanFormat::Human => render_human(&plan, HumanOptions { color }),
         PlanFormat::Json => render_json(&plan),

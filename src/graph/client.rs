@@ -1176,7 +1176,6 @@ impl GraphClient {
         &self,
         names: &[String],
     ) -> BTreeMap<String, Result<String, GroupError>> {
-        let tenant = self.tenant_id().to_string();
         let mut out = BTreeMap::new();
         let mut todo: Vec<String> = Vec::new();
         {
@@ -1195,11 +1194,7 @@ impl GraphClient {
             return out;
         }
         todo.sort();
-        let requests: Vec<BatchRequest> = todo
-            .iter()
-            .enumerate()
-            .map(|(i, n)| BatchRequest::get(i.to_string(), group_filter_path(n)))
-            .collect();
+        let requests = Self::group_lookups(&todo);
         let answers = match self.batch(requests).await {
             Ok(a) => a,
             Err(e) => {
@@ -1216,8 +1211,32 @@ impl GraphClient {
                 return out;
             }
         };
+        out.extend(self.record_group_answers(todo, answers));
+        out
+    }
+
+    /// The `$batch` sub-requests that look up `names` (ids `g0`, `g1`... in order), for a
+    /// caller that sends them with other requests of the same API version (one round trip
+    /// less); give the answers to [`GraphClient::record_group_answers`].
+    pub fn group_lookups(names: &[String]) -> Vec<BatchRequest> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| BatchRequest::get(format!("g{i}"), group_filter_path(n)))
+            .collect()
+    }
+
+    /// Interprets and caches the answers to [`GraphClient::group_lookups`] of `names`, as
+    /// [`GraphClient::resolve_groups`] does.
+    pub fn record_group_answers(
+        &self,
+        names: Vec<String>,
+        answers: Vec<BatchResponse>,
+    ) -> BTreeMap<String, Result<String, GroupError>> {
+        let tenant = self.tenant_id().to_string();
+        let mut out = BTreeMap::new();
         let mut cache = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-        for (n, a) in todo.into_iter().zip(answers) {
+        for (n, a) in names.into_iter().zip(answers) {
             let more_pages = a.body.get("@odata.nextLink").is_some();
             let r = match a.clone().into_result(&tenant) {
                 Err(e) => {

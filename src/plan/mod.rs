@@ -13,6 +13,7 @@ pub mod model;
 pub mod normalise;
 pub mod observed;
 pub mod saved;
+pub mod shard;
 
 pub use diff::diff_tenant;
 pub use model::*;

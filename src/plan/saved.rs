@@ -2,6 +2,11 @@
 //! The bytes are deterministic (fixed field order, sorted collections, no timestamps) and
 //! hold no credentials: only what Graph returned and what the policies say.
 //!
+//! The JSON is compact (one line; `show --format json` pretty-prints for people). A file
+//! named `*.gz` is written gzip-compressed ([`save_gzip`]; flate2, no name and no time in
+//! the header, so the bytes stay deterministic); [`load`] recognises gzip by its magic bytes
+//! whatever the name, and reads the older pretty-printed JSON as well.
+//!
 //! Loading refuses another format version or another rampart version rather than guess
 //! (a plan is only valid for the code that made it). Whether the plan is errored is for the
 //! caller to decide (`show` renders it; `apply` refuses it).
@@ -20,17 +25,58 @@ pub enum SavedPlanError {
     RampartVersion { found: String, expected: String },
 }
 
-/// The plan file's bytes (pretty JSON, trailing newline), with any credential value in
+/// The plan file's bytes (compact JSON, trailing newline), with any credential value in
 /// use replaced by a placeholder ([`crate::redact`], defence in depth; apply then refuses
 /// such a plan, since its requests no longer re-derive).
 pub fn save(plan: &Plan) -> Vec<u8> {
+    let mut out = serde_json::to_vec(plan).unwrap_or_default();
+    out.push(b'\n');
+    crate::redact::scrub_bytes(out)
+}
+
+/// The plan as pretty JSON (trailing newline, credentials scrubbed as in [`save`]): what
+/// `--format json` prints for people and scripts; [`load`] reads it too.
+pub fn save_pretty(plan: &Plan) -> Vec<u8> {
     let mut out = serde_json::to_vec_pretty(plan).unwrap_or_default();
     out.push(b'\n');
     crate::redact::scrub_bytes(out)
 }
 
-/// Reads a plan file, checking format and rampart versions before the body.
+/// [`save`]'s bytes, gzip-compressed (for `plan --out FILE.gz`).
+pub fn save_gzip(plan: &Plan) -> Vec<u8> {
+    gzip(&save(plan))
+}
+
+/// Gzip with a fixed header (no file name, modification time 0): same input, same bytes.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut enc = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = enc.write_all(bytes);
+    enc.finish().unwrap_or_default()
+}
+
+/// The largest plan [`load`] decompresses (a guard against a gzip bomb): 4 GiB.
+const MAX_UNCOMPRESSED: u64 = 4 << 30;
+
+/// Reads a plan file (compact or pretty JSON, or either gzip-compressed), checking format
+/// and rampart versions before the body.
 pub fn load(bytes: &[u8]) -> Result<Plan, SavedPlanError> {
+    let inflated;
+    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+        use std::io::Read as _;
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .take(MAX_UNCOMPRESSED)
+            .read_to_end(&mut out)
+            .map_err(|e| SavedPlanError::Parse(serde_json::Error::io(e)))?;
+        inflated = out;
+        &inflated[..]
+    } else {
+        bytes
+    };
     let v: serde_json::Value = serde_json::from_slice(bytes).map_err(SavedPlanError::Parse)?;
     let found = v.get("formatVersion").and_then(|x| x.as_u64()).unwrap_or(0);
     if found != u64::from(FORMAT_VERSION) {

@@ -12,9 +12,9 @@ use crate::plan::{Plan, Summary};
 pub use human::{HumanOptions, render_human};
 pub use markdown::{COMMENT_LIMIT, render_markdown};
 
-/// The plan as JSON (the saved-plan bytes, as text).
+/// The plan as pretty JSON (the saved plan's content; the file itself is compact).
 pub fn render_json(plan: &Plan) -> String {
-    String::from_utf8(crate::plan::save(plan)).unwrap_or_default()
+    String::from_utf8(crate::plan::saved::save_pretty(plan)).unwrap_or_default()
 }
 
 /// The one summary sentence, e.g.

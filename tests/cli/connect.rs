@@ -88,6 +88,7 @@ const OFFLINE: &[&str] = &[
     "bench",
     "bench plan",
     "bench apply",
+    "bench emulator",
     "emulator",
     "completions",
 ];

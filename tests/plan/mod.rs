@@ -6,3 +6,4 @@ mod core;
 mod e2e;
 mod fixtures;
 mod render;
+mod scale;
