@@ -214,7 +214,8 @@ pub fn check_saved(root: &Path) -> CheckedHunts {
         }
     };
     let mut files = Vec::new();
-    walk_hunts(&repo, &dir, &mut files, &mut out.diagnostics);
+    let mut visited = std::collections::BTreeSet::new();
+    walk_hunts(&repo, &dir, &mut files, &mut visited, &mut out.diagnostics);
     let mut named: Vec<(SavedHunt, Span)> = Vec::new();
     for f in files {
         let rel = repo.display(&f);
@@ -288,22 +289,31 @@ fn file_help(e: &crate::repo_files::FileError) -> &'static str {
 }
 
 /// Collects the YAML files under `dir` (sorted); a folder leading out of the repository is
-/// an error at its path and is not entered.
+/// an error at its path and is not entered; a folder linked twice (or a link cycle inside
+/// the repository) is read once.
 fn walk_hunts(
     repo: &crate::repo_files::Repo,
     dir: &Path,
     files: &mut Vec<PathBuf>,
+    visited: &mut std::collections::BTreeSet<PathBuf>,
     diags: &mut Vec<crate::diag::Diagnostic>,
 ) {
     use crate::diag::{Diagnostic, Span};
     let shown = repo.display(dir);
-    if let Err(e) = repo.contain(dir) {
-        diags.push(
-            Diagnostic::error(e.code(), e.message())
-                .at(Span::new(shown, 0..0))
-                .with_help(file_help(&e)),
-        );
-        return;
+    match repo.contain(dir) {
+        Ok(real) => {
+            if !visited.insert(real) {
+                return;
+            }
+        }
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(e.code(), e.message())
+                    .at(Span::new(shown, 0..0))
+                    .with_help(file_help(&e)),
+            );
+            return;
+        }
     }
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -326,7 +336,7 @@ fn walk_hunts(
             continue;
         }
         if p.is_dir() {
-            walk_hunts(repo, &p, files, diags);
+            walk_hunts(repo, &p, files, visited, diags);
         } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
             files.push(p);
         }

@@ -224,6 +224,12 @@ fn saved_hunt_files_leading_out_of_the_repository_are_errors() {
     );
     let checked = check_saved(dir.path());
     assert!(checked.hunts.is_empty());
+    // A link cycle inside the repository is read once, not forever.
+    let cyc = repo(&[("hunts/a/h.yaml", HUNT)]);
+    std::os::unix::fs::symlink(cyc.path().join("hunts"), cyc.path().join("hunts/a/loop")).unwrap();
+    let checked = check_saved(cyc.path());
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+    assert_eq!(checked.hunts.len(), 1);
 }
 
 #[test]
