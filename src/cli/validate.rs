@@ -1,5 +1,6 @@
 //! `rampart validate [PATHS..]`: load and check the policy repository (every file, every
-//! tenant), print every diagnostic in the chosen format, exit 1 on any error.
+//! tenant, and the saved hunts under `hunts/` when no paths are given), print every
+//! diagnostic in the chosen format, exit 1 on any error.
 
 use std::path::PathBuf;
 
@@ -38,14 +39,22 @@ pub fn validated(root: &std::path::Path) -> anyhow::Result<crate::resolve::Valid
 
 /// Renders the outcome of validating `args` as the text to print and the exit code.
 /// Pure apart from reading the files; the caller writes the text.
+/// Saved hunts (`hunts/`) are checked too when no paths are given (the whole repository),
+/// and their diagnostics are merged into the same sorted list, so every format and the
+/// exit code cover them.
 pub fn render(args: &ValidateArgs, color: bool) -> (String, i32) {
     let validated = crate::resolve::validate(&args.root, &args.paths);
-    let mut out = diag::render(
-        &validated.diagnostics,
-        &validated.loaded.sources,
-        args.format,
-        color,
-    );
+    let hunts = if args.paths.is_empty() {
+        crate::soc::hunt::check_saved(&args.root)
+    } else {
+        crate::soc::hunt::CheckedHunts::default()
+    };
+    let mut diagnostics = validated.diagnostics.clone();
+    diagnostics.extend(hunts.diagnostics.iter().cloned());
+    diag::sort_dedup(&mut diagnostics);
+    let mut sources = validated.loaded.sources.clone();
+    hunts.add_sources(&mut sources);
+    let mut out = diag::render(&diagnostics, &sources, args.format, color);
     if matches!(args.format, Format::Human) {
         let files: std::collections::BTreeSet<&str> = validated
             .loaded
@@ -53,9 +62,18 @@ pub fn render(args: &ValidateArgs, color: bool) -> (String, i32) {
             .iter()
             .map(|d| d.path.as_str())
             .collect();
+        let saved = if hunts.hunts.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", {} saved hunt{}",
+                hunts.hunts.len(),
+                if hunts.hunts.len() == 1 { "" } else { "s" }
+            )
+        };
         out.push_str(&format!(
-            "{}: {} document{} in {} file{}, {} tenant{}\n",
-            diag::summary(&validated.diagnostics),
+            "{}: {} document{} in {} file{}, {} tenant{}{saved}\n",
+            diag::summary(&diagnostics),
             validated.loaded.documents.len(),
             if validated.loaded.documents.len() == 1 {
                 ""
@@ -72,7 +90,7 @@ pub fn render(args: &ValidateArgs, color: bool) -> (String, i32) {
             },
         ));
     }
-    let code = if validated.has_errors() {
+    let code = if diagnostics.iter().any(diag::Diagnostic::is_error) {
         super::exit::ERROR
     } else {
         super::exit::OK

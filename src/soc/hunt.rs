@@ -105,11 +105,28 @@ pub fn read_query_file(root: &Path, file: &Path) -> Result<String, HuntError> {
     if file.extension().and_then(|e| e.to_str()) != Some("kql") {
         return Err(HuntError::NotKql(shown));
     }
+    // Checked first for its own error; the read below goes through the one door for user
+    // files (decoding BOM/UTF-16, containment again at the open).
     let path = inside_repository(root, file)?;
-    let text = std::fs::read_to_string(&path).map_err(|e| HuntError::Unreadable {
-        path: shown.clone(),
-        reason: e.to_string(),
+    let repo = crate::repo_files::Repo::open(root).map_err(|e| HuntError::Unreadable {
+        path: root.display().to_string(),
+        reason: e.message(),
     })?;
+    let text = match repo.read(&path) {
+        Ok(d) => d.text,
+        Err(crate::repo_files::FileError::Outside { root, .. }) => {
+            return Err(HuntError::OutsideRepository {
+                path: shown,
+                root: root.display().to_string(),
+            });
+        }
+        Err(e) => {
+            return Err(HuntError::Unreadable {
+                path: shown,
+                reason: e.message(),
+            });
+        }
+    };
     if is_empty_kql(&text) {
         return Err(HuntError::Empty(shown));
     }
@@ -134,164 +151,475 @@ pub struct SavedHunt {
 /// Directory of saved hunts under the repository root.
 pub const HUNTS_DIR: &str = "hunts";
 
-/// Reads every saved hunt under `root/hunts/`. Each problem is reported as
-/// `path:line:col: message`, all of them at once.
-pub fn load_saved(root: &Path) -> Result<Vec<SavedHunt>, HuntError> {
-    let dir = root.join(HUNTS_DIR);
-    let mut out = Vec::new();
-    let mut problems = Vec::new();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(out);
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
-        .collect();
-    files.sort();
-    for f in files {
-        let rel = f.strip_prefix(root).unwrap_or(&f).display().to_string();
-        let text = match std::fs::read_to_string(&f) {
-            Ok(t) => t,
-            Err(e) => {
-                problems.push(format!("{rel}: cannot read: {e}"));
-                continue;
-            }
-        };
-        let dir = f.parent().unwrap_or(root).to_path_buf();
-        match parse_saved(&rel, &text, root, &dir) {
-            Ok(h) => out.extend(h),
-            Err(mut p) => problems.append(&mut p),
-        }
+/// The fields of a `kind: HuntingQuery` document.
+pub const HUNT_FIELDS: [&str; 6] = [
+    "kind",
+    "name",
+    "description",
+    "query",
+    "queryFile",
+    "columns",
+];
+
+/// Every saved hunt under `hunts/` and every problem found reading them, in one pass:
+/// what `rampart validate` merges into its output and `rampart hunt --saved` refuses on.
+#[derive(Debug, Clone, Default)]
+pub struct CheckedHunts {
+    /// The hunts that validated (in file order, then document order).
+    pub hunts: Vec<SavedHunt>,
+    /// Every problem, sorted; errors and warnings.
+    pub diagnostics: Vec<crate::diag::Diagnostic>,
+    /// The decoded text of every file read (by its path relative to the root), for
+    /// rendering the diagnostics.
+    pub texts: BTreeMap<String, String>,
+    /// How many `*.yaml`/`*.yml` files were read.
+    pub files: usize,
+}
+
+impl CheckedHunts {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(crate::diag::Diagnostic::is_error)
     }
-    let mut names = BTreeMap::new();
-    for h in &out {
-        if let Some(first) = names.insert(h.name.clone(), h.path.clone()) {
-            problems.push(format!(
-                "{}: a saved hunt named `{}` is also defined in {first}",
-                h.path, h.name
-            ));
+
+    /// Adds the text of every file read to `sources` (the map a renderer takes).
+    pub fn add_sources(&self, sources: &mut crate::diag::SourceMap) {
+        for (path, text) in &self.texts {
+            sources.insert(path.clone(), text.as_str());
         }
-    }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(HuntError::Saved(problems.join("\n")))
     }
 }
 
-/// Parses the `kind: HuntingQuery` documents of one file (other kinds are skipped).
-/// `queryFile` is looked up from `dir` (the YAML file's directory, as detection rules do)
-/// and must stay inside `root`.
+/// Reads and checks every `*.yaml`/`*.yml` file under `root/hunts/` (recursively, hidden
+/// entries skipped) through the repository's one door for user files
+/// ([`crate::repo_files::Repo`]): UTF-8 with or without BOM and UTF-16 are decoded, and a
+/// file, folder or `queryFile` resolving outside the root is an `outside-repository` error
+/// at its path. Every document must be `kind: HuntingQuery`; names are unique across files.
+/// No `hunts/` folder is no hunts and no problem.
+pub fn check_saved(root: &Path) -> CheckedHunts {
+    use crate::diag::{Diagnostic, Span};
+    let mut out = CheckedHunts::default();
+    let dir = root.join(HUNTS_DIR);
+    if std::fs::symlink_metadata(&dir).is_err() {
+        return out;
+    }
+    let repo = match crate::repo_files::Repo::open(root) {
+        Ok(r) => r,
+        Err(e) => {
+            out.diagnostics
+                .push(Diagnostic::error(e.code(), e.message()).at(Span::new(HUNTS_DIR, 0..0)));
+            return out;
+        }
+    };
+    let mut files = Vec::new();
+    let mut visited = std::collections::BTreeSet::new();
+    walk_hunts(&repo, &dir, &mut files, &mut visited, &mut out.diagnostics);
+    let mut named: Vec<(SavedHunt, Span)> = Vec::new();
+    for f in files {
+        let rel = repo.display(&f);
+        out.files += 1;
+        match repo.read(&f) {
+            Ok(decoded) => {
+                let parent = f.parent().unwrap_or(root).to_path_buf();
+                parse_saved_in(
+                    &repo,
+                    &rel,
+                    &decoded.text,
+                    &parent,
+                    &mut named,
+                    &mut out.diagnostics,
+                );
+                out.texts.insert(rel, decoded.text);
+            }
+            Err(e) => {
+                // Bad UTF-8 is shown (lossily) and pointed at, as the policy loader does;
+                // other failures are at the path.
+                let mut text = String::new();
+                let mut at = 0;
+                if let crate::repo_files::FileError::Decode { source, .. } = &e
+                    && source.encoding == crate::repo_files::Encoding::Utf8
+                    && let Ok(bytes) = std::fs::read(&f)
+                {
+                    text = String::from_utf8_lossy(&bytes).into_owned();
+                    at = source.offset;
+                }
+                let end = if text.is_empty() { at } else { at + 1 };
+                out.diagnostics.push(
+                    Diagnostic::error(e.code(), e.message())
+                        .at(Span::new(rel.clone(), at..end))
+                        .with_help(file_help(&e)),
+                );
+                out.texts.insert(rel, text);
+            }
+        }
+    }
+    let mut first: BTreeMap<String, Span> = BTreeMap::new();
+    for (h, span) in named {
+        if let Some(earlier) = first.get(&h.name) {
+            out.diagnostics.push(
+                Diagnostic::error(
+                    "duplicate-hunt-name",
+                    format!("a saved hunt named `{}` is defined twice", h.name),
+                )
+                .at(span)
+                .with_label(earlier.clone(), "first defined here")
+                .with_help("`rampart hunt --saved NAME` needs one hunt per name"),
+            );
+        } else {
+            first.insert(h.name.clone(), span);
+            out.hunts.push(h);
+        }
+    }
+    crate::diag::sort_dedup(&mut out.diagnostics);
+    out
+}
+
+fn file_help(e: &crate::repo_files::FileError) -> &'static str {
+    use crate::repo_files::FileError;
+    match e {
+        FileError::Outside { .. } => {
+            "rampart reads only files inside the repository; copy the file in, or remove the link"
+        }
+        FileError::Decode { .. } => "save the file as UTF-8 (or UTF-16 with a byte-order mark)",
+        FileError::TooLarge { .. } => "saved hunts are small; split this file",
+        _ => "check the file's permissions",
+    }
+}
+
+/// Collects the YAML files under `dir` (sorted); a folder leading out of the repository is
+/// an error at its path and is not entered; a folder linked twice (or a link cycle inside
+/// the repository) is read once.
+fn walk_hunts(
+    repo: &crate::repo_files::Repo,
+    dir: &Path,
+    files: &mut Vec<PathBuf>,
+    visited: &mut std::collections::BTreeSet<PathBuf>,
+    diags: &mut Vec<crate::diag::Diagnostic>,
+) {
+    use crate::diag::{Diagnostic, Span};
+    let shown = repo.display(dir);
+    match repo.contain(dir) {
+        Ok(real) => {
+            if !visited.insert(real) {
+                return;
+            }
+        }
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(e.code(), e.message())
+                    .at(Span::new(shown, 0..0))
+                    .with_help(file_help(&e)),
+            );
+            return;
+        }
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            diags.push(
+                Diagnostic::error("io-error", format!("cannot read the folder: {e}"))
+                    .at(Span::new(shown, 0..0)),
+            );
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if p.is_dir() {
+            walk_hunts(repo, &p, files, visited, diags);
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            files.push(p);
+        }
+    }
+}
+
+/// Reads every saved hunt under `root/hunts/` ([`check_saved`]). Any error refuses them
+/// all: [`HuntError::Saved`] holds every diagnostic, one `path:line:col: error[code]:
+/// message` line each (as `rampart validate --format concise` prints them).
+pub fn load_saved(root: &Path) -> Result<Vec<SavedHunt>, HuntError> {
+    let checked = check_saved(root);
+    if checked.has_errors() {
+        let mut sources = crate::diag::SourceMap::new();
+        checked.add_sources(&mut sources);
+        let text = crate::diag::render(
+            &checked.diagnostics,
+            &sources,
+            crate::diag::Format::Concise,
+            false,
+        );
+        return Err(HuntError::Saved(format!(
+            "the saved hunts do not validate:\n{}",
+            text.trim_end()
+        )));
+    }
+    Ok(checked.hunts)
+}
+
+/// Parses the documents of one file's text (`rel` names it in diagnostics). `queryFile`
+/// is looked up from `dir` (the YAML file's directory, as detection rules do) and must
+/// stay inside `root`. Returns the hunts, or every diagnostic (errors and warnings).
 pub fn parse_saved(
     rel: &str,
     text: &str,
     root: &Path,
     dir: &Path,
-) -> Result<Vec<SavedHunt>, Vec<String>> {
+) -> Result<Vec<SavedHunt>, Vec<crate::diag::Diagnostic>> {
+    let repo = crate::repo_files::Repo::open(root).map_err(|e| {
+        vec![
+            crate::diag::Diagnostic::error(e.code(), e.message())
+                .at(crate::diag::Span::new(rel, 0..0)),
+        ]
+    })?;
+    let mut named = Vec::new();
+    let mut diags = Vec::new();
+    parse_saved_in(&repo, rel, text, dir, &mut named, &mut diags);
+    if diags.iter().any(crate::diag::Diagnostic::is_error) {
+        crate::diag::sort_dedup(&mut diags);
+        Err(diags)
+    } else {
+        Ok(named.into_iter().map(|(h, _)| h).collect())
+    }
+}
+
+/// [`parse_saved`] into the caller's lists: each hunt with the span of its `name`.
+fn parse_saved_in(
+    repo: &crate::repo_files::Repo,
+    rel: &str,
+    text: &str,
+    dir: &Path,
+    named: &mut Vec<(SavedHunt, crate::diag::Span)>,
+    diags: &mut Vec<crate::diag::Diagnostic>,
+) {
+    use crate::diag::{Diagnostic, Span};
     let parsed = crate::yaml::parse(text, &crate::yaml::Limits::default());
-    let at = |range: std::ops::Range<usize>| {
-        let (l, c) = crate::diag::line_col(text, range.start);
-        format!("{rel}:{l}:{c}")
-    };
-    let mut problems: Vec<String> = parsed
-        .errors
-        .iter()
-        .map(|e| format!("{}: {}", at(e.span.clone()), e.message))
-        .collect();
-    let mut out = Vec::new();
+    for e in parsed.errors {
+        let mut d = Diagnostic::error(e.code, e.message)
+            .at(Span::new(rel, e.span))
+            .with_help_opt(e.help);
+        if let Some((span, msg)) = e.label {
+            d = d.with_label(Span::new(rel, span), msg);
+        }
+        diags.push(d);
+    }
     for doc in &parsed.documents {
         let (v, idx) = crate::yaml::to_json(&doc.root);
-        if v.get("kind").and_then(Value::as_str) != Some("HuntingQuery") {
+        let at = |ptr: &str, key: bool| Span::new(rel, idx.lookup(ptr, key));
+        let Some(map) = v.as_object() else {
+            diags.push(
+                Diagnostic::error(
+                    "not-a-mapping",
+                    "a saved hunt must be a mapping with `kind: HuntingQuery`, `name` and `query`",
+                )
+                .at(at("", false)),
+            );
             continue;
-        }
-        let Some(map) = v.as_object() else { continue };
-        for k in map.keys() {
-            if ![
-                "kind",
-                "name",
-                "description",
-                "query",
-                "queryFile",
-                "columns",
-            ]
-            .contains(&k.as_str())
-            {
-                problems.push(format!(
-                    "{}: unknown key `{k}` (keys: name, description, query, queryFile, columns)",
-                    at(idx.lookup(&format!("/{k}"), true))
-                ));
+        };
+        match map.get("kind") {
+            Some(Value::String(k)) if k == "HuntingQuery" => {}
+            None => {
+                diags.push(
+                    Diagnostic::error("missing-field", "missing required field `kind`")
+                        .at(at("", false))
+                        .with_help("documents under hunts/ are `kind: HuntingQuery`"),
+                );
+                continue;
+            }
+            Some(other) => {
+                let shown = other.as_str().map_or(other.to_string(), str::to_string);
+                diags.push(
+                    Diagnostic::error(
+                        "unknown-kind",
+                        format!("unknown kind `{shown}` under {HUNTS_DIR}/"),
+                    )
+                    .at(at("/kind", false))
+                    .with_help("documents under hunts/ are `kind: HuntingQuery`; policies go under policies/"),
+                );
+                continue;
             }
         }
-        let s = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_string);
-        let name = s("name").unwrap_or_default();
-        if name.trim().is_empty() {
-            problems.push(format!(
-                "{}: a hunting query needs a `name`",
-                at(idx.lookup("", false))
-            ));
+        let mut ok = true;
+        for k in map.keys() {
+            if !HUNT_FIELDS.contains(&k.as_str()) {
+                let help = match crate::diag::did_you_mean(k, HUNT_FIELDS) {
+                    Some(f) => format!("did you mean `{f}`?"),
+                    None => format!("fields: {}", HUNT_FIELDS[1..].join(", ")),
+                };
+                diags.push(
+                    Diagnostic::error(
+                        "unknown-field",
+                        format!("unknown field `{k}` of a HuntingQuery"),
+                    )
+                    .at(at(&format!("/{}", crate::yaml::escape_pointer(k)), true))
+                    .with_help(help),
+                );
+                ok = false;
+            }
         }
-        let query = match (s("query"), s("queryFile")) {
+        let mut text_field = |k: &str, ok: &mut bool| -> Option<String> {
+            match map.get(k) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(_) => {
+                    diags.push(
+                        Diagnostic::error("wrong-type", format!("`{k}` must be a string"))
+                            .at(at(&format!("/{k}"), false)),
+                    );
+                    *ok = false;
+                    None
+                }
+            }
+        };
+        let name = text_field("name", &mut ok);
+        let description = text_field("description", &mut ok);
+        let inline = text_field("query", &mut ok);
+        let file = text_field("queryFile", &mut ok);
+        let name = match name {
+            Some(n) if !n.trim().is_empty() => n,
+            Some(_) => {
+                diags.push(
+                    Diagnostic::error("missing-field", "`name` is empty").at(at("/name", false)),
+                );
+                ok = false;
+                String::new()
+            }
+            None => {
+                if !map.contains_key("name") {
+                    diags.push(
+                        Diagnostic::error("missing-field", "missing required field `name`")
+                            .at(at("", false))
+                            .with_help("`rampart hunt --saved NAME` finds the hunt by it"),
+                    );
+                }
+                ok = false;
+                String::new()
+            }
+        };
+        let query = match (inline, file) {
             (Some(_), Some(_)) => {
-                problems.push(format!(
-                    "{}: give `query` or `queryFile`, not both",
-                    at(idx.lookup("/queryFile", true))
-                ));
+                diags.push(
+                    Diagnostic::error("conflicting-query", "give `query` or `queryFile`, not both")
+                        .at(at("/queryFile", true))
+                        .with_label(at("/query", true), "`query` given here"),
+                );
                 None
             }
             (Some(q), None) => Some((q, "/query")),
-            (None, Some(f)) => match read_query_file(root, &dir.join(&f)) {
-                Ok(q) => Some((q, "/queryFile")),
-                Err(e) => {
-                    problems.push(format!("{}: {e}", at(idx.lookup("/queryFile", false))));
-                    None
-                }
-            },
+            (None, Some(f)) => saved_query_file(repo, dir, &f, &at("/queryFile", false), diags)
+                .map(|q| (q, "/queryFile")),
             (None, None) => {
-                problems.push(format!(
-                    "{}: a hunting query needs `query` or `queryFile`",
-                    at(idx.lookup("", false))
-                ));
+                if !map.contains_key("query") && !map.contains_key("queryFile") {
+                    diags.push(
+                        Diagnostic::error(
+                            "missing-query",
+                            "a hunting query needs `query` or `queryFile`",
+                        )
+                        .at(at("", false)),
+                    );
+                }
                 None
             }
         };
-        if let Some((q, ptr)) = &query
-            && is_empty_kql(q)
-        {
-            problems.push(format!(
-                "{}: the query is empty",
-                at(idx.lookup(ptr, false))
-            ));
-        }
+        let query = match query {
+            Some((q, ptr)) if is_empty_kql(&q) => {
+                diags.push(
+                    Diagnostic::error(
+                        "empty-query",
+                        "the query holds no KQL (only comments or blanks)",
+                    )
+                    .at(at(ptr, false)),
+                );
+                None
+            }
+            q => q.map(|(q, _)| q),
+        };
         let columns = match map.get("columns") {
             None => Vec::new(),
-            Some(Value::Array(a)) if a.iter().all(Value::is_string) => a
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect(),
+            Some(Value::Array(a))
+                if a.iter()
+                    .all(|c| c.as_str().is_some_and(|s| !s.trim().is_empty())) =>
+            {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            }
             Some(_) => {
-                problems.push(format!(
-                    "{}: `columns` is a list of column names",
-                    at(idx.lookup("/columns", false))
-                ));
+                diags.push(
+                    Diagnostic::error("wrong-type", "`columns` is a list of column names")
+                        .at(at("/columns", false)),
+                );
+                ok = false;
                 Vec::new()
             }
         };
-        if let Some((q, _)) = query {
-            out.push(SavedHunt {
-                name,
-                description: s("description").unwrap_or_default(),
-                query: q,
-                columns,
-                path: rel.to_string(),
-            });
+        if let (true, Some(query)) = (ok, query) {
+            named.push((
+                SavedHunt {
+                    name,
+                    description: description.unwrap_or_default(),
+                    query,
+                    columns,
+                    path: rel.to_string(),
+                },
+                at("/name", false),
+            ));
         }
     }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(problems)
+}
+
+/// The text of a saved hunt's `queryFile`: a relative `.kql` path from the YAML file's
+/// folder, read through the repository (decoded, contained). Problems go to `diags` at
+/// `span` (the `queryFile` value).
+fn saved_query_file(
+    repo: &crate::repo_files::Repo,
+    dir: &Path,
+    file: &str,
+    span: &crate::diag::Span,
+    diags: &mut Vec<crate::diag::Diagnostic>,
+) -> Option<String> {
+    use crate::diag::Diagnostic;
+    use crate::repo_files::FileError;
+    let rel = Path::new(file);
+    if rel.is_absolute() || rel.extension().and_then(|e| e.to_str()) != Some("kql") {
+        diags.push(
+            Diagnostic::error(
+                "invalid-query-file",
+                format!("`{file}` must be a relative path to a `.kql` file"),
+            )
+            .at(span.clone())
+            .with_help("the path is relative to the directory of this YAML file"),
+        );
+        return None;
+    }
+    match repo.read(&dir.join(rel)) {
+        Ok(d) => Some(d.text),
+        Err(e) => {
+            let code = match &e {
+                FileError::Read { .. } => "missing-query-file",
+                other => other.code(),
+            };
+            diags.push(
+                Diagnostic::error(code, format!("query file `{file}`: {}", e.message()))
+                    .at(span.clone())
+                    .with_help(match &e {
+                        FileError::Read { .. } => {
+                            "the path is relative to the directory of this YAML file"
+                        }
+                        other => file_help(other),
+                    }),
+            );
+            None
+        }
     }
 }
 
@@ -528,14 +856,29 @@ mod tests {
         assert_eq!(h[0].columns, vec!["Count"]);
         let bad = "kind: HuntingQuery\nname: x\nquery: \"// none\"\nextra: 1\n";
         let e = parse_saved("hunts/b.yaml", bad, root.path(), root.path()).unwrap_err();
-        assert!(
-            e.iter()
-                .any(|m| m.starts_with("hunts/b.yaml:3:") && m.contains("empty")),
+        let at = |d: &crate::diag::Diagnostic| {
+            let s = d.span.as_ref().unwrap();
+            (d.code, crate::diag::line_col(bad, s.start))
+        };
+        let found: Vec<_> = e.iter().map(at).collect();
+        assert_eq!(
+            found,
+            [("empty-query", (3, 8)), ("unknown-field", (4, 1))],
             "{e:?}"
         );
-        assert!(
-            e.iter()
-                .any(|m| m.starts_with("hunts/b.yaml:4:1") && m.contains("unknown key")),
+        let other = "kind: DetectionRule\nname: r\n---\nname: n\nquery: x\n---\nkind: HuntingQuery\nquery: x\nqueryFile: q.kql\ncolumns: [1]\n";
+        let e = parse_saved("hunts/c.yaml", other, root.path(), root.path()).unwrap_err();
+        let mut codes: Vec<&str> = e.iter().map(|d| d.code).collect();
+        codes.sort_unstable();
+        assert_eq!(
+            codes,
+            [
+                "conflicting-query",
+                "missing-field",
+                "missing-field",
+                "unknown-kind",
+                "wrong-type"
+            ],
             "{e:?}"
         );
     }

@@ -35,6 +35,8 @@ fn emitted() -> BTreeMap<String, String> {
         root.join("resolve.rs"),
         root.join("yaml.rs"),
         root.join("repo_files.rs"),
+        // Saved hunts (`kind: HuntingQuery` under hunts/) are validated with the policies.
+        root.join("soc/hunt.rs"),
     ];
     for dir in ["load", "settings"] {
         for e in std::fs::read_dir(root.join(dir)).expect("src dir") {

@@ -4,6 +4,8 @@
 //! `t07` lacks `ThreatHunting.Read.All`. Asserts exit codes, stdout/stderr and the
 //! emulator's request counters; never timing.
 
+mod saved;
+
 use std::path::Path;
 use std::process::Output;
 
