@@ -4,5 +4,6 @@
 mod binary;
 mod core;
 mod e2e;
+mod filters;
 mod fixtures;
 mod render;
