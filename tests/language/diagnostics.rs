@@ -136,7 +136,10 @@ assignments:
     assert_eq!(out.matches(one).count(), 2, "{out}");
     assert!(out.contains("--> policies/av.yaml:5:5"), "{out}");
     assert!(out.contains("--> policies/av.yaml:7:5"), "{out}");
-    assert!(out.contains("error[invalid-assignment]: empty filter name\n --> policies/av.yaml:9:"), "{out}");
+    assert!(
+        out.contains("error[invalid-assignment]: empty filter name\n --> policies/av.yaml:9:"),
+        "{out}"
+    );
     assert_eq!(out.matches("error[").count(), 3, "{out}");
 }
 

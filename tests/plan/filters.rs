@@ -43,6 +43,12 @@ async fn start(d: TenantDesired, filters: &[&str]) -> (EmulatedFleet, Vec<String
     let fleet = EmulatedFleet::start(vec![d], FaultConfig::default(), 1, |_| None)
         .await
         .expect("fleet starts");
+    let ids = add_filters(&fleet, filters).await;
+    (fleet, ids)
+}
+
+/// Creates filters (display names) in the fleet's tenant; returns their ids in order.
+async fn add_filters(fleet: &EmulatedFleet, filters: &[&str]) -> Vec<String> {
     let tenant = fleet.desired[0].tenant.id.clone();
     let client = fleet
         .context()
@@ -61,7 +67,7 @@ async fn start(d: TenantDesired, filters: &[&str]) -> (EmulatedFleet, Vec<String
             .expect("filter created");
         ids.push(r.body["id"].as_str().expect("id").to_string());
     }
-    (fleet, ids)
+    ids
 }
 
 fn object<'p>(plan: &'p Plan, display_name: &str) -> &'p rampart::plan::ObjectPlan {
@@ -138,7 +144,8 @@ async fn a_filter_by_name_resolves_to_its_id_and_converges() {
     let (d, policy) = desired(FilterRef::Name("Windows 10 and later".into()));
     let (fleet, ids) = start(d, &["Other devices", "Windows 10 and later"]).await;
     create_and_converge(&fleet, &policy, &ids[1], "Windows 10 and later").await;
-    // One read of the filters per plan, inside the `$batch` (never a request of its own).
+    // One read of the filters per plan, inside the `$batch`; apply reads them once more
+    // before its first write to see that the name still gives the planned id.
     let reads: Vec<_> = fleet
         .emulator
         .admin()
@@ -146,8 +153,12 @@ async fn a_filter_by_name_resolves_to_its_id_and_converges() {
         .into_iter()
         .filter(|r| r.method == "GET" && r.path.contains("assignmentFilters"))
         .collect();
-    assert_eq!(reads.len(), 2, "one read per plan: {reads:#?}");
-    assert!(reads.iter().all(|r| r.in_batch), "{reads:#?}");
+    assert_eq!(reads.iter().filter(|r| r.in_batch).count(), 2, "{reads:#?}");
+    assert_eq!(
+        reads.iter().filter(|r| !r.in_batch).count(),
+        1,
+        "{reads:#?}"
+    );
     fleet.emulator.shutdown().await;
 }
 
@@ -159,7 +170,8 @@ async fn a_filter_by_id_still_works() {
         if let DesiredObject::ConfigurationPolicy(p) = o
             && p.display_name == policy
         {
-            p.assignments[0].filter.as_mut().expect("filter").filter = FilterRef::Id(ids[0].clone());
+            p.assignments[0].filter.as_mut().expect("filter").filter =
+                FilterRef::Id(ids[0].clone());
         }
     }
     create_and_converge(&fleet, &policy, &ids[0], "Corporate laptops").await;
@@ -207,4 +219,36 @@ async fn an_ambiguous_filter_name_is_an_error() {
         "assignment filter name \"Kiosks\" is ambiguous in this tenant (2 filters have it)",
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_name_that_moved_since_the_plan_stops_the_apply() {
+    let (d, policy) = desired(FilterRef::Name("Windows 10 and later".into()));
+    let (fleet, _) = start(d, &["Windows 10 and later"]).await;
+    let plan = fleet.plan(1).await.expect("plan");
+    assert!(!plan.errored, "{:#?}", plan.summary);
+    // A second filter of that name appears between plan and apply: the name no longer
+    // gives the id the plan recorded.
+    add_filters(&fleet, &["Windows 10 and later"]).await;
+    let report = fleet
+        .apply(&plan, &ApplyOptions::default())
+        .await
+        .expect("not refused as a whole");
+    assert!(!report.success);
+    let text = report.render_human();
+    assert!(
+        text.contains("assignment filter \"Windows 10 and later\" resolved to"),
+        "{text}"
+    );
+    let tenant = &fleet.desired[0].tenant.id;
+    assert!(
+        !fleet
+            .emulator
+            .admin()
+            .policies(tenant)
+            .iter()
+            .any(|p| p["name"] == policy.as_str()),
+        "nothing was written"
+    );
+    fleet.emulator.shutdown().await;
 }
