@@ -102,11 +102,17 @@ pub struct AssignmentFile {
     pub filter: Option<FilterFile>,
 }
 
-/// An assignment filter; filter ids differ per tenant, so use a variable.
+/// An assignment filter, by exactly one of `name` (its display name, resolved per tenant
+/// at plan time, like group names) or `id` (ids differ per tenant, so use a variable).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FilterFile {
-    pub id: String,
+    /// The filter's display name in the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The filter's id in the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub mode: FilterModeFile,
 }
 

@@ -127,10 +127,22 @@ pub enum AssignmentTarget {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AssignmentFilter {
-    /// The filter's id in the tenant (filters are per tenant; use a variable).
-    pub id: String,
+    /// Which filter: by display name (resolved per tenant at plan time) or by id.
+    #[serde(flatten)]
+    pub filter: FilterRef,
     /// `include` or `exclude`.
     pub mode: FilterMode,
+}
+
+/// How an assignment names its filter (`deviceAndAppManagementAssignmentFilter`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FilterRef {
+    /// The filter's `displayName`, resolved per tenant like group names: missing or
+    /// ambiguous (two filters with that name) is an error for the object in the plan.
+    Name(String),
+    /// The filter's id in the tenant (ids differ per tenant; use a variable).
+    Id(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

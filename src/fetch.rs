@@ -2,7 +2,9 @@
 //! few round trips as Graph allows, and plans a whole fleet.
 //!
 //! Per tenant, one `$batch` carries every first page the plan needs: configuration
-//! policies of the three endpoint-security template families, detection rules, and role definitions/assignments of every RBAC system
+//! policies of the managed endpoint-security and settings-catalog families, detection rules,
+//! the assignment filters (when an assignment uses one: names resolve per tenant, read once
+//! per run), and role definitions/assignments of every RBAC system
 //! rampart may have written to (Defender and Intune always, so that removed access is
 //! revoked; Entra directory roles when the desired state uses them). Group names are resolved at the same time (the Graph
 //! client batches and caches them, once per tenant per run). Further pages and expanded
@@ -37,8 +39,8 @@ use crate::graph::client::{BatchRequest, GraphClient, GraphContext, GroupError};
 use crate::graph::error::GraphError;
 use crate::graph::fleet::run_per_tenant;
 use crate::plan::observed::{
-    ObservedConfigurationPolicy, ObservedDetectionRule, ObservedRbac, ObservedRoleAssignment,
-    ObservedRoleDefinition, ObservedTarget, ObservedTenant, Unreadable,
+    FilterDirectory, ObservedConfigurationPolicy, ObservedDetectionRule, ObservedRbac,
+    ObservedRoleAssignment, ObservedRoleDefinition, ObservedTarget, ObservedTenant, Unreadable,
 };
 use crate::plan::{CreatedFrom, Plan, TenantPlan, diff_tenant, inputs_digest};
 
@@ -119,6 +121,20 @@ pub fn policy_path(id: &str) -> String {
 
 /// The detection-rule list path.
 pub const RULES_PATH: &str = "/beta/security/rules/detectionRules";
+
+/// The tenant's assignment filters, for resolving filter names
+/// (deviceAndAppManagementAssignmentFilter list; `platform` says what a filter applies to).
+pub const FILTERS_PATH: &str =
+    "/beta/deviceManagement/assignmentFilters?$select=id,displayName,platform";
+
+/// True when a desired assignment carries a filter: the tenant's filters are then read,
+/// to resolve names to ids and to show ids read back by name.
+fn uses_filters(desired: &TenantDesired) -> bool {
+    desired.objects.values().any(|o| match o {
+        DesiredObject::ConfigurationPolicy(p) => p.assignments.iter().any(|a| a.filter.is_some()),
+        _ => false,
+    })
+}
 
 /// List paths of an RBAC system: (role definitions, role assignments).
 pub fn rbac_paths(system: RbacSystem) -> (&'static str, &'static str) {
@@ -291,6 +307,10 @@ pub async fn fetch_tenant_with(
         ),
         BatchRequest::get("rules", RULES_PATH),
     ];
+    let filters = uses_filters(desired);
+    if filters {
+        requests.push(BatchRequest::get("filters", FILTERS_PATH));
+    }
     for s in &systems {
         let (defs, assigns) = rbac_paths(*s);
         requests.push(BatchRequest::get(format!("{s:?}-definitions"), defs));
@@ -319,6 +339,7 @@ pub async fn fetch_tenant_with(
         let what: &'static str = match id.as_str() {
             "policies" => "listing configuration policies",
             "rules" => "listing detection rules",
+            "filters" => "listing assignment filters",
             _ => "listing role definitions and assignments",
         };
         let body = match a.into_result(&tenant) {
@@ -377,6 +398,10 @@ pub async fn fetch_tenant_with(
             Ok(o) => observed.detection_rules.push(o),
             Err(e) => observed.unreadable.push(Unreadable::rule(&r, &e)),
         }
+    }
+    if filters {
+        let all = collection(client, &page("filters")?).await?;
+        observed.filters = FilterDirectory::from_graph(&all);
     }
     for s in &systems {
         if skipped.contains(&format!("{s:?}-definitions"))

@@ -763,7 +763,9 @@ fn document_assignments(doc: &Value) -> Result<Value, DocumentError> {
                 target["groupId"] = json!(g);
             }
             if let Some(f) = &a.filter {
-                target["deviceAndAppManagementAssignmentFilterId"] = json!(f.id);
+                // A filter by name compares by its name, as groups do.
+                target["deviceAndAppManagementAssignmentFilterId"] =
+                    json!(f.id.as_ref().or(f.name.as_ref()));
                 target["deviceAndAppManagementAssignmentFilterType"] =
                     serde_json::to_value(f.mode).unwrap_or(Value::Null);
             }

@@ -24,8 +24,8 @@ use crate::config::{
 };
 use crate::desired::{
     AssignmentFilter, AssignmentTarget, DesiredAssignment, DesiredConfigurationPolicy,
-    DesiredCustomRole, DesiredDetectionRule, DesiredObject, DesiredRoleAssignment, Kind, Origin,
-    TenantDesired, TenantRef,
+    DesiredCustomRole, DesiredDetectionRule, DesiredObject, DesiredRoleAssignment, FilterRef, Kind,
+    Origin, TenantDesired, TenantRef,
 };
 use crate::diag;
 use crate::diag::{Diagnostic, Span};
@@ -556,9 +556,17 @@ fn configuration_policy(
             };
             Some(DesiredAssignment {
                 target,
-                filter: a.filter.map(|f| AssignmentFilter {
-                    id: f.id,
-                    mode: f.mode.into(),
+                // The load checks refused a filter without exactly one of name and id.
+                filter: a.filter.and_then(|f| {
+                    let filter = match (f.name, f.id) {
+                        (Some(name), None) => FilterRef::Name(name),
+                        (None, Some(id)) => FilterRef::Id(id),
+                        _ => return None,
+                    };
+                    Some(AssignmentFilter {
+                        filter,
+                        mode: f.mode.into(),
+                    })
                 }),
             })
         })

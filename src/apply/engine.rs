@@ -305,6 +305,46 @@ async fn groups_moved(g: &dyn TenantGraph, tp: &TenantPlan) -> Option<String> {
     })
 }
 
+/// Filter names resolve to ids at plan time like group names (see [`groups_moved`]): apply
+/// reads the tenant's filters again (one list, every page) before the tenant's first write,
+/// and a recorded name that now gives other ids (a filter renamed, re-created or deleted)
+/// stops the tenant.
+async fn filters_moved(g: &dyn TenantGraph, tp: &TenantPlan) -> Option<String> {
+    let observation = tp.observation.as_ref()?;
+    if observation.filters.is_empty() {
+        return None;
+    }
+    let now = match g.list(crate::fetch::FILTERS_PATH).await {
+        Ok(items) => crate::plan::FilterDirectory::from_graph(&items),
+        Err(e) => {
+            return Some(format!(
+                "nothing is written to this tenant: assignment filters cannot be read again: {e}; plan again"
+            ));
+        }
+    };
+    let moved: Vec<String> = observation
+        .filters
+        .by_name
+        .iter()
+        .filter_map(|(name, was)| {
+            let now = now.by_name.get(name).cloned().unwrap_or_default();
+            (&now != was).then(|| {
+                format!(
+                    "assignment filter {name:?} resolved to [{}] at plan time but to [{}] now",
+                    was.join(", "),
+                    now.join(", ")
+                )
+            })
+        })
+        .collect();
+    (!moved.is_empty()).then(|| {
+        format!(
+            "nothing is written to this tenant: {}; plan again",
+            moved.join("; ")
+        )
+    })
+}
+
 /// Replaces the create placeholders in a path or a body.
 fn substitute(s: &str, ids: &BTreeMap<&'static str, String>) -> String {
     let mut out = s.to_string();
@@ -737,7 +777,10 @@ pub async fn apply_tenant(
         .collect();
     if tenant_error.is_none()
         && !order.is_empty()
-        && let Some(why) = groups_moved(g, tp).await
+        && let Some(why) = match groups_moved(g, tp).await {
+            Some(why) => Some(why),
+            None => filters_moved(g, tp).await,
+        }
     {
         tenant_error = Some(why);
     }

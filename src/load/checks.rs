@@ -430,6 +430,25 @@ fn assignment(a: &AssignmentFile, i: usize, ctx: &DocCtx<'_>, out: &mut Vec<Diag
             );
         }
     }
+    if let Some(f) = &a.filter {
+        let empty = |v: &Option<String>| v.as_deref().is_some_and(|s| s.trim().is_empty());
+        if f.name.is_some() == f.id.is_some() {
+            out.push(
+                Diagnostic::error(
+                    "invalid-assignment",
+                    "a filter needs exactly one of `name` and `id`",
+                )
+                .at(ctx.span(&format!("{ptr}/filter"), true))
+                .with_help("name the filter by its display name (`name:`), resolved per tenant"),
+            );
+        } else if empty(&f.name) || empty(&f.id) {
+            let field = if f.name.is_some() { "name" } else { "id" };
+            out.push(
+                Diagnostic::error("invalid-assignment", format!("empty filter {field}"))
+                    .at(ctx.span(&format!("{ptr}/filter/{field}"), false)),
+            );
+        }
+    }
     if a.exclude_group.is_some() && a.filter.is_some() {
         out.push(
             Diagnostic::error("invalid-assignment", "an exclusion cannot carry a filter")

@@ -20,7 +20,7 @@ use super::normalise;
 use super::observed::*;
 use crate::desired::{
     Address, AssignmentTarget, DesiredConfigurationPolicy, DesiredDetectionRule, DesiredObject,
-    DesiredRoleAssignment, FilterMode, Kind, RbacSystem, TenantDesired,
+    DesiredRoleAssignment, FilterMode, FilterRef, Kind, RbacSystem, TenantDesired,
 };
 
 const POLICIES: &str = "/beta/deviceManagement/configurationPolicies";
@@ -232,6 +232,7 @@ fn finish(o: &mut ObjectPlan) {
 fn resolve_assignments(
     p: &DesiredConfigurationPolicy,
     groups: &GroupDirectory,
+    filters: &FilterDirectory,
 ) -> Result<Vec<ObservedAssignment>, String> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
@@ -258,13 +259,26 @@ fn resolve_assignments(
             AssignmentTarget::AllDevices => ObservedTarget::AllDevices,
             AssignmentTarget::AllLicensedUsers => ObservedTarget::AllLicensedUsers,
         };
-        let filter = a.filter.as_ref().map(|f| {
-            let mode = match f.mode {
-                FilterMode::Include => "include",
-                FilterMode::Exclude => "exclude",
-            };
-            (f.id.clone(), mode.to_string())
-        });
+        let filter = match &a.filter {
+            None => None,
+            Some(f) => {
+                let mode = match f.mode {
+                    FilterMode::Include => "include",
+                    FilterMode::Exclude => "exclude",
+                };
+                let id = match &f.filter {
+                    FilterRef::Id(id) => id.clone(),
+                    FilterRef::Name(name) => match filters.resolve(name) {
+                        Ok(id) => id.to_string(),
+                        Err(e) => {
+                            errors.push(e.to_string());
+                            continue;
+                        }
+                    },
+                };
+                Some((id, mode.to_string()))
+            }
+        };
         out.push(ObservedAssignment { target, filter });
     }
     if !errors.is_empty() {
@@ -318,8 +332,12 @@ fn observed_policy_fields(o: &ObservedConfigurationPolicy) -> BTreeMap<String, V
     )
 }
 
-fn assignments_value(a: &[ObservedAssignment], groups: &GroupDirectory) -> Value {
-    let mut v: Vec<String> = a.iter().map(|x| x.readable(groups)).collect();
+fn assignments_value(
+    a: &[ObservedAssignment],
+    groups: &GroupDirectory,
+    filters: &FilterDirectory,
+) -> Value {
+    let mut v: Vec<String> = a.iter().map(|x| x.readable(groups, filters)).collect();
     v.sort();
     json!(v)
 }
@@ -378,7 +396,7 @@ fn diff_policy(
     p: &DesiredConfigurationPolicy,
     obs: &ObservedTenant,
 ) -> ObjectPlan {
-    let assignments = match resolve_assignments(p, &obs.groups) {
+    let assignments = match resolve_assignments(p, &obs.groups, &obs.filters) {
         Ok(a) => a,
         Err(e) => return error(address, &p.display_name, e),
     };
@@ -407,6 +425,7 @@ fn diff_policy(
                     &desired_settings,
                     &assignments,
                     &obs.groups,
+                    &obs.filters,
                 );
                 plan.notes.push(format!(
                     "an unmanaged policy named {:?} (id {}) exists; rampart will not create a duplicate or modify it. Adopt it (`rampart import --tenant {} --adopt`) or rename one of them.",
@@ -420,7 +439,7 @@ fn diff_policy(
                     plan.changes.push(FieldChange {
                         path: "assignments".into(),
                         before: Value::Null,
-                        after: assignments_value(&assignments, &obs.groups),
+                        after: assignments_value(&assignments, &obs.groups, &obs.filters),
                     });
                 }
                 create_policy_requests(p, &assignments, &mut plan.requests);
@@ -435,6 +454,7 @@ fn diff_policy(
                 &desired_settings,
                 &assignments,
                 &obs.groups,
+                &obs.filters,
             );
             if o.template_id != p.template_id.to_ascii_lowercase() {
                 // A policy's template cannot change in place.
@@ -487,6 +507,7 @@ fn diff_policy_fields(
     desired_settings: &BTreeMap<String, Value>,
     assignments: &[ObservedAssignment],
     groups: &GroupDirectory,
+    filters: &FilterDirectory,
 ) -> (bool, bool) {
     let n = plan.changes.len();
     plan.unchanged_fields = compare(
@@ -507,8 +528,8 @@ fn diff_policy_fields(
     if assign_changed {
         plan.changes.push(FieldChange {
             path: "assignments".into(),
-            before: assignments_value(&o.assignments, groups),
-            after: assignments_value(assignments, groups),
+            before: assignments_value(&o.assignments, groups, filters),
+            after: assignments_value(assignments, groups, filters),
         });
     } else {
         plan.unchanged_fields += 1;

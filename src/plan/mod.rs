@@ -18,8 +18,8 @@ pub mod shard;
 pub use diff::diff_tenant;
 pub use model::*;
 pub use observed::{
-    GroupDirectory, ObservedAssignment, ObservedConfigurationPolicy, ObservedDetectionRule,
-    ObservedRbac, ObservedRoleAssignment, ObservedRoleDefinition, ObservedTarget, ObservedTenant,
-    Unreadable,
+    FilterDirectory, GroupDirectory, ObservedAssignment, ObservedConfigurationPolicy,
+    ObservedDetectionRule, ObservedRbac, ObservedRoleAssignment, ObservedRoleDefinition,
+    ObservedTarget, ObservedTenant, Unreadable,
 };
 pub use saved::{SavedPlanError, inputs_digest, load, save};

@@ -68,6 +68,9 @@ pub struct ObservedTenant {
     /// Only the RBAC systems that were read (those the tenant's desired state uses).
     pub rbac: BTreeMap<RbacSystem, ObservedRbac>,
     pub groups: GroupDirectory,
+    /// Assignment filters by display name, read when the desired state uses filters.
+    #[serde(default, skip_serializing_if = "FilterDirectory::is_empty")]
+    pub filters: FilterDirectory,
     /// Objects that could not be read: an error for any desired object they might be (same
     /// marker or display name), never silently ignored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -171,6 +174,69 @@ impl GroupDirectory {
     /// The display name of an id, else the id itself.
     pub fn name_of<'a>(&'a self, id: &'a str) -> &'a str {
         self.names.get(id).map(String::as_str).unwrap_or(id)
+    }
+}
+
+/// The tenant's assignment filters (`GET /beta/deviceManagement/assignmentFilters`, Graph's
+/// deviceAndAppManagementAssignmentFilter), read once per run when the desired state uses a
+/// filter: names resolve to ids for `/assign`, ids read back show as names in plans.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FilterDirectory {
+    /// Display name -> ids of filters with that name (one, or ambiguous many).
+    pub by_name: BTreeMap<String, Vec<String>>,
+    /// Id -> display name.
+    pub names: BTreeMap<String, String>,
+}
+
+/// Why a filter name gives no single id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    #[error("assignment filter {0:?} does not exist in this tenant")]
+    Missing(String),
+    #[error("assignment filter name {0:?} is ambiguous in this tenant ({1} filters have it)")]
+    Ambiguous(String, usize),
+}
+
+impl FilterDirectory {
+    /// Builds the directory from the items of the filters list (`id`, `displayName`).
+    pub fn from_graph(items: &[Value]) -> FilterDirectory {
+        let mut d = FilterDirectory::default();
+        for v in items {
+            let (id, name) = (s(v, "id"), s(v, "displayName"));
+            if id.is_empty() {
+                continue;
+            }
+            d.by_name.entry(name.clone()).or_default().push(id.clone());
+            d.names.insert(id, name);
+        }
+        for ids in d.by_name.values_mut() {
+            ids.sort();
+            ids.dedup();
+        }
+        d
+    }
+
+    /// True when nothing was read (the desired state used no filter).
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty() && self.names.is_empty()
+    }
+
+    /// The single id of a filter name.
+    pub fn resolve(&self, name: &str) -> Result<&str, FilterError> {
+        match self.by_name.get(name).map(Vec::as_slice) {
+            None | Some([]) => Err(FilterError::Missing(name.to_string())),
+            Some([id]) => Ok(id),
+            Some(many) => Err(FilterError::Ambiguous(name.to_string(), many.len())),
+        }
+    }
+
+    /// The display name of an id when it is known and names only that filter, else the id.
+    pub fn name_of<'a>(&'a self, id: &'a str) -> &'a str {
+        match self.names.get(id) {
+            Some(name) if self.by_name.get(name).is_some_and(|ids| ids.len() == 1) => name,
+            _ => id,
+        }
     }
 }
 
@@ -282,8 +348,9 @@ impl ObservedAssignment {
         json!({ "target": Value::Object(t) })
     }
 
-    /// Readable form for plans: `group: Pilot Devices`, `allDevices`, `... (filter include <id>)`.
-    pub fn readable(&self, groups: &GroupDirectory) -> String {
+    /// Readable form for plans: `group: Pilot Devices`, `allDevices`,
+    /// `... (filter include <name>)` (the filter's id when its name is unknown or shared).
+    pub fn readable(&self, groups: &GroupDirectory, filters: &FilterDirectory) -> String {
         let base = match &self.target {
             ObservedTarget::Group { group_id } => format!("group: {}", groups.name_of(group_id)),
             ObservedTarget::ExcludeGroup { group_id } => {
@@ -294,7 +361,7 @@ impl ObservedAssignment {
             ObservedTarget::Other { odata_type } => format!("other: {odata_type}"),
         };
         match &self.filter {
-            Some((id, mode)) => format!("{base} (filter {mode} {id})"),
+            Some((id, mode)) => format!("{base} (filter {mode} {})", filters.name_of(id)),
             None => base,
         }
     }

@@ -83,7 +83,8 @@ fn imported_yaml_through_loader_resolver_and_planner_equals_the_export() {
                     AssignmentTarget::AllLicensedUsers => serde_json::json!({"@odata.type": "#microsoft.graph.allLicensedUsersAssignmentTarget"}),
                 };
                 if let Some(f) = &a.filter {
-                    t["deviceAndAppManagementAssignmentFilterId"] = f.id.clone().into();
+                    let (rampart::desired::FilterRef::Id(id) | rampart::desired::FilterRef::Name(id)) = &f.filter;
+                    t["deviceAndAppManagementAssignmentFilterId"] = id.clone().into();
                     t["deviceAndAppManagementAssignmentFilterType"] = serde_json::to_value(f.mode).unwrap();
                 }
                 serde_json::json!({ "target": t })

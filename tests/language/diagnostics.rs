@@ -113,6 +113,36 @@ assignments:
     insta::assert_snapshot!(human(&[("policies/av.yaml", av)]));
 }
 
+/// A filter names exactly one of `name` (display name) and `id`; both, neither or an empty
+/// one is an error at the filter's line, all in one run.
+#[test]
+fn assignment_filter_needs_exactly_one_of_name_and_id() {
+    let av = "kind: AntivirusPolicy
+name: av
+assignments:
+  - allDevices: true
+    filter: { name: Corporate laptops, id: f1, mode: include }
+  - allLicensedUsers: true
+    filter: { mode: exclude }
+  - group: Pilot
+    filter: { name: '', mode: include }
+  - group: Ring 1
+    filter: { name: Corporate laptops, mode: include }
+  - group: Ring 2
+    filter: { id: '${vars.filter}', mode: exclude }
+";
+    let out = human(&[("policies/av.yaml", av)]);
+    let one = "error[invalid-assignment]: a filter needs exactly one of `name` and `id`";
+    assert_eq!(out.matches(one).count(), 2, "{out}");
+    assert!(out.contains("--> policies/av.yaml:5:5"), "{out}");
+    assert!(out.contains("--> policies/av.yaml:7:5"), "{out}");
+    assert!(
+        out.contains("error[invalid-assignment]: empty filter name\n --> policies/av.yaml:9:"),
+        "{out}"
+    );
+    assert_eq!(out.matches("error[").count(), 3, "{out}");
+}
+
 #[test]
 fn duplicate_names_in_two_files() {
     insta::assert_snapshot!(human(&[

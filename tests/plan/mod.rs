@@ -4,6 +4,7 @@
 mod binary;
 mod core;
 mod e2e;
+mod filters;
 mod fixtures;
 mod render;
 mod scale;
