@@ -94,3 +94,42 @@ fn the_log_shows_the_token_url_actually_used() {
         assert!(!l.contains("https://127.0.0.1"), "{l}");
     }
 }
+
+/// Replaces one variable of an environment.
+fn with(env: &[(String, String)], key: &str, value: &str) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = env.iter().filter(|(k, _)| k != key).cloned().collect();
+    env.push((key.to_string(), value.to_string()));
+    env
+}
+
+#[test]
+fn a_failed_tenant_never_exits_0_on_any_command() {
+    let dir = repo();
+    let emu = Emulator::start(dir.path());
+    let wrong_secret = with(&emu.env(), "AZURE_CLIENT_SECRET", "not-the-secret");
+    let out = dir.path().join("imported");
+    let out = out.to_str().unwrap();
+    // (An emulator that is down is the same kind, but each command then retries with
+    // backoff; left out to keep the suite quick.)
+    for env in [&wrong_secret] {
+        for cmd in [
+            &["apply", "--auto-approve"][..],
+            &["apply", "--auto-approve", "--tenant", CONTOSO],
+            &["plan"],
+            &["report", "--out", "r.html"],
+            &["tenants", "verify"],
+            &["import", "--tenant", CONTOSO, "--out", out],
+            &["hunt", "--query", "DeviceInfo | take 1"],
+            &["incidents"],
+            &["devices"],
+        ] {
+            let o = run(dir.path(), cmd, env);
+            let t = text(&o);
+            assert_eq!(o.status.code(), Some(1), "{cmd:?}: {t}");
+            assert!(!t.contains("Nothing to apply"), "{cmd:?}: {t}");
+        }
+    }
+    // In step and reachable: apply has nothing to do and succeeds.
+    let o = run(dir.path(), &["apply", "--auto-approve"], &emu.env());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
