@@ -282,16 +282,16 @@ async fn confirm_and_apply(
         crate::redact::scrub(&render_human(plan, HumanOptions { color }))
     );
     if plan.errored {
-        // Isolation: errored tenants are skipped and reported; the others are applied.
+        // Isolation: errored tenants are never applied and make the run fail (exit 1); the
+        // others are applied. The engine reports each one, so the run goes through it.
         crate::errln!(
-            "The plan has errors: the tenants they are in are skipped; the others are applied."
+            "The plan has errors: the tenants they are in are not applied and apply exits 1; the others are applied."
         );
-    }
-    if !plan.summary.has_changes() {
+    } else if !plan.summary.has_changes() {
         crate::errln!("No changes. Nothing to apply.");
         return Ok(Some(ApplyReport::new(Vec::new())));
     }
-    if !args.auto_approve {
+    if plan.summary.has_changes() && !args.auto_approve {
         if !std::io::stdin().is_terminal() {
             bail!("no terminal to confirm on: pass --auto-approve, or apply a saved plan file");
         }

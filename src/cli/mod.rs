@@ -153,9 +153,11 @@ pub fn run() -> i32 {
             // error, exit 1 (never clap's 2: see [`exit`]).
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp
-                | clap::error::ErrorKind::DisplayVersion
-                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit::OK,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::OK
+                }
+                // A missing subcommand (`rampart`, `rampart tenants`) prints help but is a
+                // usage error, as the README says.
                 _ => exit::ERROR,
             };
         }
@@ -336,6 +338,12 @@ fn init_tracing(verbose: u8, color: bool) {
         2 => "debug",
         _ => "trace",
     };
+    // azure_core logs credential requests before rampart's loopback rewrite (the `https://`
+    // form of an `http://` emulator); rampart's transport logs the URL actually used.
+    let default = format!(
+        "{default},{}=off",
+        crate::graph::transport::AZURE_REQUEST_LOG_TARGET
+    );
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()

@@ -153,7 +153,28 @@ fn fail(errors: Vec<String>) -> anyhow::Result<()> {
 impl Selection {
     /// The `--kind` values as kinds.
     pub fn kinds(&self) -> anyhow::Result<Vec<Kind>> {
-        parse_kinds(&self.kinds)
+        let kinds = parse_kinds(&self.kinds)?;
+        // A --target naming a kind that --kind excludes selects nothing: an error, as
+        // --tenant with a --profile that does not hold it is.
+        let mut errors = Vec::new();
+        for target in &self.targets {
+            let mut parts = target.trim_end_matches('/').split('/');
+            let (_, Some(kind)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            if !kinds.is_empty()
+                && !kinds
+                    .iter()
+                    .any(|k| k.to_string().eq_ignore_ascii_case(kind))
+            {
+                errors.push(format!(
+                    "--target `{target}` is of kind {kind}, which --kind {} excludes: together they select nothing",
+                    self.kinds.join(",")
+                ));
+            }
+        }
+        fail(errors)?;
+        Ok(kinds)
     }
 
     /// The selection as the plan records it, each list sorted (reproducible bytes).
@@ -314,4 +335,46 @@ fn sorted(v: &[String]) -> Vec<String> {
     v.sort();
     v.dedup();
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sel(targets: &[&str], kinds: &[&str]) -> Selection {
+        Selection {
+            targets: targets.iter().map(|s| s.to_string()).collect(),
+            kinds: kinds.iter().map(|s| s.to_string()).collect(),
+            ..Selection::default()
+        }
+    }
+
+    #[test]
+    fn a_target_of_a_kind_that_kind_excludes_is_an_error() {
+        for (targets, kinds) in [
+            (
+                &["contoso/AntivirusPolicy/baseline-antivirus"][..],
+                &["DetectionRule"][..],
+            ),
+            (&["contoso/DetectionRule/x"], &["AntivirusPolicy"]),
+            (
+                &["contoso/DetectionRule/x", "fabrikam/AntivirusPolicy/y"],
+                &["DetectionRule"],
+            ),
+        ] {
+            let e = sel(targets, kinds).kinds().unwrap_err().to_string();
+            assert!(e.contains("select nothing"), "{targets:?} {kinds:?}: {e}");
+        }
+        for (targets, kinds) in [
+            (&["contoso/DetectionRule/x"][..], &["DetectionRule"][..]),
+            (&["contoso/DetectionRule/x"], &[]),
+            (&["contoso"], &["DetectionRule"]),
+            (
+                &["contoso/AntivirusPolicy/y"],
+                &["DetectionRule", "AntivirusPolicy"],
+            ),
+        ] {
+            assert!(sel(targets, kinds).kinds().is_ok(), "{targets:?} {kinds:?}");
+        }
+    }
 }

@@ -605,7 +605,9 @@ impl Authenticator {
     /// (azure_core speaks to it directly: reqwest implements its transport trait).
     pub fn new(config: AuthConfig, http: reqwest::Client) -> Result<Self, AuthError> {
         config.check()?;
-        let inner: Arc<dyn HttpClient> = Arc::new(http.clone());
+        // Logged after any loopback rewrite, so the log shows the URL actually used.
+        let inner: Arc<dyn HttpClient> =
+            Arc::new(crate::graph::transport::Logged::new(Arc::new(http.clone())));
         let mut client_options = ClientOptions::default();
         match LoopbackRewrite::for_base(&config.login_url, inner.clone()) {
             Some((https_authority, rewrite)) => {

@@ -73,6 +73,24 @@ pub enum SetupError {
         /// Its cloud (or clouds).
         login_cloud: String,
     },
+    /// A loopback (emulator) Graph URL with a cloud login authority, or a cloud Graph URL
+    /// with a loopback authority: real tokens would be fetched for (or sent to) a local
+    /// server over plain http.
+    #[error(
+        "the Graph URL {graph} is {graph_side} but the login authority {login} is {login_side}; \
+         a loopback emulator and a cloud cannot be mixed: set both {GRAPH_URL_ENV} and {LOGIN_URL_ENV} \
+         (or --graph-url and --login-url) to the emulator, or neither"
+    )]
+    LoopbackMix {
+        /// Graph base URL.
+        graph: String,
+        /// "a loopback address" or "a cloud host".
+        graph_side: &'static str,
+        /// Login authority.
+        login: String,
+        /// "a loopback address" or "a cloud host".
+        login_side: &'static str,
+    },
     /// No credential configured at all, and no Azure CLI to fall back on.
     #[error("{}", no_credential_help())]
     NoCredential,
@@ -149,6 +167,26 @@ pub fn resolve(
         None => checked_base_url("login URL", defaults.login_url)?,
     };
     let both_explicit = graph_explicit.is_some() && login_explicit.is_some();
+    // A loopback side with a non-loopback side, unless both were given on purpose: a
+    // loopback Graph with the public authority would fetch production tokens and send
+    // them to a local server over plain http.
+    let graph_loop = urls::is_loopback(&graph_url);
+    let login_loop = urls::is_loopback(&login_url);
+    if !both_explicit && graph_loop != login_loop {
+        let side = |l: bool| {
+            if l {
+                "a loopback address"
+            } else {
+                "a cloud host"
+            }
+        };
+        return Err(SetupError::LoopbackMix {
+            graph: graph_url.to_string(),
+            graph_side: side(graph_loop),
+            login: login_url.to_string(),
+            login_side: side(login_loop),
+        });
+    }
     if !both_explicit {
         let graph_cloud = Cloud::of_graph_url(&graph_url);
         let login_clouds = Cloud::of_login_url(&login_url);
@@ -398,6 +436,77 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn a_loopback_side_with_a_cloud_side_is_refused_unless_both_urls_are_explicit() {
+        let loopbacks = [
+            "http://127.0.0.1:18080",
+            "http://[::1]:18080",
+            "http://localhost:18080",
+            "https://127.0.0.1:18443",
+        ];
+        let clouds = [Cloud::Public, Cloud::UsGov, Cloud::UsGovDod, Cloud::China];
+        for lb in loopbacks {
+            for cloud in clouds {
+                let ep = cloud.endpoints();
+                // Loopback Graph (env), cloud authority by default or by env or --cloud.
+                for (opts, env) in [
+                    (ConnectOptions::default(), vec![(GRAPH_URL_ENV, lb)]),
+                    (
+                        ConnectOptions {
+                            cloud: Some(cloud),
+                            ..Default::default()
+                        },
+                        vec![(GRAPH_URL_ENV, lb)],
+                    ),
+                    (
+                        ConnectOptions {
+                            graph_url: Some(lb.into()),
+                            ..Default::default()
+                        },
+                        vec![],
+                    ),
+                    // Loopback authority with a cloud's Graph host by default.
+                    (
+                        ConnectOptions {
+                            cloud: Some(cloud),
+                            ..Default::default()
+                        },
+                        vec![(LOGIN_URL_ENV, lb)],
+                    ),
+                    (ConnectOptions::default(), vec![(LOGIN_URL_ENV, lb)]),
+                ] {
+                    let e = run(opts.clone(), &env).unwrap_err();
+                    assert!(
+                        matches!(e, SetupError::LoopbackMix { .. }),
+                        "{lb} {cloud}: {e}"
+                    );
+                    assert!(e.to_string().contains("loopback"), "{e}");
+                }
+                // Both explicit: the user said so (a test server standing in for one side).
+                for (g, l) in [(lb, ep.login_url), (ep.graph_url, lb)] {
+                    assert!(
+                        run(
+                            ConnectOptions::default(),
+                            &[(GRAPH_URL_ENV, g), (LOGIN_URL_ENV, l)]
+                        )
+                        .is_ok(),
+                        "{g} {l}"
+                    );
+                }
+            }
+            // Both loopback (the emulator): fine, by env or by flags, mixed spellings too.
+            for other in loopbacks {
+                assert!(
+                    run(
+                        ConnectOptions::default(),
+                        &[(GRAPH_URL_ENV, lb), (LOGIN_URL_ENV, other)]
+                    )
+                    .is_ok()
+                );
+            }
+        }
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! turns requests for exactly that origin back into `http://127.0.0.1:PORT`, so the same
 //! credential code (form body, error parsing, token cache) runs in tests and against Entra.
 //!
+//! [`Logged`] logs every credential request at the URL actually sent (after the rewrite):
+//! azure_core's own logging policy runs before the transport and would show the `https://`
+//! form, so the CLI's default log filter silences it in favour of this one.
+//!
 //! Limits: the rewrite is only ever configured for loopback origins (the URL policy in
 //! [`crate::graph::urls`] guarantees it); every other request passes through untouched.
 
@@ -59,5 +63,45 @@ impl HttpClient for LoopbackRewrite {
         let _ = url.set_scheme("http");
         let _ = url.set_port(port);
         self.inner.execute_request(&rewritten).await
+    }
+}
+
+/// The log target of azure_core's request logging, which shows the URL before the loopback
+/// rewrite; the CLI's default filter turns it off (this module logs the real one).
+pub const AZURE_REQUEST_LOG_TARGET: &str = "typespec_client_core::http::policies::logging";
+
+/// Logs each request at debug with the URL actually used (path only: no query string, no
+/// headers, no body, so nothing secret), then forwards it to an inner HTTP client.
+#[derive(Debug)]
+pub struct Logged {
+    inner: Arc<dyn HttpClient>,
+}
+
+impl Logged {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn HttpClient>) -> Self {
+        Self { inner }
+    }
+}
+
+/// `scheme://host:port/path` of a URL, without query or fragment.
+pub fn url_for_log(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
+#[async_trait::async_trait]
+impl HttpClient for Logged {
+    async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
+        let url = url_for_log(request.url());
+        tracing::debug!("==> Request: url: {url}, method: {}", request.method());
+        let response = self.inner.execute_request(request).await;
+        match &response {
+            Ok(r) => tracing::debug!("<== Response: url: {url}, status: {}", r.status()),
+            Err(e) => tracing::info!("<== Failed response: url: {url}, error: {e}"),
+        }
+        response
     }
 }

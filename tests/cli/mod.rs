@@ -8,6 +8,7 @@
 //! - [`endpoint`]: a saved plan applies only where it was made.
 //! - [`exit_codes`]: every subcommand's usage errors, `--detailed-exitcode`, selections.
 //! - [`manners`]: closed pipes, colour, first run without credentials, confirmation.
+//! - [`usage`]: missing subcommands, loopback with a cloud authority, the token URL logged.
 //! - [`workflow`]: the shipped GitHub Actions workflow's commands, in its order.
 
 mod connect;
@@ -16,6 +17,7 @@ mod endpoint;
 mod exit_codes;
 mod manners;
 mod redaction;
+mod usage;
 mod workflow;
 
 use std::io::{BufRead as _, BufReader};
