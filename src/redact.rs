@@ -104,6 +104,24 @@ impl Redactor {
         Cow::Owned(out)
     }
 
+    /// The names of the credential variables whose values occur in `text` (sorted, once
+    /// each). Used to refuse a desired state that would carry a secret into a tenant.
+    pub fn found_in(&self, text: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .secrets
+            .iter()
+            .filter(|(v, _)| text.contains(v.as_str()))
+            .map(|(_, p)| {
+                p.trim_start_matches("[redacted ")
+                    .trim_end_matches(']')
+                    .to_string()
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Whether any secret is known.
     pub fn is_empty(&self) -> bool {
         self.secrets.is_empty()

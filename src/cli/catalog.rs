@@ -143,7 +143,7 @@ fn refresh(args: &RefreshArgs) -> anyhow::Result<i32> {
 
 /// A tenant named by a profile (name or id), or a raw tenant id.
 fn tenant_id(root: &Path, tenant: &str) -> anyhow::Result<String> {
-    let v = crate::resolve::validate(root, &[]);
+    let v = crate::cli::validate::validate_repository(root, &[]);
     if let Some(d) = crate::resolve::find_tenant(&v.tenants, tenant) {
         return Ok(d.tenant.id.clone());
     }

@@ -133,7 +133,7 @@ pub fn select_tenants(args: &PlanArgs) -> anyhow::Result<(Vec<TenantDesired>, Ve
 
 /// Every tenant's desired state, or the repository's diagnostics as an error.
 pub fn validated_tenants(root: &std::path::Path) -> anyhow::Result<Vec<TenantDesired>> {
-    let validated = crate::resolve::validate(root, &[]);
+    let validated = crate::cli::validate::validate_repository(root, &[]);
     if validated.has_errors() {
         let text = diag::render(
             &validated.diagnostics,

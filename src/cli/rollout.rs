@@ -397,7 +397,7 @@ struct Prepared {
 /// Tenants, soaks, the record, the clock. Any error (repository, record, `RAMPART_NOW`)
 /// stops here, before any request.
 fn prepare(root: &std::path::Path) -> anyhow::Result<Prepared> {
-    let validated = crate::resolve::validate(root, &[]);
+    let validated = crate::cli::validate::validate_repository(root, &[]);
     if validated.has_errors() {
         let text = crate::diag::render(
             &validated.diagnostics,

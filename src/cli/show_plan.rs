@@ -45,7 +45,7 @@ pub fn merge_files(files: &[PathBuf], root: &std::path::Path) -> anyhow::Result<
         .iter()
         .map(|f| load_file(f))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let validated = crate::resolve::validate(root, &[]);
+    let validated = crate::cli::validate::validate_repository(root, &[]);
     if validated.has_errors() {
         anyhow::bail!(
             "the repository at {} does not validate: run `rampart validate`",

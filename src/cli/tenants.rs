@@ -147,7 +147,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn validated(root: &Path) -> anyhow::Result<BTreeMap<String, TenantDesired>> {
-    let v = crate::resolve::validate(root, &[]);
+    let v = crate::cli::validate::validate_repository(root, &[]);
     if v.has_errors() {
         let text = diag::render(&v.diagnostics, &v.loaded.sources, Format::Concise, false);
         bail!("the repository does not validate:\n{text}");

@@ -161,21 +161,22 @@ fn no_command_prints_or_writes_a_credential_value_in_use() {
             "new subcommand `{name}`: add it to tests/cli/redaction.rs"
         );
     }
-    let mut redacted_somewhere = false;
+    let mut refused = false;
     for (name, args) in &walks {
         let o = run(repo.path(), args, &env);
         for (stream, t) in [("stdout", stdout(&o)), ("stderr", stderr(&o))] {
             assert!(!t.contains(APP_SECRET), "`{name}` {stream}: {t}");
-            redacted_somewhere |= t.contains("[redacted AZURE_CLIENT_SECRET]");
+            // A secret in the desired state is refused before anything is planned or
+            // written (it would be written into every tenant while printed redacted).
+            refused |= t.contains("credential-in-desired-state");
         }
     }
     assert!(
-        redacted_somewhere,
-        "the planted value was never printed: the test proves nothing"
+        refused,
+        "the planted credential value was never refused: the test proves nothing"
     );
     for f in ["p.json", "r.html", "a.json"] {
         let t = std::fs::read_to_string(repo.path().join(f)).unwrap_or_default();
-        assert!(!t.is_empty(), "{f} not written");
         assert!(!t.contains(APP_SECRET), "{f}");
     }
     // `emulator` (served): its banner, with its own secret taken from the environment.
@@ -252,4 +253,32 @@ fn output_leaves_only_through_the_redacting_door() {
         "print through rampart::redact::print_out/print_err (outln!, errln!, errprint!):\n{}",
         offenders.join("\n")
     );
+}
+
+/// Issue 10 (attack report): a credential value pasted into a query file was written into
+/// every tenant's rule while the plan showed it redacted. Now every command that plans or
+/// applies refuses it before any Graph request, naming the variable, never the value.
+#[test]
+fn a_credential_value_in_the_desired_state_is_refused_with_zero_writes() {
+    let repo = repo();
+    let kql = repo.path().join("policies/detections/lsass-access.kql");
+    let q = std::fs::read_to_string(&kql).unwrap();
+    std::fs::write(&kql, format!("{q}\n// key {APP_SECRET}\n")).unwrap();
+    let emu = Emulator::start(repo.path());
+    let env = emu.env();
+    for args in [
+        vec!["validate"],
+        vec!["plan", "--tenant", CONTOSO],
+        vec!["apply", "--auto-approve", "--tenant", CONTOSO],
+        vec!["report", "--tenant", CONTOSO, "-o", "r.html"],
+    ] {
+        let before = emu.requests().len();
+        let o = run(repo.path(), &args, &env);
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {all}");
+        assert!(all.contains("credential-in-desired-state"), "{args:?}: {all}");
+        assert!(all.contains("AZURE_CLIENT_SECRET"), "{args:?}: {all}");
+        assert!(!all.contains(APP_SECRET), "{args:?}: {all}");
+        assert_eq!(emu.requests().len(), before, "{args:?} sent requests");
+    }
 }

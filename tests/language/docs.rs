@@ -37,6 +37,8 @@ fn emitted() -> BTreeMap<String, String> {
         root.join("repo_files.rs"),
         // Saved hunts (`kind: HuntingQuery` under hunts/) are validated with the policies.
         root.join("soc/hunt.rs"),
+        // The credential check needs the process environment, so it runs at the CLI edge.
+        root.join("cli/validate.rs"),
     ];
     for dir in ["load", "settings"] {
         for e in std::fs::read_dir(root.join(dir)).expect("src dir") {
