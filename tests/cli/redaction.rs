@@ -276,7 +276,10 @@ fn a_credential_value_in_the_desired_state_is_refused_with_zero_writes() {
         let o = run(repo.path(), &args, &env);
         let all = format!("{}{}", stdout(&o), stderr(&o));
         assert_eq!(o.status.code(), Some(1), "{args:?}: {all}");
-        assert!(all.contains("credential-in-desired-state"), "{args:?}: {all}");
+        assert!(
+            all.contains("credential-in-desired-state"),
+            "{args:?}: {all}"
+        );
         assert!(all.contains("AZURE_CLIENT_SECRET"), "{args:?}: {all}");
         assert!(!all.contains(APP_SECRET), "{args:?}: {all}");
         assert_eq!(emu.requests().len(), before, "{args:?} sent requests");
