@@ -373,7 +373,7 @@ pub async fn import_with(
     color: bool,
 ) -> anyhow::Result<(String, i32)> {
     use crate::onboard::tenant_import::{
-        AuthConnector, adoption_plan, import_tenant, tenant_label, write_documents,
+        adoption_plan, import_tenant, tenant_label, write_documents,
     };
     if let Some(target) = &args.adopt_as {
         // Adoption onto an existing desired object: nothing is imported.
@@ -388,32 +388,7 @@ pub async fn import_with(
             n > 0 && !plan.errored,
             "{text}cannot adopt as `{target}`: `{name}` holds no unmanaged policy with its display name"
         );
-        if !args.auto_approve {
-            // The plan first, then the question, exactly as `apply` does.
-            crate::redact::print_out(&text)?;
-            text.clear();
-            if !super::confirm("Do you want to adopt this object?")? {
-                crate::errln!("Adoption cancelled.");
-                return Ok((text, exit::ERROR));
-            }
-        }
-        let connector = AuthConnector {
-            context: context.clone(),
-            authenticator,
-        };
-        let report =
-            crate::apply::apply_plan(&plan, &connector, &crate::apply::ApplyOptions::default())
-                .await
-                .map_err(|e| anyhow::anyhow!("adoption refused: {e}"))?;
-        text.push_str(&report.render_human());
-        return Ok((
-            text,
-            if report.success {
-                exit::OK
-            } else {
-                exit::ERROR
-            },
-        ));
+        return confirm_and_adopt(text, &plan, args.auto_approve, context, authenticator).await;
     }
     let client = context.client(authenticator.tenant_auth(&desired.tenant.id)?);
     let imported = import_tenant(&client, name).await?;
@@ -532,8 +507,20 @@ pub async fn import_with(
         text.push_str("Nothing to adopt.\n");
         return Ok((text, if plan.errored { exit::ERROR } else { exit::OK }));
     }
-    if !args.auto_approve {
-        // Show what was done and the plan, then ask, exactly as `apply` does.
+    confirm_and_adopt(text, &plan, args.auto_approve, context, authenticator).await
+}
+
+/// Shows `text` (what was done, and the adoption plan) and asks, exactly as `apply` does,
+/// unless `auto_approve`; then applies the adoption plan. Returns the text still to print
+/// and the exit code (1 when declined or when a write failed).
+async fn confirm_and_adopt(
+    mut text: String,
+    plan: &crate::plan::Plan,
+    auto_approve: bool,
+    context: &GraphContext,
+    authenticator: &Authenticator,
+) -> anyhow::Result<(String, i32)> {
+    if !auto_approve {
         crate::redact::print_out(&text)?;
         text.clear();
         if !super::confirm("Do you want to adopt these objects?")? {
@@ -541,14 +528,13 @@ pub async fn import_with(
             return Ok((text, exit::ERROR));
         }
     }
-    let connector = AuthConnector {
+    let connector = crate::onboard::tenant_import::AuthConnector {
         context: context.clone(),
         authenticator,
     };
-    let report =
-        crate::apply::apply_plan(&plan, &connector, &crate::apply::ApplyOptions::default())
-            .await
-            .map_err(|e| anyhow::anyhow!("adoption refused: {e}"))?;
+    let report = crate::apply::apply_plan(plan, &connector, &crate::apply::ApplyOptions::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("adoption refused: {e}"))?;
     text.push_str(&report.render_human());
     Ok((
         text,
