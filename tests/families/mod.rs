@@ -168,7 +168,7 @@ fn ncsc_exports_seeded_into_the_emulator_plan_with_no_changes_after_adoption() {
             let description = body["description"].as_str().unwrap_or("").to_string();
             body["description"] = rampart::plan::marker::with_marker(&description, name).into();
             admin
-                .add_policy(tenants[2].0, &body)
+                .add_policy(all[2].tenant.id.as_str(), &body)
                 .unwrap_or_else(|e| panic!("{name}: the emulator accepts the export: {e}"));
         }
         let plan = plan_on(&demo, &all).await;
@@ -339,26 +339,9 @@ fn import_writes_a_profile_for_the_imported_tenant_alone() {
 /// tenant ends with one policy and the next plan has no changes.
 #[test]
 fn adopt_as_puts_the_baseline_onto_the_customers_copy() {
-    let tenants = [
-        ("11111111-1111-4111-8111-111111111111", "a-in-step"),
-        ("22222222-2222-4222-8222-222222222222", "b-drifted"),
-        ("33333333-3333-4333-8333-333333333333", "c-new"),
-    ];
-    let repo = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(repo.path().join("policies")).unwrap();
-    std::fs::create_dir_all(repo.path().join("profiles")).unwrap();
-    std::fs::write(
-        repo.path().join("policies/av.yaml"),
+    let (repo, all) = three_tenant_repo(
         "kind: AntivirusPolicy\nname: baseline-av\ndisplayName: MSSP - AV\nsettings:\n  realTimeMonitoring: enabled\n  cloudBlockLevel: high\n",
-    )
-    .unwrap();
-    let mut profile = String::from("kind: DistributionProfile\nname: p\nring: 0\ntenants:\n");
-    for (id, name) in tenants {
-        profile.push_str(&format!("  - id: {id}\n    name: {name}\n"));
-    }
-    profile.push_str("policies:\n  - baseline-av\n");
-    std::fs::write(repo.path().join("profiles/p.yaml"), profile).unwrap();
-    let all = desired(repo.path());
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -379,7 +362,7 @@ fn adopt_as_puts_the_baseline_onto_the_customers_copy() {
         copy["settings"] = serde_json::json!([]);
         demo.emulator
             .admin()
-            .add_policy(tenants[2].0, &copy)
+            .add_policy(all[2].tenant.id.as_str(), &copy)
             .expect("seeded");
         let args = rampart::cli::tenants::ImportTenantArgs {
             root: repo.path().to_path_buf(),
@@ -404,7 +387,11 @@ fn adopt_as_puts_the_baseline_onto_the_customers_copy() {
         .expect("adopted");
         assert_eq!(code, 0, "{text}");
         let plan = plan_on(&demo, &all).await;
-        let held = demo.emulator.admin().policies(tenants[2].0).len();
+        let held = demo
+            .emulator
+            .admin()
+            .policies(all[2].tenant.id.as_str())
+            .len();
         demo.emulator.shutdown().await;
         (plan, held, text)
     });
@@ -428,26 +415,9 @@ fn adopt_as_puts_the_baseline_onto_the_customers_copy() {
 /// unmanaged one).
 #[test]
 fn plan_notes_an_unmanaged_policy_of_the_same_family_on_the_same_devices() {
-    let tenants = [
-        ("11111111-1111-4111-8111-111111111111", "a-in-step"),
-        ("22222222-2222-4222-8222-222222222222", "b-drifted"),
-        ("33333333-3333-4333-8333-333333333333", "c-new"),
-    ];
-    let repo = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(repo.path().join("policies")).unwrap();
-    std::fs::create_dir_all(repo.path().join("profiles")).unwrap();
-    std::fs::write(
-        repo.path().join("policies/av.yaml"),
+    let (repo, all) = three_tenant_repo(
         "kind: AntivirusPolicy\nname: baseline-av\ndisplayName: MSSP - AV\nsettings:\n  realTimeMonitoring: enabled\nassignments:\n  - allDevices: true\n",
-    )
-    .unwrap();
-    let mut profile = String::from("kind: DistributionProfile\nname: p\nring: 0\ntenants:\n");
-    for (id, name) in tenants {
-        profile.push_str(&format!("  - id: {id}\n    name: {name}\n"));
-    }
-    profile.push_str("policies:\n  - baseline-av\n");
-    std::fs::write(repo.path().join("profiles/p.yaml"), profile).unwrap();
-    let all = desired(repo.path());
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -464,7 +434,7 @@ fn plan_notes_an_unmanaged_policy_of_the_same_family_on_the_same_devices() {
         }]);
         demo.emulator
             .admin()
-            .add_policy(tenants[2].0, &other)
+            .add_policy(all[2].tenant.id.as_str(), &other)
             .expect("seeded");
         let plan = plan_on(&demo, &all).await;
         demo.emulator.shutdown().await;
@@ -496,4 +466,26 @@ fn plan_notes_an_unmanaged_policy_of_the_same_family_on_the_same_devices() {
         .find(|t| t.tenant == "a-in-step")
         .unwrap();
     assert!(a.objects.iter().all(|o| o.notes.is_empty()));
+}
+
+/// A repository with one policy, `policies/av.yaml` holding `av_yaml`, given by one profile
+/// to three tenants (in step, drifted, new in the demo's order), and their desired states.
+fn three_tenant_repo(av_yaml: &str) -> (tempfile::TempDir, Vec<TenantDesired>) {
+    let tenants = [
+        ("11111111-1111-4111-8111-111111111111", "a-in-step"),
+        ("22222222-2222-4222-8222-222222222222", "b-drifted"),
+        ("33333333-3333-4333-8333-333333333333", "c-new"),
+    ];
+    let repo = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(repo.path().join("policies")).unwrap();
+    std::fs::create_dir_all(repo.path().join("profiles")).unwrap();
+    std::fs::write(repo.path().join("policies/av.yaml"), av_yaml).unwrap();
+    let mut profile = String::from("kind: DistributionProfile\nname: p\nring: 0\ntenants:\n");
+    for (id, name) in tenants {
+        profile.push_str(&format!("  - id: {id}\n    name: {name}\n"));
+    }
+    profile.push_str("policies:\n  - baseline-av\n");
+    std::fs::write(repo.path().join("profiles/p.yaml"), profile).unwrap();
+    let all = desired(repo.path());
+    (repo, all)
 }
